@@ -1,0 +1,133 @@
+//! Command-line types (clap derive) and nothing else: validation happens in
+//! `plan`, so these structs stay a faithful picture of what was typed.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "dualrun",
+    version,
+    about = "Diff prod and candidate outputs of a data pipeline, and approve promotion only within declared tolerances",
+    after_help = "Exit codes: 0 equal (within tolerance), 1 different, 2 could not decide (bad input)"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Diff two tables now: Parquet, CSV, NDJSON or Arrow IPC files, directories or globs of them
+    Diff(DiffArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The prod (left, old) table: a file, a directory or a glob
+    pub left: String,
+
+    /// The candidate (right, new) table: a file, a directory or a glob
+    pub right: String,
+
+    /// Key columns, comma separated (prod names); without a key the diff compares whole rows as multisets
+    #[arg(long, value_delimiter = ',', value_name = "COLS")]
+    pub key: Vec<String>,
+
+    /// Table name in the report (default: the RIGHT file's stem)
+    #[arg(long)]
+    pub name: Option<String>,
+
+    /// Format of LEFT, overriding its extension: parquet, csv, json (NDJSON) or arrow (IPC)
+    #[arg(long, value_name = "FORMAT")]
+    pub format_left: Option<String>,
+
+    /// Format of RIGHT, overriding its extension
+    #[arg(long, value_name = "FORMAT")]
+    pub format_right: Option<String>,
+
+    /// CSV files have no header row (columns are named column_1, column_2, ...)
+    #[arg(long)]
+    pub no_header: bool,
+
+    /// CSV field delimiter: one character, or `tab`
+    #[arg(long, default_value = ",", value_name = "CHAR")]
+    pub delimiter: String,
+
+    /// A column renamed in the candidate: prod name = candidate name (repeatable)
+    #[arg(long, value_name = "OLD=NEW")]
+    pub rename: Vec<String>,
+
+    /// Absolute tolerance for every numeric column
+    #[arg(long, value_name = "X")]
+    pub abs_tol: Option<f64>,
+
+    /// Relative tolerance for every numeric column
+    #[arg(long, value_name = "X")]
+    pub rel_tol: Option<f64>,
+
+    /// Tolerance of one column: `amount=abs:0.01`, `price=rel:1e-6`, `ts=dur:5s` (repeatable; several kinds joined by `,`)
+    #[arg(long = "tol", value_name = "COL=KIND:VALUE")]
+    pub tolerances: Vec<String>,
+
+    /// Compare strings with leading and trailing white space removed
+    #[arg(long)]
+    pub trim: bool,
+
+    /// Compare strings ignoring case
+    #[arg(long)]
+    pub ignore_case: bool,
+
+    /// Columns left out of the comparison (still in the schema diff), comma separated
+    #[arg(long, value_delimiter = ',', value_name = "COLS")]
+    pub ignore: Vec<String>,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Options every reporting command shares.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Report format (repeatable together with --output-dir)
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Vec<ReportFormat>,
+
+    /// Write every requested format into this directory instead of stdout
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+
+    /// How many changed, added and removed rows to show
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub sample: usize,
+
+    /// Worker threads (default: one per core)
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Print nothing on stdout; the exit code tells the verdict
+    #[arg(long)]
+    pub quiet: bool,
+
+    /// Colour in the table report
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+
+    /// Include phase timings in the report (makes the output vary between runs)
+    #[arg(long)]
+    pub timings: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}

@@ -1,0 +1,379 @@
+//! Matching rows of the two sides by key, and classifying each row.
+//!
+//! Each row becomes a 24-byte entry (key hash, row hash, position). Both sides
+//! are sorted by (key hash, row hash), cut into key-hash ranges, and the
+//! ranges are merged in parallel. Equal key hashes are only candidates: keys
+//! are checked for real equality, so a hash collision never pairs two rows.
+//! Within one key, rows with equal row hashes pair up first (identical);
+//! the rest pair in the order of their values, so duplicates are never
+//! cross-multiplied. Paired rows whose row hashes differ are compared value
+//! by value, where tolerances apply.
+
+use datafusion::arrow::array::ArrayRef;
+use datafusion::arrow::row::{OwnedRow, RowConverter, SortField};
+use rayon::prelude::*;
+
+use super::compare::{ColumnRule, Outcome, cells_equal, compare};
+use super::prepare::{PreparedBatch, PreparedSide};
+
+/// Where a row lives: batch and row index within its side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Pos {
+    pub batch: u32,
+    pub row: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    key_hash: u64,
+    row_hash: u64,
+    pos: Pos,
+}
+
+/// Per-column mismatch counts among paired rows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ColumnTally {
+    pub unequal: u64,
+    pub within_tolerance: u64,
+    pub null_mismatch: u64,
+    pub max_abs_diff: Option<f64>,
+}
+
+impl ColumnTally {
+    fn add(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Equal => {}
+            Outcome::WithinTolerance => self.within_tolerance += 1,
+            Outcome::Unequal {
+                abs_diff,
+                null_mismatch,
+            } => {
+                self.unequal += 1;
+                self.null_mismatch += u64::from(null_mismatch);
+                self.max_abs_diff = max_option(self.max_abs_diff, abs_diff);
+            }
+        }
+    }
+
+    fn merge(&mut self, other: &ColumnTally) {
+        self.unequal += other.unequal;
+        self.within_tolerance += other.within_tolerance;
+        self.null_mismatch += other.null_mismatch;
+        self.max_abs_diff = max_option(self.max_abs_diff, other.max_abs_diff);
+    }
+}
+
+fn max_option(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
+/// Counts per side: `[prod, candidate]`.
+pub type PerSide = [u64; 2];
+
+/// Everything matching found, with the positions samples are drawn from.
+#[derive(Debug, Default)]
+pub struct MatchResult {
+    pub identical: u64,
+    pub within_tolerance: u64,
+    pub changed: u64,
+    /// Distinct keys that occur more than once.
+    pub duplicate_keys: PerSide,
+    /// Rows whose key occurs more than once.
+    pub duplicate_rows: PerSide,
+    pub null_keys: PerSide,
+    /// One tally per value column.
+    pub columns: Vec<ColumnTally>,
+    /// (prod, candidate) positions of changed pairs.
+    pub changed_pairs: Vec<(Pos, Pos)>,
+    /// Candidate positions of rows only in the candidate.
+    pub added: Vec<Pos>,
+    /// Prod positions of rows only in prod.
+    pub removed: Vec<Pos>,
+}
+
+impl MatchResult {
+    fn with_columns(count: usize) -> Self {
+        MatchResult {
+            columns: vec![ColumnTally::default(); count],
+            ..Default::default()
+        }
+    }
+
+    fn merge(&mut self, other: MatchResult) {
+        self.identical += other.identical;
+        self.within_tolerance += other.within_tolerance;
+        self.changed += other.changed;
+        for s in 0..2 {
+            self.duplicate_keys[s] += other.duplicate_keys[s];
+            self.duplicate_rows[s] += other.duplicate_rows[s];
+            self.null_keys[s] += other.null_keys[s];
+        }
+        for (mine, theirs) in self.columns.iter_mut().zip(&other.columns) {
+            mine.merge(theirs);
+        }
+        self.changed_pairs.extend(other.changed_pairs);
+        self.added.extend(other.added);
+        self.removed.extend(other.removed);
+    }
+}
+
+/// How to match: the comparison rule of each value column, and whether rows
+/// with NULL in a key take part (they do when the "key" is the whole row).
+pub struct MatchConfig<'a> {
+    pub rules: &'a [ColumnRule],
+    pub null_keys_match: bool,
+}
+
+/// Key-hash ranges merged in parallel; a fixed count, so the work split does
+/// not depend on the thread count.
+const RANGES: usize = 256;
+
+pub fn match_rows(prod: &PreparedSide, candidate: &PreparedSide, config: &MatchConfig) -> MatchResult {
+    let (prod_entries, prod_null) = sorted_entries(prod, config.null_keys_match);
+    let (candidate_entries, candidate_null) = sorted_entries(candidate, config.null_keys_match);
+    let prod_bounds = range_bounds(&prod_entries);
+    let candidate_bounds = range_bounds(&candidate_entries);
+    let matcher = Matcher {
+        prod,
+        candidate,
+        config,
+    };
+    let parts: Vec<MatchResult> = (0..RANGES)
+        .into_par_iter()
+        .map(|r| {
+            matcher.match_range(
+                &prod_entries[prod_bounds[r]..prod_bounds[r + 1]],
+                &candidate_entries[candidate_bounds[r]..candidate_bounds[r + 1]],
+            )
+        })
+        .collect();
+    let mut result = MatchResult::with_columns(config.rules.len());
+    for part in parts {
+        result.merge(part);
+    }
+    result.null_keys = [prod_null, candidate_null];
+    result
+}
+
+fn sorted_entries(side: &PreparedSide, null_keys_match: bool) -> (Vec<Entry>, u64) {
+    let per_batch: Vec<(Vec<Entry>, u64)> = side
+        .batches
+        .par_iter()
+        .enumerate()
+        .map(|(b, batch)| {
+            let mut entries = Vec::with_capacity(batch.num_rows());
+            let mut nulls = 0;
+            for row in 0..batch.num_rows() {
+                if !null_keys_match && batch.has_null_key(row) {
+                    nulls += 1;
+                    continue;
+                }
+                entries.push(Entry {
+                    key_hash: batch.key_hashes[row],
+                    row_hash: batch.row_hashes[row],
+                    pos: Pos {
+                        batch: b as u32,
+                        row: row as u32,
+                    },
+                });
+            }
+            (entries, nulls)
+        })
+        .collect();
+    let nulls = per_batch.iter().map(|(_, n)| n).sum();
+    let mut entries: Vec<Entry> = Vec::with_capacity(per_batch.iter().map(|(e, _)| e.len()).sum());
+    for (batch_entries, _) in per_batch {
+        entries.extend(batch_entries);
+    }
+    entries.par_sort_unstable_by_key(|e| (e.key_hash, e.row_hash, e.pos));
+    (entries, nulls)
+}
+
+/// `RANGES + 1` cut points of entries sorted by key hash, by the hash's top byte.
+fn range_bounds(entries: &[Entry]) -> Vec<usize> {
+    let mut bounds: Vec<usize> = (0..RANGES)
+        .map(|r| entries.partition_point(|e| ((e.key_hash >> 56) as usize) < r))
+        .collect();
+    bounds.push(entries.len());
+    bounds
+}
+
+struct Matcher<'a> {
+    prod: &'a PreparedSide,
+    candidate: &'a PreparedSide,
+    config: &'a MatchConfig<'a>,
+}
+
+impl Matcher<'_> {
+    fn batch(&self, candidate: bool, pos: Pos) -> &PreparedBatch {
+        let side = if candidate { self.candidate } else { self.prod };
+        &side.batches[pos.batch as usize]
+    }
+
+    fn keys_equal(&self, a_candidate: bool, a: Pos, b_candidate: bool, b: Pos) -> bool {
+        let (left, right) = (self.batch(a_candidate, a), self.batch(b_candidate, b));
+        left.keys
+            .iter()
+            .zip(&right.keys)
+            .all(|(x, y)| cells_equal(x.as_ref(), a.row as usize, y.as_ref(), b.row as usize))
+    }
+
+    fn match_range(&self, prod: &[Entry], candidate: &[Entry]) -> MatchResult {
+        let mut result = MatchResult::with_columns(self.config.rules.len());
+        let (mut i, mut j) = (0, 0);
+        while i < prod.len() || j < candidate.len() {
+            let hash = match (prod.get(i), candidate.get(j)) {
+                (Some(p), Some(c)) => p.key_hash.min(c.key_hash),
+                (Some(p), None) => p.key_hash,
+                (None, Some(c)) => c.key_hash,
+                (None, None) => unreachable!("loop condition"),
+            };
+            let i_end = i + prod[i..].iter().take_while(|e| e.key_hash == hash).count();
+            let j_end = j + candidate[j..].iter().take_while(|e| e.key_hash == hash).count();
+            self.match_hash_group(&prod[i..i_end], &candidate[j..j_end], &mut result);
+            (i, j) = (i_end, j_end);
+        }
+        result
+    }
+
+    /// Entries sharing one key hash: almost always one key, one row a side.
+    fn match_hash_group(&self, prod: &[Entry], candidate: &[Entry], result: &mut MatchResult) {
+        if let ([p], [c]) = (prod, candidate)
+            && self.keys_equal(false, p.pos, true, c.pos)
+        {
+            self.pair(p, c, result);
+            return;
+        }
+        // Split by real key: duplicates, or a hash collision.
+        let mut keys: Vec<(Vec<Entry>, Vec<Entry>)> = Vec::new();
+        for p in prod {
+            match keys
+                .iter_mut()
+                .find(|(ps, _)| self.keys_equal(false, ps[0].pos, false, p.pos))
+            {
+                Some((ps, _)) => ps.push(*p),
+                None => keys.push((vec![*p], Vec::new())),
+            }
+        }
+        for c in candidate {
+            let found = keys.iter_mut().find(|(ps, cs)| match (ps.first(), cs.first()) {
+                (Some(p), _) => self.keys_equal(false, p.pos, true, c.pos),
+                (None, Some(first)) => self.keys_equal(true, first.pos, true, c.pos),
+                (None, None) => false,
+            });
+            match found {
+                Some((_, cs)) => cs.push(*c),
+                None => keys.push((Vec::new(), vec![*c])),
+            }
+        }
+        for (ps, cs) in keys {
+            self.match_one_key(ps, cs, result);
+        }
+    }
+
+    /// All rows of one key on each side, each sorted by row hash.
+    fn match_one_key(&self, prod: Vec<Entry>, candidate: Vec<Entry>, result: &mut MatchResult) {
+        for (s, rows) in [&prod, &candidate].into_iter().enumerate() {
+            if rows.len() > 1 {
+                result.duplicate_keys[s] += 1;
+                result.duplicate_rows[s] += rows.len() as u64;
+            }
+        }
+        // Identical rows first: a merge of the two row-hash-sorted lists.
+        let (mut prod_left, mut candidate_left) = (Vec::new(), Vec::new());
+        let (mut i, mut j) = (0, 0);
+        while i < prod.len() && j < candidate.len() {
+            match prod[i].row_hash.cmp(&candidate[j].row_hash) {
+                std::cmp::Ordering::Equal => {
+                    result.identical += 1;
+                    i += 1;
+                    j += 1;
+                }
+                std::cmp::Ordering::Less => {
+                    prod_left.push(prod[i]);
+                    i += 1;
+                }
+                std::cmp::Ordering::Greater => {
+                    candidate_left.push(candidate[j]);
+                    j += 1;
+                }
+            }
+        }
+        prod_left.extend_from_slice(&prod[i..]);
+        candidate_left.extend_from_slice(&candidate[j..]);
+        if !prod_left.is_empty() && !candidate_left.is_empty() {
+            self.sort_by_values(false, &mut prod_left);
+            self.sort_by_values(true, &mut candidate_left);
+        }
+        let paired = prod_left.len().min(candidate_left.len());
+        for (p, c) in prod_left.iter().zip(&candidate_left) {
+            self.pair(p, c, result);
+        }
+        result.removed.extend(prod_left[paired..].iter().map(|e| e.pos));
+        result.added.extend(candidate_left[paired..].iter().map(|e| e.pos));
+    }
+
+    /// Orders rows of one key by their compared values (Arrow's row format
+    /// gives a total order over any type).
+    fn sort_by_values(&self, candidate: bool, entries: &mut [Entry]) {
+        if entries.len() < 2 {
+            return;
+        }
+        let first = self.batch(candidate, entries[0].pos);
+        let fields = first
+            .values
+            .iter()
+            .map(|a| SortField::new(a.data_type().clone()))
+            .collect();
+        let Ok(converter) = RowConverter::new(fields) else {
+            return; // an unorderable type keeps row-hash order, still deterministic
+        };
+        let mut keyed: Vec<(OwnedRow, Entry)> = Vec::with_capacity(entries.len());
+        for entry in entries.iter() {
+            let batch = self.batch(candidate, entry.pos);
+            let columns: Vec<ArrayRef> = batch
+                .values
+                .iter()
+                .map(|a| a.slice(entry.pos.row as usize, 1))
+                .collect();
+            match converter.convert_columns(&columns) {
+                Ok(rows) => keyed.push((rows.row(0).owned(), *entry)),
+                Err(_) => return,
+            }
+        }
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+        for (slot, (_, entry)) in entries.iter_mut().zip(keyed) {
+            *slot = entry;
+        }
+    }
+
+    fn pair(&self, p: &Entry, c: &Entry, result: &mut MatchResult) {
+        if p.row_hash == c.row_hash {
+            result.identical += 1;
+            return;
+        }
+        let (prod, candidate) = (self.batch(false, p.pos), self.batch(true, c.pos));
+        let mut changed = false;
+        for (column, rule) in self.config.rules.iter().enumerate() {
+            let outcome = compare(
+                prod.values[column].as_ref(),
+                p.pos.row as usize,
+                candidate.values[column].as_ref(),
+                c.pos.row as usize,
+                rule,
+            );
+            changed |= outcome.is_unequal();
+            result.columns[column].add(outcome);
+        }
+        if changed {
+            result.changed += 1;
+            result.changed_pairs.push((p.pos, c.pos));
+        } else {
+            result.within_tolerance += 1;
+        }
+    }
+}

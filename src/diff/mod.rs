@@ -1,0 +1,149 @@
+//! The table diff: schema pairing, type normalization, hashing, keyed (or
+//! whole-row) matching, value comparison with tolerances, and samples.
+//!
+//! The diff is synchronous and runs on the current rayon pool: the caller
+//! decides the thread count, and every parallel step gives the same result
+//! on one thread as on many.
+
+mod candidates;
+pub mod canon;
+pub mod compare;
+pub mod hash;
+mod matching;
+mod prepare;
+mod result;
+mod samples;
+pub mod schema;
+mod value;
+
+use std::collections::BTreeMap;
+
+pub use compare::{ColumnRule, StringRule, Tolerance};
+pub use result::{ChangedRow, ColumnDiff, PerSide, RowCounts, SampleRow, Samples, TableDiff};
+pub use schema::SchemaDiff;
+
+use crate::error::Result;
+use crate::input::Table;
+use matching::{MatchConfig, MatchResult, match_rows};
+use prepare::{Side, prepare_side};
+use samples::SampleColumns;
+use schema::{ColumnPair, Sources, plan_columns};
+
+/// What to compare and how; column names are prod names.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DiffOptions {
+    /// Key columns; empty for a whole-row (multiset) diff.
+    pub key: Vec<String>,
+    /// (prod name, candidate name) of renamed columns.
+    pub renames: Vec<(String, String)>,
+    /// Columns left out of the comparison.
+    pub ignore: Vec<String>,
+    /// Tolerance of numeric columns without their own.
+    pub default_tolerance: Tolerance,
+    pub column_tolerances: BTreeMap<String, Tolerance>,
+    pub strings: StringRule,
+    /// How many changed, added and removed rows to keep as samples.
+    pub sample: usize,
+}
+
+/// Diffs `prod` against `candidate`.
+pub fn diff_tables(prod: &Table, candidate: &Table, options: &DiffOptions) -> Result<TableDiff> {
+    let sources = Sources {
+        prod: &prod.source,
+        candidate: &candidate.source,
+    };
+    let plan = plan_columns(&prod.schema, &candidate.schema, options, &sources)?;
+    let keyed = !plan.keys.is_empty();
+    // Without a key, the whole row is the key and there is nothing else to
+    // compare: matching then is a multiset diff.
+    let (match_on, values): (&[ColumnPair], &[ColumnPair]) = if keyed {
+        (&plan.keys, &plan.values)
+    } else {
+        (&plan.values, &[])
+    };
+    let (prod_side, candidate_side) = rayon::join(
+        || prepare_side(Side::Prod, &prod.batches, match_on, values),
+        || prepare_side(Side::Candidate, &candidate.batches, match_on, values),
+    );
+    let (prod_side, candidate_side) = (prod_side?, candidate_side?);
+    let rules: Vec<ColumnRule> = values.iter().map(|v| v.rule).collect();
+    let matched = match_rows(
+        &prod_side,
+        &candidate_side,
+        &MatchConfig {
+            rules: &rules,
+            null_keys_match: !keyed,
+        },
+    );
+
+    let key_names: Vec<String> = match_on.iter().map(|c| c.name.clone()).collect();
+    let value_names: Vec<String> = values.iter().map(|c| c.name.clone()).collect();
+    let columns = SampleColumns {
+        keys: &key_names,
+        values: &value_names,
+        rules: &rules,
+        keyed,
+    };
+    let n = options.sample;
+    let first = |side, positions: &[matching::Pos]| -> Result<Vec<matching::Pos>> {
+        let order = samples::first_in_key_order(side, positions, n)?;
+        Ok(order.into_iter().map(|i| positions[i]).collect())
+    };
+    let changed_prod: Vec<_> = matched.changed_pairs.iter().map(|(p, _)| *p).collect();
+    let changed_pairs: Vec<_> = samples::first_in_key_order(&prod_side, &changed_prod, n)?
+        .into_iter()
+        .map(|i| matched.changed_pairs[i])
+        .collect();
+    let added = first(&candidate_side, &matched.added)?;
+    let removed = first(&prod_side, &matched.removed)?;
+    let samples = Samples {
+        changed: samples::changed_rows(&prod_side, &candidate_side, &changed_pairs, &columns),
+        added: samples::whole_rows(&candidate_side, &added, &columns),
+        removed: samples::whole_rows(&prod_side, &removed, &columns),
+    };
+    let key_candidates =
+        (!keyed).then(|| candidates::key_candidates(&prod_side, &candidate_side, &key_names));
+
+    Ok(TableDiff {
+        key: if keyed { key_names } else { Vec::new() },
+        rows: row_counts(prod.num_rows(), candidate.num_rows(), &matched),
+        schema: plan.schema,
+        columns: column_diffs(values, &matched),
+        samples,
+        key_candidates,
+    })
+}
+
+fn row_counts(prod: usize, candidate: usize, matched: &MatchResult) -> RowCounts {
+    RowCounts {
+        prod: prod as u64,
+        candidate: candidate as u64,
+        identical: matched.identical,
+        within_tolerance: matched.within_tolerance,
+        changed: matched.changed,
+        added: matched.added.len() as u64,
+        removed: matched.removed.len() as u64,
+        duplicate_keys: matched.duplicate_keys.into(),
+        duplicate_rows: matched.duplicate_rows.into(),
+        null_keys: matched.null_keys.into(),
+    }
+}
+
+fn column_diffs(values: &[ColumnPair], matched: &MatchResult) -> Vec<ColumnDiff> {
+    let compared = matched.identical + matched.within_tolerance + matched.changed;
+    values
+        .iter()
+        .zip(&matched.columns)
+        .map(|(pair, tally)| ColumnDiff {
+            name: pair.name.clone(),
+            compared_as: pair.compared_as.to_string(),
+            tolerance: (!pair.rule.tolerance.is_zero()).then_some(pair.rule.tolerance),
+            compared,
+            unequal: tally.unequal,
+            within_tolerance: tally.within_tolerance,
+            match_rate: (compared > 0).then(|| 1.0 - tally.unequal as f64 / compared as f64),
+            max_abs_diff: tally.max_abs_diff,
+            null_mismatch: tally.null_mismatch,
+        })
+        .collect()
+}

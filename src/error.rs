@@ -1,0 +1,105 @@
+//! The crate's error type, grouped by the phase that raises it.
+//!
+//! Every message is one sentence without a trailing period, with literals in
+//! backticks; a `hint` carries the fix when one is known. A table difference,
+//! however large, is never an error: it is a verdict.
+
+use std::path::PathBuf;
+
+/// Everything that can stop dualrun from reaching a verdict (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The command line asks for something invalid.
+    #[error("{message}")]
+    Usage {
+        message: String,
+        hint: Option<String>,
+    },
+
+    /// A table could not be located or read.
+    #[error("cannot read `{path}`: {reason}")]
+    Input {
+        path: String,
+        reason: String,
+        hint: Option<String>,
+    },
+
+    /// The tables cannot be diffed as asked: a missing key column, an
+    /// incomparable key, a tolerance naming no column.
+    #[error("{message}")]
+    Schema {
+        message: String,
+        hint: Option<String>,
+    },
+
+    /// A report could not be written.
+    #[error("cannot write `{}`: {source}", path.display())]
+    Output {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    /// Arrow or DataFusion failed while computing the diff.
+    #[error("{context}: {reason}")]
+    Compute { context: String, reason: String },
+}
+
+impl Error {
+    pub fn usage(message: impl Into<String>) -> Self {
+        Error::Usage {
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn schema(message: impl Into<String>, hint: Option<String>) -> Self {
+        Error::Schema {
+            message: message.into(),
+            hint,
+        }
+    }
+
+    pub fn input(path: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Input {
+            path: path.into(),
+            reason: reason.into(),
+            hint: None,
+        }
+    }
+
+    pub fn compute(context: impl Into<String>, reason: impl std::fmt::Display) -> Self {
+        Error::Compute {
+            context: context.into(),
+            reason: first_line(&reason.to_string()),
+        }
+    }
+
+    /// Attaches a hint; a variant without a hint slot keeps none.
+    pub fn with_hint(mut self, text: impl Into<String>) -> Self {
+        match &mut self {
+            Error::Usage { hint, .. } | Error::Input { hint, .. } | Error::Schema { hint, .. } => {
+                *hint = Some(text.into())
+            }
+            Error::Output { .. } | Error::Compute { .. } => {}
+        }
+        self
+    }
+
+    pub fn hint(&self) -> Option<&str> {
+        match self {
+            Error::Usage { hint, .. } | Error::Input { hint, .. } | Error::Schema { hint, .. } => {
+                hint.as_deref()
+            }
+            Error::Output { .. } | Error::Compute { .. } => None,
+        }
+    }
+}
+
+/// Keeps the first line of a library error, without a trailing period, so
+/// the message stays one sentence.
+pub fn first_line(text: &str) -> String {
+    let line = text.lines().next().unwrap_or("").trim();
+    line.trim_end_matches('.').to_string()
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,78 @@
+//! File formats dualrun reads, and how a path's extension names one.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileFormat {
+    Parquet,
+    Csv,
+    /// Newline-delimited JSON, one object per line.
+    Json,
+    /// Arrow IPC file format (Feather v2).
+    Arrow,
+}
+
+/// CSV parsing options, shared by both sides of a diff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CsvOptions {
+    pub has_header: bool,
+    pub delimiter: u8,
+}
+
+impl Default for CsvOptions {
+    fn default() -> Self {
+        CsvOptions {
+            has_header: true,
+            delimiter: b',',
+        }
+    }
+}
+
+impl FileFormat {
+    /// The valid names, for error messages.
+    pub const NAMES: &'static str = "`parquet`, `csv`, `json` (NDJSON), `arrow` (IPC)";
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "parquet" | "pq" => Some(FileFormat::Parquet),
+            "csv" | "tsv" => Some(FileFormat::Csv),
+            "json" | "ndjson" | "jsonl" => Some(FileFormat::Json),
+            "arrow" | "ipc" | "feather" => Some(FileFormat::Arrow),
+            _ => None,
+        }
+    }
+
+    /// The format a file's extension names, if any.
+    pub fn from_path(path: &Path) -> Option<Self> {
+        path.extension()
+            .and_then(|e| e.to_str())
+            .and_then(Self::from_name)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            FileFormat::Parquet => "parquet",
+            FileFormat::Csv => "csv",
+            FileFormat::Json => "json",
+            FileFormat::Arrow => "arrow",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extensions_name_formats() {
+        assert_eq!(FileFormat::from_path(Path::new("a/b.parquet")), Some(FileFormat::Parquet));
+        assert_eq!(FileFormat::from_path(Path::new("b.TSV")), Some(FileFormat::Csv));
+        assert_eq!(FileFormat::from_path(Path::new("b.jsonl")), Some(FileFormat::Json));
+        assert_eq!(FileFormat::from_path(Path::new("b.feather")), Some(FileFormat::Arrow));
+        assert_eq!(FileFormat::from_path(Path::new("b.txt")), None);
+        assert_eq!(FileFormat::from_path(Path::new("noext")), None);
+    }
+}

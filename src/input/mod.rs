@@ -1,0 +1,21 @@
+//! Reading tables: locating the files a user named (a file, a directory or a
+//! glob), telling their format, and reading them with DataFusion into Arrow
+//! record batches.
+
+mod format;
+mod locate;
+mod read;
+
+pub use format::{CsvOptions, FileFormat};
+pub use locate::locate_files;
+pub use read::{Table, read_table};
+
+/// One table as the user named it, before anything is read.
+#[derive(Debug, Clone)]
+pub struct TableSource {
+    /// The path, directory or glob exactly as given, for messages and reports.
+    pub spec: String,
+    /// Format forced by the user; `None` means "from the extension".
+    pub format: Option<FileFormat>,
+    pub csv: CsvOptions,
+}

@@ -1,0 +1,19 @@
+//! dualrun: a dual-run diff validator for data pipelines.
+//!
+//! The flow (see `app`): a command line becomes a validated plan (`plan`),
+//! tables are read with DataFusion (`input`), diffed by key with parallel
+//! hashing and tolerance-aware comparison (`diff`), and the result becomes a
+//! report model that renderers turn into text (`report`). Exit codes are
+//! API: 0 equal within tolerance, 1 different, 2 could not decide.
+
+pub mod app;
+pub mod cli;
+pub mod diff;
+pub mod error;
+pub mod input;
+pub mod plan;
+pub mod report;
+
+pub use diff::{DiffOptions, TableDiff, diff_tables};
+pub use error::{Error, Result};
+pub use input::Table;

@@ -1,0 +1,293 @@
+//! Turns raw command-line arguments into a validated plan: every default is
+//! filled and every value parsed here, so nothing past this point holds an
+//! `Option` that means "use the default".
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use crate::cli::{ColorChoice, DiffArgs, OutputArgs, ReportFormat};
+use crate::diff::{DiffOptions, StringRule, Tolerance};
+use crate::error::{Error, Result};
+use crate::input::{CsvOptions, FileFormat, TableSource};
+
+/// Everything `dualrun diff` needs, validated.
+#[derive(Debug, Clone)]
+pub struct DiffPlan {
+    pub left: TableSource,
+    pub right: TableSource,
+    pub name: String,
+    pub options: DiffOptions,
+    pub output: OutputPlan,
+}
+
+/// Where and how the report goes.
+#[derive(Debug, Clone)]
+pub struct OutputPlan {
+    pub formats: Vec<ReportFormat>,
+    pub dir: Option<PathBuf>,
+    /// Worker threads; 0 never reaches here.
+    pub threads: usize,
+    pub quiet: bool,
+    pub color: bool,
+    pub timings: bool,
+}
+
+pub fn diff_plan(args: &DiffArgs) -> Result<DiffPlan> {
+    let csv = CsvOptions {
+        has_header: !args.no_header,
+        delimiter: parse_delimiter(&args.delimiter)?,
+    };
+    let left = TableSource {
+        spec: args.left.clone(),
+        format: parse_format(args.format_left.as_deref(), "--format-left")?,
+        csv,
+    };
+    let right = TableSource {
+        spec: args.right.clone(),
+        format: parse_format(args.format_right.as_deref(), "--format-right")?,
+        csv,
+    };
+    let default_tolerance = Tolerance {
+        abs: non_negative(args.abs_tol.unwrap_or(0.0), "--abs-tol")?,
+        rel: non_negative(args.rel_tol.unwrap_or(0.0), "--rel-tol")?,
+        duration_ns: None,
+    };
+    let mut column_tolerances = BTreeMap::new();
+    for spec in &args.tolerances {
+        let (column, tolerance) = parse_column_tolerance(spec)?;
+        column_tolerances.insert(column, tolerance);
+    }
+    let renames = args
+        .rename
+        .iter()
+        .map(|spec| parse_rename(spec))
+        .collect::<Result<Vec<_>>>()?;
+    for column in args.key.iter().chain(&args.ignore) {
+        if column.trim().is_empty() {
+            return Err(Error::usage("`--key` and `--ignore` take non-empty column names")
+                .with_hint("separate several columns with `,`, as in `--key day,region`"));
+        }
+    }
+    let options = DiffOptions {
+        key: args.key.clone(),
+        renames,
+        ignore: args.ignore.clone(),
+        default_tolerance,
+        column_tolerances,
+        strings: StringRule {
+            trim: args.trim,
+            ignore_case: args.ignore_case,
+        },
+        sample: args.output.sample,
+    };
+    Ok(DiffPlan {
+        name: args
+            .name
+            .clone()
+            .unwrap_or_else(|| table_name_from_spec(&args.right)),
+        left,
+        right,
+        options,
+        output: output_plan(&args.output)?,
+    })
+}
+
+pub fn output_plan(args: &OutputArgs) -> Result<OutputPlan> {
+    let mut formats = args.format.clone();
+    formats.dedup();
+    if formats.is_empty() {
+        formats.push(ReportFormat::Table);
+    }
+    if formats.len() > 1 && args.output_dir.is_none() {
+        return Err(
+            Error::usage("several `--format` values need a directory to write them to")
+                .with_hint("add `--output-dir DIR`"),
+        );
+    }
+    let threads = match args.threads {
+        Some(0) => {
+            return Err(Error::usage("`--threads` must be at least 1")
+                .with_hint("leave it out to use one thread per core"));
+        }
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let color = match args.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::stdout().is_terminal()
+        }
+    };
+    Ok(OutputPlan {
+        formats,
+        dir: args.output_dir.clone(),
+        threads,
+        quiet: args.quiet,
+        color,
+        timings: args.timings,
+    })
+}
+
+fn parse_format(value: Option<&str>, flag: &str) -> Result<Option<FileFormat>> {
+    value
+        .map(|name| {
+            FileFormat::from_name(name).ok_or_else(|| {
+                Error::usage(format!("`{flag}` does not know the format `{name}`"))
+                    .with_hint(format!("use one of {}", FileFormat::NAMES))
+            })
+        })
+        .transpose()
+}
+
+fn parse_delimiter(text: &str) -> Result<u8> {
+    match text {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        _ if text.len() == 1 && text.is_ascii() => Ok(text.as_bytes()[0]),
+        _ => Err(
+            Error::usage(format!("`--delimiter` takes one ASCII character, not `{text}`"))
+                .with_hint("write `--delimiter ';'` or `--delimiter tab`"),
+        ),
+    }
+}
+
+fn non_negative(value: f64, flag: &str) -> Result<f64> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(value)
+    } else {
+        Err(Error::usage(format!(
+            "`{flag}` must be a finite number of at least 0, not `{value}`"
+        )))
+    }
+}
+
+fn parse_rename(spec: &str) -> Result<(String, String)> {
+    match spec.split_once('=') {
+        Some((old, new)) if !old.is_empty() && !new.is_empty() => {
+            Ok((old.to_string(), new.to_string()))
+        }
+        _ => Err(
+            Error::usage(format!("`--rename {spec}` is not of the form `OLD=NEW`"))
+                .with_hint("name the prod column, then the candidate column: `--rename amt=amount`"),
+        ),
+    }
+}
+
+/// Parses `amount=abs:0.01`, `price=rel:1e-6`, `ts=dur:5s` or several kinds
+/// joined by `,` (`amount=abs:0.01,rel:1e-6`).
+fn parse_column_tolerance(spec: &str) -> Result<(String, Tolerance)> {
+    let bad = |why: &str| {
+        Error::usage(format!("`--tol {spec}` {why}"))
+            .with_hint("write `--tol COLUMN=abs:0.01`, `--tol COLUMN=rel:1e-6` or `--tol COLUMN=dur:5s`")
+    };
+    let (column, kinds) = spec
+        .split_once('=')
+        .filter(|(c, k)| !c.is_empty() && !k.is_empty())
+        .ok_or_else(|| bad("is not of the form `COLUMN=KIND:VALUE`"))?;
+    let mut tolerance = Tolerance::default();
+    for part in kinds.split(',') {
+        let (kind, value) = part
+            .split_once(':')
+            .ok_or_else(|| bad("is missing `:` between the kind and the value"))?;
+        match kind {
+            "abs" | "rel" => {
+                let number: f64 = value
+                    .parse()
+                    .map_err(|_| bad(&format!("has `{value}`, which is not a number")))?;
+                let number = non_negative(number, "--tol")?;
+                if kind == "abs" {
+                    tolerance.abs = number;
+                } else {
+                    tolerance.rel = number;
+                }
+            }
+            "dur" => {
+                tolerance.duration_ns = Some(
+                    parse_duration_ns(value)
+                        .ok_or_else(|| bad(&format!("has `{value}`, which is not a duration like `5s` or `250ms`")))?,
+                );
+            }
+            other => return Err(bad(&format!("has the unknown kind `{other}` (valid: `abs`, `rel`, `dur`)"))),
+        }
+    }
+    Ok((column.to_string(), tolerance))
+}
+
+/// `250ms`, `5s`, `2m`, `1h`, `1d`, `10us`, `100ns` as nanoseconds.
+fn parse_duration_ns(text: &str) -> Option<i64> {
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let scale = match unit {
+        "ns" => 1.0,
+        "us" | "µs" => 1e3,
+        "ms" => 1e6,
+        "s" | "" => 1e9,
+        "m" | "min" => 60e9,
+        "h" => 3600e9,
+        "d" => 86_400e9,
+        _ => return None,
+    };
+    let ns = number * scale;
+    (ns.is_finite() && ns >= 0.0 && ns < i64::MAX as f64).then_some(ns.round() as i64)
+}
+
+/// The report name of a table given as a file, a directory or a glob: the
+/// stem of the last path component that holds no wildcard.
+pub fn table_name_from_spec(spec: &str) -> String {
+    let literal: PathBuf = Path::new(spec)
+        .components()
+        .take_while(|c| !c.as_os_str().to_string_lossy().contains(['*', '?', '[']))
+        .collect();
+    let stem = literal
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if stem.is_empty() || stem == "." {
+        "table".to_string()
+    } else {
+        stem
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn column_tolerance_kinds_parse() {
+        let (column, t) = parse_column_tolerance("amount=abs:0.01,rel:1e-6").unwrap();
+        assert_eq!(column, "amount");
+        assert_eq!(t.abs, 0.01);
+        assert_eq!(t.rel, 1e-6);
+        let (_, t) = parse_column_tolerance("ts=dur:250ms").unwrap();
+        assert_eq!(t.duration_ns, Some(250_000_000));
+    }
+
+    #[test]
+    fn column_tolerance_errors_name_the_flag() {
+        for bad in ["amount", "amount=abs", "amount=abs:x", "amount=pct:1", "a=abs:-1", "t=dur:5 parsecs"] {
+            let error = parse_column_tolerance(bad).unwrap_err();
+            assert!(error.to_string().contains("--tol"), "{bad}: {error}");
+        }
+    }
+
+    #[test]
+    fn table_names_come_from_the_last_literal_component() {
+        assert_eq!(table_name_from_spec("data/orders.parquet"), "orders");
+        assert_eq!(table_name_from_spec("data/orders/*.parquet"), "orders");
+        assert_eq!(table_name_from_spec("data/orders/"), "orders");
+        assert_eq!(table_name_from_spec("*.csv"), "table");
+    }
+
+    #[test]
+    fn delimiters_parse() {
+        assert_eq!(parse_delimiter(";").unwrap(), b';');
+        assert_eq!(parse_delimiter("tab").unwrap(), b'\t');
+        assert!(parse_delimiter(";;").is_err());
+    }
+}

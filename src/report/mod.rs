@@ -1,0 +1,97 @@
+//! Reports: one serializable model and the renderers that read it. This is
+//! the only module (with `main`) that writes text.
+
+mod format;
+pub mod json;
+pub mod model;
+pub mod table;
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::Path;
+
+pub use model::{Report, SideInfo, TableReport, Timings, Verdict};
+
+use crate::cli::ReportFormat;
+use crate::error::{Error, Result};
+use crate::plan::OutputPlan;
+
+/// Marks a directory dualrun wrote reports into, so it may write there again
+/// without ever overwriting a file it did not write.
+const OUTPUT_MARKER: &str = ".dualrun-output";
+
+/// Renders `report` in one format.
+pub fn render(report: &Report, format: ReportFormat, color: bool, out: &mut dyn Write) -> io::Result<()> {
+    match format {
+        ReportFormat::Table => table::render(report, color, out),
+        ReportFormat::Json => json::render(report, out),
+    }
+}
+
+/// Writes every requested format: to `--output-dir` when given, else the one
+/// format to stdout. A closed stdout (`| head`) ends output quietly.
+pub fn emit(report: &Report, output: &OutputPlan) -> Result<()> {
+    if let Some(dir) = &output.dir {
+        prepare_output_dir(dir)?;
+        for &format in &output.formats {
+            let path = dir.join(file_name(format));
+            let mut text = Vec::new();
+            render(report, format, false, &mut text).expect("rendering into memory cannot fail");
+            write_atomically(&path, &text)?;
+        }
+        return Ok(());
+    }
+    if output.quiet {
+        return Ok(());
+    }
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let written = render(report, output.formats[0], output.color, &mut out).and_then(|()| out.flush());
+    match written {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(Error::Output {
+            path: "<stdout>".into(),
+            source: e,
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn file_name(format: ReportFormat) -> &'static str {
+    match format {
+        ReportFormat::Table => "report.txt",
+        ReportFormat::Json => "report.json",
+    }
+}
+
+fn prepare_output_dir(dir: &Path) -> Result<()> {
+    let io_error = |source| Error::Output {
+        path: dir.to_path_buf(),
+        source,
+    };
+    if dir.exists() {
+        let mut entries = fs::read_dir(dir).map_err(io_error)?;
+        let marked = dir.join(OUTPUT_MARKER).exists();
+        if !marked && entries.next().is_some() {
+            return Err(Error::usage(format!(
+                "refusing to write reports into `{}`: it holds files dualrun did not write",
+                dir.display()
+            ))
+            .with_hint("choose a new or empty directory for `--output-dir`"));
+        }
+    } else {
+        fs::create_dir_all(dir).map_err(io_error)?;
+    }
+    fs::write(dir.join(OUTPUT_MARKER), "reports written by dualrun\n").map_err(io_error)
+}
+
+/// Writes beside the target, then renames over it, so a reader never sees a
+/// half-written report.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let io_error = |source| Error::Output {
+        path: path.to_path_buf(),
+        source,
+    };
+    let temporary = path.with_extension("tmp");
+    fs::write(&temporary, bytes).map_err(io_error)?;
+    fs::rename(&temporary, path).map_err(io_error)
+}

@@ -1,0 +1,122 @@
+//! The report model: what every renderer reads. Field order here is the JSON
+//! field order, and it is part of the API (`schema_version`).
+
+use serde::Serialize;
+
+use crate::diff::TableDiff;
+use crate::input::Table;
+
+/// Bumped when a field changes meaning or disappears; new fields don't bump it.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub tool: Tool,
+    pub command: String,
+    pub verdict: Verdict,
+    pub tables: Vec<TableReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timings: Option<Timings>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+}
+
+impl Default for Tool {
+    fn default() -> Self {
+        Tool {
+            name: env!("CARGO_PKG_NAME").to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+}
+
+/// Until rules judge a diff, the verdict is whether the tables differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Equal,
+    Different,
+}
+
+impl Verdict {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Verdict::Equal => 0,
+            Verdict::Different => 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TableReport {
+    pub name: String,
+    pub status: Verdict,
+    pub prod: SideInfo,
+    pub candidate: SideInfo,
+    #[serde(flatten)]
+    pub diff: TableDiff,
+}
+
+/// Where one side's table came from.
+#[derive(Debug, Clone, Serialize)]
+pub struct SideInfo {
+    pub source: String,
+    pub format: String,
+    pub files: usize,
+    pub rows: u64,
+    pub columns: usize,
+}
+
+impl SideInfo {
+    pub fn of(table: &Table) -> Self {
+        SideInfo {
+            source: table.source.clone(),
+            format: table.format.name().to_string(),
+            files: table.files.len(),
+            rows: table.num_rows() as u64,
+            columns: table.schema.fields().len(),
+        }
+    }
+}
+
+/// Wall-clock phases in milliseconds, only with `--timings`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Timings {
+    pub read_ms: u64,
+    pub diff_ms: u64,
+    pub total_ms: u64,
+}
+
+impl Report {
+    /// The report of one `dualrun diff`.
+    pub fn of_diff(name: &str, prod: &Table, candidate: &Table, diff: TableDiff) -> Self {
+        let status = if diff.differs() {
+            Verdict::Different
+        } else {
+            Verdict::Equal
+        };
+        Report {
+            schema_version: SCHEMA_VERSION,
+            tool: Tool::default(),
+            command: "diff".to_string(),
+            verdict: status,
+            tables: vec![TableReport {
+                name: name.to_string(),
+                status,
+                prod: SideInfo::of(prod),
+                candidate: SideInfo::of(candidate),
+                diff,
+            }],
+            timings: None,
+        }
+    }
+
+    pub fn exit_code(&self) -> u8 {
+        self.verdict.exit_code()
+    }
+}

@@ -1,0 +1,223 @@
+//! The terminal report: a verdict line, where each side came from, the row
+//! classes, schema changes, the unequal columns and sample rows.
+
+use std::io::{self, Write};
+
+use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
+use serde_json::{Map, Value};
+
+use super::format::{cell, count, number, percent};
+use super::{Report, TableReport, Verdict};
+use crate::diff::{SampleRow, SchemaDiff};
+
+pub fn render(report: &Report, color: bool, out: &mut dyn Write) -> io::Result<()> {
+    for (i, table) in report.tables.iter().enumerate() {
+        if i > 0 {
+            writeln!(out)?;
+        }
+        render_table(table, color, out)?;
+    }
+    if let Some(t) = &report.timings {
+        writeln!(out, "\ntimings: read {} ms, diff {} ms, total {} ms", t.read_ms, t.diff_ms, t.total_ms)?;
+    }
+    Ok(())
+}
+
+fn new_table(header: &[&str]) -> Table {
+    let mut table = Table::new();
+    table
+        .load_style(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(header.to_vec());
+    table
+}
+
+fn right_align(table: &mut Table, columns: std::ops::Range<usize>) {
+    for i in columns {
+        if let Some(column) = table.column_mut(i) {
+            column.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+}
+
+fn render_table(t: &TableReport, color: bool, out: &mut dyn Write) -> io::Result<()> {
+    let rows = &t.diff.rows;
+    let (word, ansi) = match t.status {
+        Verdict::Equal => ("EQUAL", "\x1b[1;32m"),
+        Verdict::Different => ("DIFFERENT", "\x1b[1;31m"),
+    };
+    let word = if color { format!("{ansi}{word}\x1b[0m") } else { word.to_string() };
+    let key = if t.diff.key.is_empty() {
+        "no key: whole rows compared".to_string()
+    } else {
+        format!("key: {}", t.diff.key.join(", "))
+    };
+    writeln!(
+        out,
+        "{word} {}: {} changed, {} added, {} removed ({key})",
+        t.name,
+        count(rows.changed),
+        count(rows.added),
+        count(rows.removed)
+    )?;
+    writeln!(out, "  prod:      {} ({} rows, {} columns)", t.prod.source, count(t.prod.rows), t.prod.columns)?;
+    writeln!(
+        out,
+        "  candidate: {} ({} rows, {} columns)",
+        t.candidate.source,
+        count(t.candidate.rows),
+        t.candidate.columns
+    )?;
+
+    let mut classes = new_table(&["rows", "prod", "candidate"]);
+    let both = |n: u64| vec![count(n), count(n)];
+    let mut add = |label: &str, values: Vec<String>| {
+        let mut row = vec![label.to_string()];
+        row.extend(values);
+        classes.add_row(row);
+    };
+    add("identical", both(rows.identical));
+    if rows.within_tolerance > 0 {
+        add("within tolerance", both(rows.within_tolerance));
+    }
+    add("changed", both(rows.changed));
+    add("removed (only in prod)", vec![count(rows.removed), String::new()]);
+    add("added (only in candidate)", vec![String::new(), count(rows.added)]);
+    let duplicate_label = if t.diff.key.is_empty() { "duplicate rows" } else { "duplicate keys" };
+    if rows.duplicate_keys.prod + rows.duplicate_keys.candidate > 0 {
+        add(duplicate_label, vec![count(rows.duplicate_keys.prod), count(rows.duplicate_keys.candidate)]);
+    }
+    if rows.null_keys.prod + rows.null_keys.candidate > 0 {
+        add("null keys (not compared)", vec![count(rows.null_keys.prod), count(rows.null_keys.candidate)]);
+    }
+    add("total", vec![count(rows.prod), count(rows.candidate)]);
+    right_align(&mut classes, 1..3);
+    writeln!(out, "{classes}")?;
+
+    render_schema(&t.diff.schema, out)?;
+    render_columns(t, out)?;
+    render_samples(t, out)?;
+    if let Some(candidates) = &t.diff.key_candidates {
+        if candidates.is_empty() {
+            writeln!(out, "\nno column or pair of columns is unique and non-null on both sides")?;
+        } else {
+            let list: Vec<String> = candidates.iter().map(|c| c.join(",")).collect();
+            writeln!(out, "\nkey candidates (unique and non-null on both sides): {}", list.join("; "))?;
+            writeln!(out, "hint: rerun with `--key {}` to see changed rows", list[0])?;
+        }
+    }
+    Ok(())
+}
+
+fn render_schema(schema: &SchemaDiff, out: &mut dyn Write) -> io::Result<()> {
+    let mut lines = Vec::new();
+    for c in &schema.added {
+        lines.push(format!("+ {c} (only in candidate)"));
+    }
+    for c in &schema.removed {
+        lines.push(format!("- {c} (only in prod)"));
+    }
+    for r in &schema.retyped {
+        let how = match &r.compared_as {
+            Some(t) => format!("compared as {t}"),
+            None => "not compared".to_string(),
+        };
+        lines.push(format!("~ {}: {} -> {} ({how})", r.column, r.prod, r.candidate));
+    }
+    for n in &schema.nullability_changed {
+        let word = |nullable: bool| if nullable { "nullable" } else { "not null" };
+        lines.push(format!("~ {}: {} -> {}", n.column, word(n.prod), word(n.candidate)));
+    }
+    if schema.reordered {
+        lines.push("~ shared columns are in another order".to_string());
+    }
+    for r in &schema.renamed {
+        lines.push(format!("= {} renamed to {}", r.prod, r.candidate));
+    }
+    for s in &schema.skipped {
+        lines.push(format!("! {} skipped: {} vs {} ({})", s.column, s.prod, s.candidate, s.reason));
+    }
+    if !schema.ignored.is_empty() {
+        lines.push(format!("  ignored: {}", schema.ignored.join(", ")));
+    }
+    if !lines.is_empty() {
+        writeln!(out, "\nschema:")?;
+        for line in lines {
+            writeln!(out, "  {line}")?;
+        }
+    }
+    Ok(())
+}
+
+fn render_columns(t: &TableReport, out: &mut dyn Write) -> io::Result<()> {
+    let columns: Vec<_> = t
+        .diff
+        .columns
+        .iter()
+        .filter(|c| c.unequal > 0 || c.within_tolerance > 0)
+        .collect();
+    if columns.is_empty() {
+        return Ok(());
+    }
+    let mut table = new_table(&["column", "compared as", "unequal", "match rate", "max abs diff", "null mismatch", "within tolerance"]);
+    for c in columns {
+        table.add_row(vec![
+            c.name.clone(),
+            c.compared_as.clone(),
+            count(c.unequal),
+            c.match_rate.map_or_else(|| "-".to_string(), percent),
+            c.max_abs_diff.map_or_else(|| "-".to_string(), number),
+            count(c.null_mismatch),
+            count(c.within_tolerance),
+        ]);
+    }
+    right_align(&mut table, 2..7);
+    writeln!(out, "\ncolumns with differences:\n{table}")
+}
+
+fn key_text(key: &Map<String, Value>) -> String {
+    key.values().map(cell).collect::<Vec<_>>().join(", ")
+}
+
+fn render_samples(t: &TableReport, out: &mut dyn Write) -> io::Result<()> {
+    let samples = &t.diff.samples;
+    if !samples.changed.is_empty() {
+        let mut table = new_table(&["key", "column", "prod", "candidate"]);
+        for row in &samples.changed {
+            for (column, pair) in &row.columns {
+                table.add_row(vec![
+                    key_text(&row.key),
+                    column.clone(),
+                    cell(&pair["prod"]),
+                    cell(&pair["candidate"]),
+                ]);
+            }
+        }
+        writeln!(out, "\nchanged rows (first {} in key order):\n{table}", samples.changed.len())?;
+    }
+    for (title, rows) in [("removed rows (only in prod)", &samples.removed), ("added rows (only in candidate)", &samples.added)] {
+        if !rows.is_empty() {
+            writeln!(out, "\n{title}, first {}:\n{}", rows.len(), whole_rows_table(rows))?;
+        }
+    }
+    Ok(())
+}
+
+fn whole_rows_table(rows: &[SampleRow]) -> Table {
+    let keyed = rows.first().is_some_and(|r| !r.key.is_empty());
+    let mut table = new_table(if keyed { &["key", "values"] } else { &["row"] });
+    for row in rows {
+        let values = row
+            .values
+            .iter()
+            .map(|(name, value)| format!("{name}={}", cell(value)))
+            .collect::<Vec<_>>()
+            .join(" ");
+        if keyed {
+            table.add_row(vec![key_text(&row.key), values]);
+        } else {
+            table.add_row(vec![values]);
+        }
+    }
+    table
+}
