@@ -36,9 +36,13 @@ pub fn diff_report(plan: &DiffPlan, started: Instant) -> Result<Report> {
         .enable_all()
         .build()
         .map_err(|e| Error::compute("cannot start the reader runtime", e))?;
-    let context = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(threads));
+    let context =
+        SessionContext::new_with_config(SessionConfig::new().with_target_partitions(threads));
     let (prod, candidate) = runtime.block_on(async {
-        futures::try_join!(read_table(&context, &plan.left), read_table(&context, &plan.right))
+        futures::try_join!(
+            read_table(&context, &plan.left),
+            read_table(&context, &plan.right)
+        )
     })?;
     let read_done = Instant::now();
 

@@ -65,8 +65,10 @@ pub fn diff_plan(args: &DiffArgs) -> Result<DiffPlan> {
         .collect::<Result<Vec<_>>>()?;
     for column in args.key.iter().chain(&args.ignore) {
         if column.trim().is_empty() {
-            return Err(Error::usage("`--key` and `--ignore` take non-empty column names")
-                .with_hint("separate several columns with `,`, as in `--key day,region`"));
+            return Err(
+                Error::usage("`--key` and `--ignore` take non-empty column names")
+                    .with_hint("separate several columns with `,`, as in `--key day,region`"),
+            );
         }
     }
     let options = DiffOptions {
@@ -146,10 +148,10 @@ fn parse_delimiter(text: &str) -> Result<u8> {
     match text {
         "tab" | "\\t" | "\t" => Ok(b'\t'),
         _ if text.len() == 1 && text.is_ascii() => Ok(text.as_bytes()[0]),
-        _ => Err(
-            Error::usage(format!("`--delimiter` takes one ASCII character, not `{text}`"))
-                .with_hint("write `--delimiter ';'` or `--delimiter tab`"),
-        ),
+        _ => Err(Error::usage(format!(
+            "`--delimiter` takes one ASCII character, not `{text}`"
+        ))
+        .with_hint("write `--delimiter ';'` or `--delimiter tab`")),
     }
 }
 
@@ -169,8 +171,9 @@ fn parse_rename(spec: &str) -> Result<(String, String)> {
             Ok((old.to_string(), new.to_string()))
         }
         _ => Err(
-            Error::usage(format!("`--rename {spec}` is not of the form `OLD=NEW`"))
-                .with_hint("name the prod column, then the candidate column: `--rename amt=amount`"),
+            Error::usage(format!("`--rename {spec}` is not of the form `OLD=NEW`")).with_hint(
+                "name the prod column, then the candidate column: `--rename amt=amount`",
+            ),
         ),
     }
 }
@@ -179,8 +182,9 @@ fn parse_rename(spec: &str) -> Result<(String, String)> {
 /// joined by `,` (`amount=abs:0.01,rel:1e-6`).
 fn parse_column_tolerance(spec: &str) -> Result<(String, Tolerance)> {
     let bad = |why: &str| {
-        Error::usage(format!("`--tol {spec}` {why}"))
-            .with_hint("write `--tol COLUMN=abs:0.01`, `--tol COLUMN=rel:1e-6` or `--tol COLUMN=dur:5s`")
+        Error::usage(format!("`--tol {spec}` {why}")).with_hint(
+            "write `--tol COLUMN=abs:0.01`, `--tol COLUMN=rel:1e-6` or `--tol COLUMN=dur:5s`",
+        )
     };
     let (column, kinds) = spec
         .split_once('=')
@@ -204,12 +208,17 @@ fn parse_column_tolerance(spec: &str) -> Result<(String, Tolerance)> {
                 }
             }
             "dur" => {
-                tolerance.duration_ns = Some(
-                    parse_duration_ns(value)
-                        .ok_or_else(|| bad(&format!("has `{value}`, which is not a duration like `5s` or `250ms`")))?,
-                );
+                tolerance.duration_ns = Some(parse_duration_ns(value).ok_or_else(|| {
+                    bad(&format!(
+                        "has `{value}`, which is not a duration like `5s` or `250ms`"
+                    ))
+                })?);
             }
-            other => return Err(bad(&format!("has the unknown kind `{other}` (valid: `abs`, `rel`, `dur`)"))),
+            other => {
+                return Err(bad(&format!(
+                    "has the unknown kind `{other}` (valid: `abs`, `rel`, `dur`)"
+                )));
+            }
         }
     }
     Ok((column.to_string(), tolerance))
@@ -270,7 +279,14 @@ mod tests {
 
     #[test]
     fn column_tolerance_errors_name_the_flag() {
-        for bad in ["amount", "amount=abs", "amount=abs:x", "amount=pct:1", "a=abs:-1", "t=dur:5 parsecs"] {
+        for bad in [
+            "amount",
+            "amount=abs",
+            "amount=abs:x",
+            "amount=pct:1",
+            "a=abs:-1",
+            "t=dur:5 parsecs",
+        ] {
             let error = parse_column_tolerance(bad).unwrap_err();
             assert!(error.to_string().contains("--tol"), "{bad}: {error}");
         }

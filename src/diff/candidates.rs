@@ -15,8 +15,13 @@ const PAIR_LIMIT: usize = 12;
 const MAX_CANDIDATES: usize = 5;
 
 /// `names` are the matching columns of the prepared sides, in order.
-pub fn key_candidates(prod: &PreparedSide, candidate: &PreparedSide, names: &[String]) -> Vec<Vec<String>> {
-    let unique = |columns: &[usize]| is_unique_key(prod, columns) && is_unique_key(candidate, columns);
+pub fn key_candidates(
+    prod: &PreparedSide,
+    candidate: &PreparedSide,
+    names: &[String],
+) -> Vec<Vec<String>> {
+    let unique =
+        |columns: &[usize]| is_unique_key(prod, columns) && is_unique_key(candidate, columns);
     let singles: Vec<Vec<String>> = (0..names.len().min(SINGLE_LIMIT))
         .into_par_iter()
         .filter(|&c| unique(&[c]))

@@ -28,12 +28,19 @@ use datafusion::arrow::error::ArrowError;
 enum Family {
     Null,
     Boolean,
-    Integer { unsigned64: bool },
+    Integer {
+        unsigned64: bool,
+    },
     Float,
-    Decimal { scale: i8, wide: bool },
+    Decimal {
+        scale: i8,
+        wide: bool,
+    },
     String,
     Binary,
-    Date { millis: bool },
+    Date {
+        millis: bool,
+    },
     Timestamp(TimeUnit),
     Time,
     Duration(TimeUnit),
@@ -128,9 +135,16 @@ pub fn comparison_type(prod: &DataType, candidate: &DataType) -> Result<DataType
         }
         (F::Float, F::Float | F::Integer { .. } | F::Decimal { .. })
         | (F::Integer { .. } | F::Decimal { .. }, F::Float) => DataType::Float64,
-        (F::Decimal { scale: s1, wide: w1 }, F::Decimal { scale: s2, wide: w2 }) => {
-            decimal(*s1.max(s2), *w1 || *w2)
-        }
+        (
+            F::Decimal {
+                scale: s1,
+                wide: w1,
+            },
+            F::Decimal {
+                scale: s2,
+                wide: w2,
+            },
+        ) => decimal(*s1.max(s2), *w1 || *w2),
         (F::Decimal { scale, wide }, F::Integer { .. })
         | (F::Integer { .. }, F::Decimal { scale, wide }) => decimal(*scale, *wide),
         (F::String, F::String) => DataType::Utf8View,
@@ -206,7 +220,11 @@ mod tests {
             (Utf8, LargeUtf8, Utf8View),
             (Binary, FixedSizeBinary(4), BinaryView),
             (Date32, Date64, Date64),
-            (Timestamp(TimeUnit::Second, None), Timestamp(ms, Some("+02:00".into())), utc(ms)),
+            (
+                Timestamp(TimeUnit::Second, None),
+                Timestamp(ms, Some("+02:00".into())),
+                utc(ms),
+            ),
             (Null, Utf8, Utf8View),
             (Dictionary(Box::new(Int8), Box::new(Utf8)), Utf8, Utf8View),
         ];
@@ -239,7 +257,11 @@ mod tests {
         assert_eq!(cast.as_string_view().value(2), "a");
         let ints: ArrayRef = Arc::new(Int32Array::from(vec![5]));
         let cast = to_comparison(&ints, &DataType::Int64).unwrap();
-        assert_eq!(cast.as_primitive::<datafusion::arrow::datatypes::Int64Type>().value(0), 5);
+        assert_eq!(
+            cast.as_primitive::<datafusion::arrow::datatypes::Int64Type>()
+                .value(0),
+            5
+        );
         let strings: ArrayRef = Arc::new(StringArray::from(vec!["x"]));
         assert!(to_comparison(&strings, &DataType::Int64).is_err());
     }

@@ -140,7 +140,11 @@ pub fn compare(a: &dyn Array, i: usize, b: &dyn Array, j: usize, rule: &ColumnRu
         Date64 => temporal::<Date64Type>(a, i, b, j, 1_000_000, tolerance),
         Time64(TimeUnit::Nanosecond) => temporal::<Time64NanosecondType>(a, i, b, j, 1, tolerance),
         Timestamp(unit, _) | Duration(unit) => compare_time_units(a, i, b, j, *unit, tolerance),
-        Utf8View => compare_strings(a.as_string_view().value(i), b.as_string_view().value(j), rule),
+        Utf8View => compare_strings(
+            a.as_string_view().value(i),
+            b.as_string_view().value(j),
+            rule,
+        ),
         BinaryView => exact(a.as_binary_view().value(i) == b.as_binary_view().value(j)),
         _ => exact(whole_values_equal(a, i, b, j)),
     }
@@ -163,7 +167,10 @@ fn values<T: ArrowPrimitiveType>(
     b: &dyn Array,
     j: usize,
 ) -> (T::Native, T::Native) {
-    (a.as_primitive::<T>().value(i), b.as_primitive::<T>().value(j))
+    (
+        a.as_primitive::<T>().value(i),
+        b.as_primitive::<T>().value(j),
+    )
 }
 
 fn numeric(equal: bool, diff: f64, x: f64, y: f64, tolerance: &Tolerance) -> Outcome {
@@ -236,14 +243,30 @@ fn compare_time_units(
 ) -> Outcome {
     let timestamp = matches!(a.data_type(), DataType::Timestamp(..));
     match (unit, timestamp) {
-        (TimeUnit::Second, true) => temporal::<TimestampSecondType>(a, i, b, j, 1_000_000_000, tolerance),
-        (TimeUnit::Millisecond, true) => temporal::<TimestampMillisecondType>(a, i, b, j, 1_000_000, tolerance),
-        (TimeUnit::Microsecond, true) => temporal::<TimestampMicrosecondType>(a, i, b, j, 1_000, tolerance),
-        (TimeUnit::Nanosecond, true) => temporal::<TimestampNanosecondType>(a, i, b, j, 1, tolerance),
-        (TimeUnit::Second, false) => temporal::<DurationSecondType>(a, i, b, j, 1_000_000_000, tolerance),
-        (TimeUnit::Millisecond, false) => temporal::<DurationMillisecondType>(a, i, b, j, 1_000_000, tolerance),
-        (TimeUnit::Microsecond, false) => temporal::<DurationMicrosecondType>(a, i, b, j, 1_000, tolerance),
-        (TimeUnit::Nanosecond, false) => temporal::<DurationNanosecondType>(a, i, b, j, 1, tolerance),
+        (TimeUnit::Second, true) => {
+            temporal::<TimestampSecondType>(a, i, b, j, 1_000_000_000, tolerance)
+        }
+        (TimeUnit::Millisecond, true) => {
+            temporal::<TimestampMillisecondType>(a, i, b, j, 1_000_000, tolerance)
+        }
+        (TimeUnit::Microsecond, true) => {
+            temporal::<TimestampMicrosecondType>(a, i, b, j, 1_000, tolerance)
+        }
+        (TimeUnit::Nanosecond, true) => {
+            temporal::<TimestampNanosecondType>(a, i, b, j, 1, tolerance)
+        }
+        (TimeUnit::Second, false) => {
+            temporal::<DurationSecondType>(a, i, b, j, 1_000_000_000, tolerance)
+        }
+        (TimeUnit::Millisecond, false) => {
+            temporal::<DurationMillisecondType>(a, i, b, j, 1_000_000, tolerance)
+        }
+        (TimeUnit::Microsecond, false) => {
+            temporal::<DurationMicrosecondType>(a, i, b, j, 1_000, tolerance)
+        }
+        (TimeUnit::Nanosecond, false) => {
+            temporal::<DurationNanosecondType>(a, i, b, j, 1, tolerance)
+        }
     }
 }
 
@@ -274,7 +297,10 @@ fn whole_values_equal(a: &dyn Array, i: usize, b: &dyn Array, j: usize) -> bool 
         Ok(comparator) => comparator(i, j).is_eq(),
         Err(_) => {
             let options = FormatOptions::default();
-            match (ArrayFormatter::try_new(a, &options), ArrayFormatter::try_new(b, &options)) {
+            match (
+                ArrayFormatter::try_new(a, &options),
+                ArrayFormatter::try_new(b, &options),
+            ) {
                 (Ok(fa), Ok(fb)) => fa.value(i).to_string() == fb.value(j).to_string(),
                 _ => false,
             }
@@ -285,43 +311,82 @@ fn whole_values_equal(a: &dyn Array, i: usize, b: &dyn Array, j: usize) -> bool 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::arrow::array::{Decimal128Array, Float64Array, Int64Array, StringViewArray, TimestampMillisecondArray};
+    use datafusion::arrow::array::{
+        Decimal128Array, Float64Array, Int64Array, StringViewArray, TimestampMillisecondArray,
+    };
 
     fn rule(abs: f64, rel: f64) -> ColumnRule {
         ColumnRule {
-            tolerance: Tolerance { abs, rel, duration_ns: None },
+            tolerance: Tolerance {
+                abs,
+                rel,
+                duration_ns: None,
+            },
             ..ColumnRule::default()
         }
     }
 
     #[test]
     fn floats_follow_the_documented_semantics() {
-        let a = Float64Array::from(vec![Some(f64::NAN), Some(-0.0), Some(1.0), Some(100.0), None, None]);
-        let b = Float64Array::from(vec![Some(f64::NAN), Some(0.0), Some(1.005), Some(101.0), None, Some(1.0)]);
+        let a = Float64Array::from(vec![
+            Some(f64::NAN),
+            Some(-0.0),
+            Some(1.0),
+            Some(100.0),
+            None,
+            None,
+        ]);
+        let b = Float64Array::from(vec![
+            Some(f64::NAN),
+            Some(0.0),
+            Some(1.005),
+            Some(101.0),
+            None,
+            Some(1.0),
+        ]);
         let exact = ColumnRule::EXACT;
         assert_eq!(compare(&a, 0, &b, 0, &exact), Outcome::Equal);
         assert_eq!(compare(&a, 1, &b, 1, &exact), Outcome::Equal);
         assert!(compare(&a, 2, &b, 2, &exact).is_unequal());
-        assert_eq!(compare(&a, 2, &b, 2, &rule(0.01, 0.0)), Outcome::WithinTolerance);
+        assert_eq!(
+            compare(&a, 2, &b, 2, &rule(0.01, 0.0)),
+            Outcome::WithinTolerance
+        );
         // rel is symmetric: 1 <= 0.01 * max(100, 101)
-        assert_eq!(compare(&a, 3, &b, 3, &rule(0.0, 0.01)), Outcome::WithinTolerance);
+        assert_eq!(
+            compare(&a, 3, &b, 3, &rule(0.0, 0.01)),
+            Outcome::WithinTolerance
+        );
         assert!(compare(&a, 3, &b, 3, &rule(0.0, 0.009)).is_unequal());
         assert_eq!(compare(&a, 4, &b, 4, &exact), Outcome::Equal);
         assert_eq!(
             compare(&a, 5, &b, 5, &rule(1e9, 0.0)),
-            Outcome::Unequal { abs_diff: None, null_mismatch: true }
+            Outcome::Unequal {
+                abs_diff: None,
+                null_mismatch: true
+            }
         );
     }
 
     #[test]
     fn decimals_are_exact_unless_given_a_tolerance() {
-        let a = Decimal128Array::from(vec![1250]).with_precision_and_scale(38, 2).unwrap();
-        let b = Decimal128Array::from(vec![1251]).with_precision_and_scale(38, 2).unwrap();
+        let a = Decimal128Array::from(vec![1250])
+            .with_precision_and_scale(38, 2)
+            .unwrap();
+        let b = Decimal128Array::from(vec![1251])
+            .with_precision_and_scale(38, 2)
+            .unwrap();
         assert_eq!(
             compare(&a, 0, &b, 0, &ColumnRule::EXACT),
-            Outcome::Unequal { abs_diff: Some(0.01), null_mismatch: false }
+            Outcome::Unequal {
+                abs_diff: Some(0.01),
+                null_mismatch: false
+            }
         );
-        assert_eq!(compare(&a, 0, &b, 0, &rule(0.011, 0.0)), Outcome::WithinTolerance);
+        assert_eq!(
+            compare(&a, 0, &b, 0, &rule(0.011, 0.0)),
+            Outcome::WithinTolerance
+        );
     }
 
     #[test]
@@ -329,7 +394,9 @@ mod tests {
         let a = Int64Array::from(vec![i64::MIN]);
         let b = Int64Array::from(vec![i64::MAX]);
         match compare(&a, 0, &b, 0, &ColumnRule::EXACT) {
-            Outcome::Unequal { abs_diff: Some(d), .. } => assert!(d > 1.8e19),
+            Outcome::Unequal {
+                abs_diff: Some(d), ..
+            } => assert!(d > 1.8e19),
             other => panic!("{other:?}"),
         }
     }
@@ -351,7 +418,10 @@ mod tests {
         let b = StringViewArray::from(vec!["paris"]);
         assert!(compare(&a, 0, &b, 0, &ColumnRule::EXACT).is_unequal());
         let mut lenient = ColumnRule::EXACT;
-        lenient.strings = StringRule { trim: true, ignore_case: true };
+        lenient.strings = StringRule {
+            trim: true,
+            ignore_case: true,
+        };
         assert_eq!(compare(&a, 0, &b, 0, &lenient), Outcome::WithinTolerance);
         lenient.strings.ignore_case = false;
         assert!(compare(&a, 0, &b, 0, &lenient).is_unequal());

@@ -9,7 +9,7 @@
 //! Columns must already be cast to their comparison type (see `canon`), which
 //! is what makes int32 5 and int64 5 hash alike.
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, ArrowPrimitiveType};
+use datafusion::arrow::array::{Array, ArrayRef, ArrowPrimitiveType, AsArray};
 use datafusion::arrow::datatypes::{
     DataType, Date32Type, Date64Type, Decimal128Type, Decimal256Type, DurationMicrosecondType,
     DurationMillisecondType, DurationNanosecondType, DurationSecondType, Float64Type, Int64Type,
@@ -78,11 +78,7 @@ fn mix_primitive<T: ArrowPrimitiveType>(
 
 /// Mixes a column of byte strings (or anything read as bytes) into the
 /// running hashes.
-fn mix_bytes<'a>(
-    array: &dyn Array,
-    hashes: &mut [u64],
-    value: impl Fn(usize) -> &'a [u8],
-) {
+fn mix_bytes<'a>(array: &dyn Array, hashes: &mut [u64], value: impl Fn(usize) -> &'a [u8]) {
     for (i, hash) in hashes.iter_mut().enumerate() {
         *hash = if array.is_valid(i) {
             xxh3_64_with_seed(value(i), *hash)
@@ -184,8 +180,16 @@ mod tests {
 
     #[test]
     fn value_boundaries_are_part_of_the_hash() {
-        let left = hash_rows(&[strings(&[Some("a,b")]), strings(&[Some("c")])], 1, ROW_SEED);
-        let right = hash_rows(&[strings(&[Some("a")]), strings(&[Some("b,c")])], 1, ROW_SEED);
+        let left = hash_rows(
+            &[strings(&[Some("a,b")]), strings(&[Some("c")])],
+            1,
+            ROW_SEED,
+        );
+        let right = hash_rows(
+            &[strings(&[Some("a")]), strings(&[Some("b,c")])],
+            1,
+            ROW_SEED,
+        );
         assert_ne!(left.unwrap(), right.unwrap());
     }
 

@@ -132,7 +132,11 @@ pub struct MatchConfig<'a> {
 /// not depend on the thread count.
 const RANGES: usize = 256;
 
-pub fn match_rows(prod: &PreparedSide, candidate: &PreparedSide, config: &MatchConfig) -> MatchResult {
+pub fn match_rows(
+    prod: &PreparedSide,
+    candidate: &PreparedSide,
+    config: &MatchConfig,
+) -> MatchResult {
     let (prod_entries, prod_null) = sorted_entries(prod, config.null_keys_match);
     let (candidate_entries, candidate_null) = sorted_entries(candidate, config.null_keys_match);
     let prod_bounds = range_bounds(&prod_entries);
@@ -233,7 +237,10 @@ impl Matcher<'_> {
                 (None, None) => unreachable!("loop condition"),
             };
             let i_end = i + prod[i..].iter().take_while(|e| e.key_hash == hash).count();
-            let j_end = j + candidate[j..].iter().take_while(|e| e.key_hash == hash).count();
+            let j_end = j + candidate[j..]
+                .iter()
+                .take_while(|e| e.key_hash == hash)
+                .count();
             self.match_hash_group(&prod[i..i_end], &candidate[j..j_end], &mut result);
             (i, j) = (i_end, j_end);
         }
@@ -260,11 +267,13 @@ impl Matcher<'_> {
             }
         }
         for c in candidate {
-            let found = keys.iter_mut().find(|(ps, cs)| match (ps.first(), cs.first()) {
-                (Some(p), _) => self.keys_equal(false, p.pos, true, c.pos),
-                (None, Some(first)) => self.keys_equal(true, first.pos, true, c.pos),
-                (None, None) => false,
-            });
+            let found = keys
+                .iter_mut()
+                .find(|(ps, cs)| match (ps.first(), cs.first()) {
+                    (Some(p), _) => self.keys_equal(false, p.pos, true, c.pos),
+                    (None, Some(first)) => self.keys_equal(true, first.pos, true, c.pos),
+                    (None, None) => false,
+                });
             match found {
                 Some((_, cs)) => cs.push(*c),
                 None => keys.push((Vec::new(), vec![*c])),
@@ -313,8 +322,12 @@ impl Matcher<'_> {
         for (p, c) in prod_left.iter().zip(&candidate_left) {
             self.pair(p, c, result);
         }
-        result.removed.extend(prod_left[paired..].iter().map(|e| e.pos));
-        result.added.extend(candidate_left[paired..].iter().map(|e| e.pos));
+        result
+            .removed
+            .extend(prod_left[paired..].iter().map(|e| e.pos));
+        result
+            .added
+            .extend(candidate_left[paired..].iter().map(|e| e.pos));
     }
 
     /// Orders rows of one key by their compared values (Arrow's row format
@@ -375,5 +388,96 @@ impl Matcher<'_> {
         } else {
             result.within_tolerance += 1;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{Int64Array, RecordBatch, StringArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+
+    use super::*;
+    use crate::diff::DiffOptions;
+    use crate::diff::prepare::{Side, prepare_side};
+    use crate::diff::schema::{Sources, plan_columns};
+
+    fn batch(ids: &[Option<i64>], names: &[&str]) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, true),
+            Field::new("name", DataType::Utf8, false),
+        ]));
+        RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Int64Array::from(ids.to_vec())),
+                Arc::new(StringArray::from(names.to_vec())),
+            ],
+        )
+        .unwrap()
+    }
+
+    fn counts(result: &MatchResult) -> [u64; 8] {
+        [
+            result.identical,
+            result.changed,
+            result.added.len() as u64,
+            result.removed.len() as u64,
+            result.duplicate_keys[0],
+            result.duplicate_keys[1],
+            result.null_keys[0],
+            result.null_keys[1],
+        ]
+    }
+
+    /// Runs matching, optionally with every key hash forced to one value.
+    fn run(prod: RecordBatch, candidate: RecordBatch, collide: bool) -> MatchResult {
+        let options = DiffOptions {
+            key: vec!["id".into()],
+            ..Default::default()
+        };
+        let sources = Sources {
+            prod: "p",
+            candidate: "c",
+        };
+        let plan = plan_columns(&prod.schema(), &candidate.schema(), &options, &sources).unwrap();
+        let mut sides = [(Side::Prod, prod), (Side::Candidate, candidate)]
+            .map(|(side, batch)| prepare_side(side, &[batch], &plan.keys, &plan.values).unwrap());
+        if collide {
+            for side in &mut sides {
+                for batch in &mut side.batches {
+                    batch.key_hashes.iter_mut().for_each(|h| *h = 42);
+                }
+            }
+        }
+        let rules: Vec<_> = plan.values.iter().map(|v| v.rule).collect();
+        let config = MatchConfig {
+            rules: &rules,
+            null_keys_match: false,
+        };
+        match_rows(&sides[0], &sides[1], &config)
+    }
+
+    #[test]
+    fn key_hash_collisions_never_pair_different_keys() {
+        let prod = || {
+            batch(
+                &[Some(1), Some(2), Some(3), Some(3), None],
+                &["a", "b", "c", "d", "e"],
+            )
+        };
+        let candidate = || {
+            batch(
+                &[Some(1), Some(2), Some(4), Some(3), None],
+                &["a", "x", "c", "d", "e"],
+            )
+        };
+        let honest = run(prod(), candidate(), false);
+        let colliding = run(prod(), candidate(), true);
+        // 1 identical, 2 changed, 3 duplicated in prod (one pairs identically,
+        // one is removed), 4 added, NULL keys counted apart.
+        assert_eq!(counts(&honest), [2, 1, 1, 1, 1, 0, 1, 1]);
+        assert_eq!(counts(&colliding), counts(&honest));
     }
 }

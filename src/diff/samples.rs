@@ -104,7 +104,11 @@ pub fn changed_rows(
 }
 
 /// Added rows (from the candidate) or removed rows (from prod).
-pub fn whole_rows(side: &PreparedSide, positions: &[Pos], columns: &SampleColumns) -> Vec<SampleRow> {
+pub fn whole_rows(
+    side: &PreparedSide,
+    positions: &[Pos],
+    columns: &SampleColumns,
+) -> Vec<SampleRow> {
     positions
         .iter()
         .map(|&pos| {

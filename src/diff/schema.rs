@@ -35,13 +35,14 @@ pub struct SchemaDiff {
 }
 
 impl SchemaDiff {
-    /// Whether the schema itself changed (renames and ignores are requests,
-    /// not changes).
+    /// Whether the schema changed what a reader gets: columns added,
+    /// removed, retyped or reordered. A nullability flag alone changes no
+    /// value (CSV cannot even say it), so it is reported but does not make
+    /// the tables differ; renames and ignores are requests, not changes.
     pub fn has_changes(&self) -> bool {
         !self.added.is_empty()
             || !self.removed.is_empty()
             || !self.retyped.is_empty()
-            || !self.nullability_changed.is_empty()
             || self.reordered
     }
 }
@@ -113,7 +114,13 @@ pub fn plan_columns(
     let mut schema = SchemaDiff::default();
     for (old, new) in &options.renames {
         require_column(prod, old, "`--rename` names", "prod", sources.prod)?;
-        require_column(candidate, new, "`--rename` names", "candidate", sources.candidate)?;
+        require_column(
+            candidate,
+            new,
+            "`--rename` names",
+            "candidate",
+            sources.candidate,
+        )?;
         schema.renamed.push(Renamed {
             prod: old.clone(),
             candidate: new.clone(),
@@ -147,17 +154,30 @@ pub fn plan_columns(
 
     for column in &options.ignore {
         if prod.index_of(column).is_err() && candidate.index_of(column).is_err() {
-            return Err(unknown_column("`--ignore` names", column, prod, &format!("prod `{}`", sources.prod)));
+            return Err(unknown_column(
+                "`--ignore` names",
+                column,
+                prod,
+                &format!("prod `{}`", sources.prod),
+            ));
         }
     }
     for key in &options.key {
-        require_column(prod, key, "key column", "prod", sources.prod)?;
+        require_column(prod, key, "`--key` names", "prod", sources.prod)?;
         let name = candidate_name(key);
-        require_column(candidate, &name, "key column", "candidate", sources.candidate)?;
+        require_column(
+            candidate,
+            &name,
+            "`--key` names",
+            "candidate",
+            sources.candidate,
+        )?;
     }
     let mut seen = BTreeSet::new();
     if let Some(duplicate) = options.key.iter().find(|k| !seen.insert(k.as_str())) {
-        return Err(Error::usage(format!("key column `{duplicate}` is named twice in `--key`")));
+        return Err(Error::usage(format!(
+            "key column `{duplicate}` is named twice in `--key`"
+        )));
     }
 
     let mut keys = Vec::new();
@@ -248,7 +268,12 @@ fn check_tolerances(
         }
         let Some(pair) = values.iter().find(|v| &v.name == column) else {
             if prod.index_of(column).is_err() {
-                return Err(unknown_column("`--tol` names", column, prod, &format!("prod `{}`", sources.prod)));
+                return Err(unknown_column(
+                    "`--tol` names",
+                    column,
+                    prod,
+                    &format!("prod `{}`", sources.prod),
+                ));
             }
             return Err(Error::usage(format!(
                 "`--tol` names column `{column}`, which is not compared (ignored, skipped or missing in the candidate)"
@@ -265,7 +290,10 @@ fn check_tolerance_kind(column: &str, tolerance: &Tolerance, compared_as: &DataT
         compared_as,
         Date32 | Date64 | Timestamp(..) | Time64(_) | Duration(_)
     );
-    let numeric = matches!(compared_as, Int64 | Float64 | Decimal128(..) | Decimal256(..));
+    let numeric = matches!(
+        compared_as,
+        Int64 | Float64 | Decimal128(..) | Decimal256(..)
+    );
     if tolerance.duration_ns.is_some() && !temporal {
         return Err(Error::usage(format!(
             "`--tol {column}=dur:..` needs a date or time column, and `{column}` is compared as `{compared_as}`"
@@ -286,17 +314,32 @@ fn check_tolerance_kind(column: &str, tolerance: &Tolerance, compared_as: &DataT
     Ok(())
 }
 
-fn require_column(schema: &Schema, column: &str, what: &str, side: &str, source: &str) -> Result<()> {
+fn require_column(
+    schema: &Schema,
+    column: &str,
+    what: &str,
+    side: &str,
+    source: &str,
+) -> Result<()> {
     if schema.index_of(column).is_ok() {
         Ok(())
     } else {
-        Err(unknown_column(what, column, schema, &format!("{side} `{source}`")))
+        Err(unknown_column(
+            what,
+            column,
+            schema,
+            &format!("{side} `{source}`"),
+        ))
     }
 }
 
 /// `label` names the table, e.g. "prod `orders.csv`".
 fn unknown_column(what: &str, column: &str, schema: &Schema, label: &str) -> Error {
-    let names: Vec<String> = schema.fields().iter().map(|f| format!("`{}`", f.name())).collect();
+    let names: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| format!("`{}`", f.name()))
+        .collect();
     Error::schema(
         format!("{what} `{column}`, which is not a column of {label}"),
         Some(format!("its columns are {}", names.join(", "))),
@@ -315,4 +358,3 @@ fn same_logical_type(a: &DataType, b: &DataType) -> bool {
     }
     logical(a).equals_datatype(&logical(b))
 }
-

@@ -54,7 +54,9 @@ mod tests {
 
     #[test]
     fn cells_keep_their_types() {
-        let decimals = Decimal128Array::from(vec![1250]).with_precision_and_scale(38, 2).unwrap();
+        let decimals = Decimal128Array::from(vec![1250])
+            .with_precision_and_scale(38, 2)
+            .unwrap();
         assert_eq!(cell_to_json(&decimals, 0), Value::String("12.50".into()));
         let floats = Float64Array::from(vec![f64::NAN, f64::NEG_INFINITY, 1.5]);
         assert_eq!(cell_to_json(&floats, 0), Value::String("NaN".into()));

@@ -68,10 +68,22 @@ mod tests {
 
     #[test]
     fn extensions_name_formats() {
-        assert_eq!(FileFormat::from_path(Path::new("a/b.parquet")), Some(FileFormat::Parquet));
-        assert_eq!(FileFormat::from_path(Path::new("b.TSV")), Some(FileFormat::Csv));
-        assert_eq!(FileFormat::from_path(Path::new("b.jsonl")), Some(FileFormat::Json));
-        assert_eq!(FileFormat::from_path(Path::new("b.feather")), Some(FileFormat::Arrow));
+        assert_eq!(
+            FileFormat::from_path(Path::new("a/b.parquet")),
+            Some(FileFormat::Parquet)
+        );
+        assert_eq!(
+            FileFormat::from_path(Path::new("b.TSV")),
+            Some(FileFormat::Csv)
+        );
+        assert_eq!(
+            FileFormat::from_path(Path::new("b.jsonl")),
+            Some(FileFormat::Json)
+        );
+        assert_eq!(
+            FileFormat::from_path(Path::new("b.feather")),
+            Some(FileFormat::Arrow)
+        );
         assert_eq!(FileFormat::from_path(Path::new("b.txt")), None);
         assert_eq!(FileFormat::from_path(Path::new("noext")), None);
     }

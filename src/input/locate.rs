@@ -42,7 +42,8 @@ fn glob_files(pattern: &str) -> Result<Vec<PathBuf>> {
     })?;
     let mut files = Vec::new();
     for entry in paths {
-        let path = entry.map_err(|e| Error::input(e.path().display().to_string(), e.error().to_string()))?;
+        let path = entry
+            .map_err(|e| Error::input(e.path().display().to_string(), e.error().to_string()))?;
         if path.is_file() && !is_hidden(&path) {
             files.push(path);
         }
@@ -115,8 +116,11 @@ fn single_format(spec: &str, files: &[PathBuf]) -> Result<FileFormat> {
         1 => Ok(*formats.first().expect("one format")),
         _ => {
             let names: Vec<_> = formats.iter().map(|f| format!("`{}`", f.name())).collect();
-            Err(Error::input(spec, format!("it mixes formats ({})", names.join(", ")))
-                .with_hint("point at files of one format, e.g. with a glob like `dir/*.parquet`"))
+            Err(
+                Error::input(spec, format!("it mixes formats ({})", names.join(", "))).with_hint(
+                    "point at files of one format, e.g. with a glob like `dir/*.parquet`",
+                ),
+            )
         }
     }
 }

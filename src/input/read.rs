@@ -1,7 +1,8 @@
 //! Reads located files with DataFusion into Arrow record batches, turning
 //! DataFusion's errors into one sentence that names the table.
 
-use std::path::PathBuf;
+use std::fs::File;
+use std::path::{Path, PathBuf};
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -44,9 +45,19 @@ impl Table {
 
 pub async fn read_table(ctx: &SessionContext, source: &TableSource) -> Result<Table> {
     let (files, format) = locate_files(source)?;
+    if format == FileFormat::Parquet {
+        for file in &files {
+            check_parquet_footer(file)?;
+        }
+    }
     let paths: Vec<String> = files
         .iter()
-        .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()).display().to_string())
+        .map(|p| {
+            std::path::absolute(p)
+                .unwrap_or_else(|_| p.clone())
+                .display()
+                .to_string()
+        })
         .collect();
     // The files are already chosen, so no extension filter applies: an empty
     // extension lets `--format-left csv data.txt` through.
@@ -91,6 +102,46 @@ pub async fn read_table(ctx: &SessionContext, source: &TableSource) -> Result<Ta
     })
 }
 
+/// Checks the 8-byte Parquet trailer (metadata length, `PAR1`) before the
+/// reader sees the file: a truncated or foreign file gets a clear error here
+/// instead of reaching the decoder.
+fn check_parquet_footer(file: &Path) -> Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let name = || file.display().to_string();
+    let mut handle = File::open(file).map_err(|e| Error::input(name(), e.to_string()))?;
+    let size = handle
+        .metadata()
+        .map_err(|e| Error::input(name(), e.to_string()))?
+        .len();
+    let mut trailer = [0u8; 8];
+    if size < 12 {
+        return Err(Error::input(name(), "not a Parquet file (too short)"));
+    }
+    handle
+        .seek(SeekFrom::End(-8))
+        .and_then(|_| handle.read_exact(&mut trailer))
+        .map_err(|e| Error::input(name(), e.to_string()))?;
+    if &trailer[4..] != b"PAR1" {
+        return Err(
+            Error::input(name(), "not a Parquet file (no `PAR1` footer)").with_hint(
+                "if it is another format, name it with `--format-left` or `--format-right`",
+            ),
+        );
+    }
+    let metadata_len = u64::from(u32::from_le_bytes(
+        trailer[..4].try_into().expect("4 bytes"),
+    ));
+    if metadata_len + 12 > size {
+        return Err(Error::input(
+            name(),
+            format!(
+                "corrupt Parquet file (its footer claims {metadata_len} bytes of metadata in a {size}-byte file)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 async fn collect(frame: DataFrame) -> datafusion::error::Result<Vec<RecordBatch>> {
     let batches = frame.collect().await?;
     Ok(batches.into_iter().filter(|b| b.num_rows() > 0).collect())
@@ -107,7 +158,10 @@ fn read_error(
         _ => source.spec.clone(),
     };
     let reason = first_line(&error.to_string());
-    let error = Error::input(path, format!("not a readable {} table ({reason})", format.name()));
+    let error = Error::input(
+        path,
+        format!("not a readable {} table ({reason})", format.name()),
+    );
     if source.format.is_none() {
         error.with_hint(
             "if the extension misleads, name the format with `--format-left` or `--format-right`",

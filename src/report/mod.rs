@@ -21,7 +21,12 @@ use crate::plan::OutputPlan;
 const OUTPUT_MARKER: &str = ".dualrun-output";
 
 /// Renders `report` in one format.
-pub fn render(report: &Report, format: ReportFormat, color: bool, out: &mut dyn Write) -> io::Result<()> {
+pub fn render(
+    report: &Report,
+    format: ReportFormat,
+    color: bool,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     match format {
         ReportFormat::Table => table::render(report, color, out),
         ReportFormat::Json => json::render(report, out),
@@ -46,7 +51,8 @@ pub fn emit(report: &Report, output: &OutputPlan) -> Result<()> {
     }
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
-    let written = render(report, output.formats[0], output.color, &mut out).and_then(|()| out.flush());
+    let written =
+        render(report, output.formats[0], output.color, &mut out).and_then(|()| out.flush());
     match written {
         Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(Error::Output {
             path: "<stdout>".into(),

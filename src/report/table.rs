@@ -18,7 +18,11 @@ pub fn render(report: &Report, color: bool, out: &mut dyn Write) -> io::Result<(
         render_table(table, color, out)?;
     }
     if let Some(t) = &report.timings {
-        writeln!(out, "\ntimings: read {} ms, diff {} ms, total {} ms", t.read_ms, t.diff_ms, t.total_ms)?;
+        writeln!(
+            out,
+            "\ntimings: read {} ms, diff {} ms, total {} ms",
+            t.read_ms, t.diff_ms, t.total_ms
+        )?;
     }
     Ok(())
 }
@@ -46,7 +50,11 @@ fn render_table(t: &TableReport, color: bool, out: &mut dyn Write) -> io::Result
         Verdict::Equal => ("EQUAL", "\x1b[1;32m"),
         Verdict::Different => ("DIFFERENT", "\x1b[1;31m"),
     };
-    let word = if color { format!("{ansi}{word}\x1b[0m") } else { word.to_string() };
+    let word = if color {
+        format!("{ansi}{word}\x1b[0m")
+    } else {
+        word.to_string()
+    };
     let key = if t.diff.key.is_empty() {
         "no key: whole rows compared".to_string()
     } else {
@@ -60,7 +68,13 @@ fn render_table(t: &TableReport, color: bool, out: &mut dyn Write) -> io::Result
         count(rows.added),
         count(rows.removed)
     )?;
-    writeln!(out, "  prod:      {} ({} rows, {} columns)", t.prod.source, count(t.prod.rows), t.prod.columns)?;
+    writeln!(
+        out,
+        "  prod:      {} ({} rows, {} columns)",
+        t.prod.source,
+        count(t.prod.rows),
+        t.prod.columns
+    )?;
     writeln!(
         out,
         "  candidate: {} ({} rows, {} columns)",
@@ -81,14 +95,33 @@ fn render_table(t: &TableReport, color: bool, out: &mut dyn Write) -> io::Result
         add("within tolerance", both(rows.within_tolerance));
     }
     add("changed", both(rows.changed));
-    add("removed (only in prod)", vec![count(rows.removed), String::new()]);
-    add("added (only in candidate)", vec![String::new(), count(rows.added)]);
-    let duplicate_label = if t.diff.key.is_empty() { "duplicate rows" } else { "duplicate keys" };
+    add(
+        "removed (only in prod)",
+        vec![count(rows.removed), String::new()],
+    );
+    add(
+        "added (only in candidate)",
+        vec![String::new(), count(rows.added)],
+    );
+    let duplicate_label = if t.diff.key.is_empty() {
+        "duplicate rows"
+    } else {
+        "duplicate keys"
+    };
     if rows.duplicate_keys.prod + rows.duplicate_keys.candidate > 0 {
-        add(duplicate_label, vec![count(rows.duplicate_keys.prod), count(rows.duplicate_keys.candidate)]);
+        add(
+            duplicate_label,
+            vec![
+                count(rows.duplicate_keys.prod),
+                count(rows.duplicate_keys.candidate),
+            ],
+        );
     }
     if rows.null_keys.prod + rows.null_keys.candidate > 0 {
-        add("null keys (not compared)", vec![count(rows.null_keys.prod), count(rows.null_keys.candidate)]);
+        add(
+            "null keys (not compared)",
+            vec![count(rows.null_keys.prod), count(rows.null_keys.candidate)],
+        );
     }
     add("total", vec![count(rows.prod), count(rows.candidate)]);
     right_align(&mut classes, 1..3);
@@ -99,11 +132,22 @@ fn render_table(t: &TableReport, color: bool, out: &mut dyn Write) -> io::Result
     render_samples(t, out)?;
     if let Some(candidates) = &t.diff.key_candidates {
         if candidates.is_empty() {
-            writeln!(out, "\nno column or pair of columns is unique and non-null on both sides")?;
+            writeln!(
+                out,
+                "\nno column or pair of columns is unique and non-null on both sides"
+            )?;
         } else {
             let list: Vec<String> = candidates.iter().map(|c| c.join(",")).collect();
-            writeln!(out, "\nkey candidates (unique and non-null on both sides): {}", list.join("; "))?;
-            writeln!(out, "hint: rerun with `--key {}` to see changed rows", list[0])?;
+            writeln!(
+                out,
+                "\nkey candidates (unique and non-null on both sides): {}",
+                list.join("; ")
+            )?;
+            writeln!(
+                out,
+                "hint: rerun with `--key {}` to see changed rows",
+                list[0]
+            )?;
         }
     }
     Ok(())
@@ -122,11 +166,19 @@ fn render_schema(schema: &SchemaDiff, out: &mut dyn Write) -> io::Result<()> {
             Some(t) => format!("compared as {t}"),
             None => "not compared".to_string(),
         };
-        lines.push(format!("~ {}: {} -> {} ({how})", r.column, r.prod, r.candidate));
+        lines.push(format!(
+            "~ {}: {} -> {} ({how})",
+            r.column, r.prod, r.candidate
+        ));
     }
     for n in &schema.nullability_changed {
         let word = |nullable: bool| if nullable { "nullable" } else { "not null" };
-        lines.push(format!("~ {}: {} -> {}", n.column, word(n.prod), word(n.candidate)));
+        lines.push(format!(
+            "~ {}: {} -> {}",
+            n.column,
+            word(n.prod),
+            word(n.candidate)
+        ));
     }
     if schema.reordered {
         lines.push("~ shared columns are in another order".to_string());
@@ -135,7 +187,10 @@ fn render_schema(schema: &SchemaDiff, out: &mut dyn Write) -> io::Result<()> {
         lines.push(format!("= {} renamed to {}", r.prod, r.candidate));
     }
     for s in &schema.skipped {
-        lines.push(format!("! {} skipped: {} vs {} ({})", s.column, s.prod, s.candidate, s.reason));
+        lines.push(format!(
+            "! {} skipped: {} vs {} ({})",
+            s.column, s.prod, s.candidate, s.reason
+        ));
     }
     if !schema.ignored.is_empty() {
         lines.push(format!("  ignored: {}", schema.ignored.join(", ")));
@@ -159,7 +214,15 @@ fn render_columns(t: &TableReport, out: &mut dyn Write) -> io::Result<()> {
     if columns.is_empty() {
         return Ok(());
     }
-    let mut table = new_table(&["column", "compared as", "unequal", "match rate", "max abs diff", "null mismatch", "within tolerance"]);
+    let mut table = new_table(&[
+        "column",
+        "compared as",
+        "unequal",
+        "match rate",
+        "max abs diff",
+        "null mismatch",
+        "within tolerance",
+    ]);
     for c in columns {
         table.add_row(vec![
             c.name.clone(),
@@ -193,11 +256,23 @@ fn render_samples(t: &TableReport, out: &mut dyn Write) -> io::Result<()> {
                 ]);
             }
         }
-        writeln!(out, "\nchanged rows (first {} in key order):\n{table}", samples.changed.len())?;
+        writeln!(
+            out,
+            "\nchanged rows (first {} in key order):\n{table}",
+            samples.changed.len()
+        )?;
     }
-    for (title, rows) in [("removed rows (only in prod)", &samples.removed), ("added rows (only in candidate)", &samples.added)] {
+    for (title, rows) in [
+        ("removed rows (only in prod)", &samples.removed),
+        ("added rows (only in candidate)", &samples.added),
+    ] {
         if !rows.is_empty() {
-            writeln!(out, "\n{title}, first {}:\n{}", rows.len(), whole_rows_table(rows))?;
+            writeln!(
+                out,
+                "\n{title}, first {}:\n{}",
+                rows.len(),
+                whole_rows_table(rows)
+            )?;
         }
     }
     Ok(())

@@ -1,0 +1,90 @@
+//! Helpers shared by the integration tests: writing real table files and
+//! running the real binary.
+
+#![allow(dead_code)]
+
+use std::fs::File;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::csv::Writer as CsvWriter;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::ipc::writer::FileWriter as IpcWriter;
+use datafusion::arrow::json::LineDelimitedWriter;
+use datafusion::parquet::arrow::ArrowWriter;
+use dualrun::Table;
+
+/// Runs `dualrun ARGS` in `dir`.
+pub fn dualrun(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dualrun"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("RUST_BACKTRACE")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the dualrun binary runs")
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).expect("utf-8 stdout")
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).expect("utf-8 stderr")
+}
+
+/// The repository root, where `samples/` lives.
+pub fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn write_parquet(path: &Path, batches: &[RecordBatch]) {
+    let file = File::create(path).unwrap();
+    let mut writer = ArrowWriter::try_new(file, batches[0].schema(), None).unwrap();
+    for batch in batches {
+        writer.write(batch).unwrap();
+    }
+    writer.close().unwrap();
+}
+
+pub fn write_csv(path: &Path, batches: &[RecordBatch]) {
+    let mut writer = CsvWriter::new(File::create(path).unwrap());
+    for batch in batches {
+        writer.write(batch).unwrap();
+    }
+}
+
+pub fn write_ndjson(path: &Path, batches: &[RecordBatch]) {
+    let mut writer = LineDelimitedWriter::new(File::create(path).unwrap());
+    for batch in batches {
+        writer.write(batch).unwrap();
+    }
+    writer.finish().unwrap();
+}
+
+pub fn write_ipc(path: &Path, batches: &[RecordBatch]) {
+    let mut writer = IpcWriter::try_new(File::create(path).unwrap(), &batches[0].schema()).unwrap();
+    for batch in batches {
+        writer.write(batch).unwrap();
+    }
+    writer.finish().unwrap();
+}
+
+/// An in-memory table for the library API.
+pub fn table(name: &str, batches: Vec<RecordBatch>) -> Table {
+    let schema: SchemaRef = Arc::clone(&batches[0].schema());
+    Table::from_batches(name, schema, batches)
+}
+
+/// The parsed JSON report of a run.
+pub fn json_report(output: &Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is JSON ({e}): {}\nstderr: {}",
+            stdout(output),
+            stderr(output)
+        )
+    })
+}
