@@ -409,3 +409,111 @@ fn a_closed_stdout_ends_quietly() {
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(output.status.code(), Some(1), "{err}");
 }
+
+#[test]
+fn without_a_key_rows_compare_whole_and_key_candidates_are_suggested() {
+    let dir = tempfile::tempdir().unwrap();
+    write_csv(
+        &dir.path().join("a.csv"),
+        &[small_batch(
+            &[1, 2, 3, 3],
+            &[1.0, 2.0, 3.0, 3.0],
+            &["x", "y", "z", "z"],
+        )],
+    );
+    write_csv(
+        &dir.path().join("b.csv"),
+        &[small_batch(&[3, 2, 4], &[3.0, 2.0, 4.0], &["z", "y", "w"])],
+    );
+    let output = dualrun(dir.path(), &["diff", "a.csv", "b.csv", "--format", "json"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let table = &json_report(&output)["tables"][0];
+    assert_eq!(table["key"], serde_json::json!([]));
+    let rows = &table["rows"];
+    // The multiset {1, 2, 3, 3} against {2, 3, 4}.
+    assert_eq!(
+        (
+            rows["identical"].as_u64(),
+            rows["removed"].as_u64(),
+            rows["added"].as_u64()
+        ),
+        (Some(2), Some(2), Some(1))
+    );
+    assert_eq!(rows["duplicate_keys"]["prod"], 1);
+    // `id` repeats in prod, so no single column is a key; no pair is either.
+    assert_eq!(table["key_candidates"], serde_json::json!([]));
+    let removed = table["samples"]["removed"].as_array().unwrap();
+    assert_eq!(removed[0]["values"]["id"], 1);
+
+    write_csv(
+        &dir.path().join("c.csv"),
+        &[small_batch(&[1, 2], &[1.0, 2.0], &["x", "y"])],
+    );
+    write_csv(
+        &dir.path().join("d.csv"),
+        &[small_batch(&[2, 1], &[2.0, 1.5], &["y", "x"])],
+    );
+    let output = dualrun(dir.path(), &["diff", "c.csv", "d.csv"]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    assert!(
+        text.contains("key candidates (unique and non-null on both sides): id; amount; name"),
+        "{text}"
+    );
+    assert!(text.contains("hint: rerun with `--key id`"), "{text}");
+}
+
+#[test]
+fn renamed_and_ignored_columns_are_compared_as_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    write_parquet(
+        &dir.path().join("a.parquet"),
+        &[small_batch(&[1, 2], &[1.0, 2.0], &["x", "y"])],
+    );
+    let renamed = small_batch(&[1, 2], &[1.0, 2.0], &["x", "CHANGED"]);
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("total", DataType::Float64, true),
+        Field::new("name", DataType::Utf8, true),
+    ]));
+    let renamed = RecordBatch::try_new(schema, renamed.columns().to_vec()).unwrap();
+    write_parquet(&dir.path().join("b.parquet"), &[renamed]);
+    let output = dualrun(
+        dir.path(),
+        &[
+            "diff",
+            "a.parquet",
+            "b.parquet",
+            "--key",
+            "id",
+            "--rename",
+            "amount=total",
+            "--ignore",
+            "name",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    let table = &json_report(&output)["tables"][0];
+    assert_eq!(table["schema"]["renamed"][0]["candidate"], "total");
+    assert_eq!(table["schema"]["ignored"], serde_json::json!(["name"]));
+    assert_eq!(table["columns"][0]["name"], "amount");
+    assert_eq!(table["rows"]["identical"], 2);
+    // Without the rename, `amount` is removed and `total` added.
+    let output = dualrun(
+        dir.path(),
+        &[
+            "diff",
+            "a.parquet",
+            "b.parquet",
+            "--key",
+            "id",
+            "--format",
+            "json",
+        ],
+    );
+    let schema = &json_report(&output)["tables"][0]["schema"];
+    assert_eq!(schema["removed"], serde_json::json!(["amount"]));
+    assert_eq!(schema["added"], serde_json::json!(["total"]));
+}

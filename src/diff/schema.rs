@@ -225,9 +225,15 @@ pub fn plan_columns(
             continue;
         }
         let own = options.column_tolerances.get(&name);
+        // `--abs-tol`/`--rel-tol` speak of numbers; other columns stay exact.
+        let default = if is_numeric(&compared_as) {
+            options.default_tolerance
+        } else {
+            Tolerance::default()
+        };
         let pair = ColumnPair {
             rule: ColumnRule {
-                tolerance: own.copied().unwrap_or(options.default_tolerance),
+                tolerance: own.copied().unwrap_or(default),
                 strings: options.strings,
             },
             own_tolerance: own.is_some(),
@@ -312,6 +318,14 @@ fn check_tolerance_kind(column: &str, tolerance: &Tolerance, compared_as: &DataT
         .with_hint(hint));
     }
     Ok(())
+}
+
+fn is_numeric(compared_as: &DataType) -> bool {
+    use DataType::*;
+    matches!(
+        compared_as,
+        Int64 | Float64 | Decimal128(..) | Decimal256(..)
+    )
 }
 
 fn require_column(

@@ -157,7 +157,9 @@ fn read_error(
         [only] => only.display().to_string(),
         _ => source.spec.clone(),
     };
-    let reason = first_line(&error.to_string());
+    // The root cause says what is wrong ("incorrect number of fields for
+    // line 3"); the outer layers only say where DataFusion was.
+    let reason = first_line(&error.find_root().to_string());
     let error = Error::input(
         path,
         format!("not a readable {} table ({reason})", format.name()),
