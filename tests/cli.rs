@@ -13,62 +13,39 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema};
 const PROD: &str = "samples/orders_prod.csv";
 const CANDIDATE: &str = "samples/orders_candidate.csv";
 
+/// `dualrun diff` on the committed sample, with the tolerance the sample
+/// was built for, and `extra` arguments.
+fn sample_diff(extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "diff",
+        PROD,
+        CANDIDATE,
+        "--key",
+        "order_id",
+        "--tol",
+        "amount=abs:0.01",
+    ];
+    args.extend_from_slice(extra);
+    dualrun(repo(), &args)
+}
+
 #[test]
 fn sample_table_report() {
-    let output = dualrun(
-        repo(),
-        &[
-            "diff",
-            PROD,
-            CANDIDATE,
-            "--key",
-            "order_id",
-            "--tol",
-            "amount=abs:0.01",
-        ],
-    );
+    let output = sample_diff(&[]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     insta::assert_snapshot!(stdout(&output));
 }
 
 #[test]
 fn sample_json_report() {
-    let output = dualrun(
-        repo(),
-        &[
-            "diff",
-            PROD,
-            CANDIDATE,
-            "--key",
-            "order_id",
-            "--tol",
-            "amount=abs:0.01",
-            "--format",
-            "json",
-            "--sample",
-            "3",
-        ],
-    );
+    let output = sample_diff(&["--format", "json", "--sample", "3"]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     insta::assert_snapshot!(stdout(&output));
 }
 
 #[test]
 fn sample_counts_are_exact() {
-    let output = dualrun(
-        repo(),
-        &[
-            "diff",
-            PROD,
-            CANDIDATE,
-            "--key",
-            "order_id",
-            "--tol",
-            "amount=abs:0.01",
-            "--format",
-            "json",
-        ],
-    );
+    let output = sample_diff(&["--format", "json"]);
     let report = json_report(&output);
     let rows = &report["tables"][0]["rows"];
     // The sample was built with these changes: see samples/README.md.

@@ -10,7 +10,7 @@ use common::*;
 use datafusion::arrow::array::*;
 use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::datatypes::{DataType, Field, Fields, Int32Type, Schema};
-use dualrun::{DiffOptions, diff_tables};
+use dualrun::{DiffOptions, TableDiff, diff_tables};
 use serde_json::Value;
 
 const ROWS: usize = 16;
@@ -278,6 +278,15 @@ fn check_report(columns: &[Value], rows: &Value, schema: &Value) {
     assert_eq!(skipped[0]["reason"], "string vs number");
 }
 
+fn diff_in_memory(prod: RecordBatch, candidate: RecordBatch, options: &DiffOptions) -> TableDiff {
+    diff_tables(
+        &table("prod", vec![prod]),
+        &table("candidate", vec![candidate]),
+        options,
+    )
+    .unwrap()
+}
+
 #[test]
 fn every_type_family_compares_in_memory() {
     let (prod, candidate) = batches();
@@ -286,12 +295,7 @@ fn every_type_family_compares_in_memory() {
         sample: 20,
         ..Default::default()
     };
-    let diff = diff_tables(
-        &table("prod", vec![prod]),
-        &table("candidate", vec![candidate]),
-        &options,
-    )
-    .unwrap();
+    let diff = diff_in_memory(prod, candidate, &options);
     let json = serde_json::to_value(&diff).unwrap();
     check_report(
         json["columns"].as_array().unwrap(),
@@ -375,12 +379,7 @@ fn decimal_tolerance_and_duration_tolerance_apply() {
         .into(),
         ..Default::default()
     };
-    let diff = diff_tables(
-        &table("prod", vec![prod]),
-        &table("candidate", vec![candidate]),
-        &options,
-    )
-    .unwrap();
+    let diff = diff_in_memory(prod, candidate, &options);
     let column = |name: &str| diff.columns.iter().find(|c| c.name == name).unwrap();
     assert_eq!(column("decimal").unequal, 0);
     assert_eq!(column("decimal").within_tolerance, 1);
@@ -427,11 +426,6 @@ fn nested_lists_offsets_do_not_matter_only_values() {
         key: vec!["id".into()],
         ..Default::default()
     };
-    let diff = diff_tables(
-        &table("p", vec![prod]),
-        &table("c", vec![candidate]),
-        &options,
-    )
-    .unwrap();
+    let diff = diff_in_memory(prod, candidate, &options);
     assert_eq!(diff.rows.identical, 2, "{:?}", diff.rows);
 }
