@@ -429,3 +429,36 @@ fn nested_lists_offsets_do_not_matter_only_values() {
     let diff = diff_in_memory(prod, candidate, &options);
     assert_eq!(diff.rows.identical, 2, "{:?}", diff.rows);
 }
+
+#[test]
+fn map_columns_compare_as_whole_values() {
+    use datafusion::arrow::array::{MapBuilder, StringBuilder};
+    let map = |values: &[i64]| -> ArrayRef {
+        let mut builder = MapBuilder::new(None, StringBuilder::new(), Int64Builder::new());
+        for v in values {
+            builder.keys().append_value("k");
+            builder.values().append_value(*v);
+            builder.append(true).unwrap();
+        }
+        Arc::new(builder.finish())
+    };
+    let batch = |values: &[i64]| {
+        let m = map(values);
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("m", m.data_type().clone(), true),
+        ]));
+        RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(vec![1, 2, 3])), m]).unwrap()
+    };
+    let options = DiffOptions {
+        key: vec!["id".into()],
+        ..Default::default()
+    };
+    let diff = diff_in_memory(batch(&[1, 2, 3]), batch(&[1, 2, 4]), &options);
+    assert_eq!(
+        (diff.rows.identical, diff.rows.changed),
+        (2, 1),
+        "{:?}",
+        diff.rows
+    );
+}

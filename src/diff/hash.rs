@@ -18,6 +18,7 @@ use datafusion::arrow::datatypes::{
 };
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::row::{RowConverter, SortField};
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 /// Seed of key hashes.
@@ -157,13 +158,27 @@ fn mix_column(array: &dyn Array, hashes: &mut [u64]) -> Result<(), ArrowError> {
 }
 
 /// Nested and other whole-value types are hashed through Arrow's row format,
-/// a canonical byte encoding of any value, NULL included.
+/// a canonical byte encoding of any value, NULL included; the few types it
+/// cannot encode (maps) are hashed through their display text.
 fn mix_encoded(array: &dyn Array, hashes: &mut [u64]) -> Result<(), ArrowError> {
-    let converter = RowConverter::new(vec![SortField::new(array.data_type().clone())])?;
     let column = datafusion::arrow::array::make_array(array.to_data());
-    let rows = converter.convert_columns(&[column])?;
-    for (i, hash) in hashes.iter_mut().enumerate() {
-        *hash = xxh3_64_with_seed(rows.row(i).as_ref(), *hash);
+    match RowConverter::new(vec![SortField::new(array.data_type().clone())]) {
+        Ok(converter) => {
+            let rows = converter.convert_columns(&[column])?;
+            for (i, hash) in hashes.iter_mut().enumerate() {
+                *hash = xxh3_64_with_seed(rows.row(i).as_ref(), *hash);
+            }
+        }
+        Err(_) => {
+            let formatter = ArrayFormatter::try_new(array, &FormatOptions::default())?;
+            for (i, hash) in hashes.iter_mut().enumerate() {
+                *hash = if array.is_valid(i) {
+                    xxh3_64_with_seed(formatter.value(i).to_string().as_bytes(), *hash)
+                } else {
+                    mix_null(*hash)
+                };
+            }
+        }
     }
     Ok(())
 }
