@@ -494,3 +494,17 @@ fn renamed_and_ignored_columns_are_compared_as_asked() {
     assert_eq!(schema["removed"], serde_json::json!(["amount"]));
     assert_eq!(schema["added"], serde_json::json!(["total"]));
 }
+
+#[test]
+fn colour_only_when_asked_or_on_a_terminal() {
+    let coloured = stdout(&sample_diff(&["--color", "always"]));
+    assert!(
+        coloured.starts_with("\x1b[1;31mDIFFERENT\x1b[0m"),
+        "{coloured}"
+    );
+    // `auto` on a pipe, and `never`, print no escape codes.
+    for mode in ["auto", "never"] {
+        let plain = stdout(&sample_diff(&["--color", mode]));
+        assert!(!plain.contains('\x1b'), "{mode}: {plain}");
+    }
+}
