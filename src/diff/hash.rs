@@ -1,13 +1,16 @@
 //! Row and key hashing: xxh3 over a canonical encoding of comparison-typed
 //! columns, computed column by column.
 //!
-//! Each value is hashed with the running hash of the row as its seed, so the
-//! row hash is positional (`("a,b","c")` and `("a","b,c")` differ: every value
-//! is its own hash input, never a concatenation). NULL hashes a tag no value
-//! can produce in its column, so NULL and `""` differ. Floats are normalized
-//! first (-0.0 as 0.0, every NaN as one NaN), so equal values hash equal.
-//! Columns must already be cast to their comparison type (see `canon`), which
-//! is what makes int32 5 and int64 5 hash alike.
+//! Every value gets its own 64-bit hash (`value_hashes`), which column
+//! statistics reuse for distinct counts and top values; a row's hash folds
+//! its values' hashes in column order with a mixer that is a bijection in
+//! each argument, so two rows that differ in one value never share a row
+//! hash, and `("a,b","c")` and `("a","b,c")` differ (values are hashed one by
+//! one, never concatenated). NULL hashes to a constant no value produces,
+//! so NULL and `""` differ. Floats are normalized first (-0.0 as 0.0, every
+//! NaN as one NaN), so equal values hash equal. Columns must already be cast
+//! to their comparison type (see `canon`), which is what makes int32 5 and
+//! int64 5 hash alike.
 
 use datafusion::arrow::array::{Array, ArrayRef, ArrowPrimitiveType, AsArray};
 use datafusion::arrow::datatypes::{
@@ -19,21 +22,32 @@ use datafusion::arrow::datatypes::{
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
-use xxhash_rust::xxh3::xxh3_64_with_seed;
+use xxhash_rust::xxh3::xxh3_64;
 
 /// Seed of key hashes.
 pub const KEY_SEED: u64 = 0x6475_616c_6b65_7931;
 /// Seed of row hashes.
 pub const ROW_SEED: u64 = 0x6475_616c_726f_7731;
-const NULL_TAG: &[u8] = b"\x00dualrun:null\x00";
+/// The hash of NULL in every column.
+pub const NULL_HASH: u64 = 0x6e75_6c6c_d1a1_5eed;
 
 /// Hashes `columns` (all of `rows` rows) into one u64 per row.
 pub fn hash_rows(columns: &[ArrayRef], rows: usize, seed: u64) -> Result<Vec<u64>, ArrowError> {
     let mut hashes = vec![seed; rows];
     for column in columns {
-        mix_column(column.as_ref(), &mut hashes)?;
+        fold_into(&mut hashes, &value_hashes(column.as_ref())?);
     }
     Ok(hashes)
+}
+
+/// Folds one column's value hashes into running row hashes. For a fixed
+/// running hash the step is injective in the value hash, and for a fixed
+/// value hash injective in the running hash: rotate, xor and an odd
+/// multiplier are all bijections.
+pub fn fold_into(rows: &mut [u64], values: &[u64]) {
+    for (row, value) in rows.iter_mut().zip(values) {
+        *row = (row.rotate_left(23) ^ value).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
 }
 
 /// The canonical bits of a float: -0.0 becomes 0.0 and every NaN one NaN.
@@ -47,140 +61,139 @@ pub fn canonical_f64(value: f64) -> f64 {
     }
 }
 
-#[inline]
-fn mix_null(seed: u64) -> u64 {
-    xxh3_64_with_seed(NULL_TAG, seed)
-}
-
-/// Mixes one primitive column into the running hashes.
-fn mix_primitive<T: ArrowPrimitiveType>(
+/// One hash per value of a primitive column.
+fn primitive_hashes<T: ArrowPrimitiveType>(
     array: &dyn Array,
-    hashes: &mut [u64],
-    mix: impl Fn(T::Native, u64) -> u64,
-) {
+    hash: impl Fn(T::Native) -> u64,
+) -> Vec<u64> {
     let values = array.as_primitive::<T>();
     match values.nulls().filter(|n| n.null_count() > 0) {
-        None => {
-            for (hash, value) in hashes.iter_mut().zip(values.values().iter()) {
-                *hash = mix(*value, *hash);
-            }
-        }
-        Some(nulls) => {
-            for (i, hash) in hashes.iter_mut().enumerate() {
-                *hash = if nulls.is_valid(i) {
-                    mix(values.value(i), *hash)
+        None => values.values().iter().map(|v| hash(*v)).collect(),
+        Some(nulls) => (0..values.len())
+            .map(|i| {
+                if nulls.is_valid(i) {
+                    hash(values.value(i))
                 } else {
-                    mix_null(*hash)
-                };
-            }
-        }
+                    NULL_HASH
+                }
+            })
+            .collect(),
     }
 }
 
-/// Mixes a column of byte strings (or anything read as bytes) into the
-/// running hashes.
-fn mix_bytes<'a>(array: &dyn Array, hashes: &mut [u64], value: impl Fn(usize) -> &'a [u8]) {
-    for (i, hash) in hashes.iter_mut().enumerate() {
-        *hash = if array.is_valid(i) {
-            xxh3_64_with_seed(value(i), *hash)
-        } else {
-            mix_null(*hash)
-        };
-    }
+/// One hash per value of a column read as bytes.
+fn byte_hashes<'a>(array: &dyn Array, value: impl Fn(usize) -> &'a [u8]) -> Vec<u64> {
+    (0..array.len())
+        .map(|i| {
+            if array.is_valid(i) {
+                xxh3_64(value(i))
+            } else {
+                NULL_HASH
+            }
+        })
+        .collect()
 }
 
 macro_rules! le_bytes {
     () => {
-        |v, seed| xxh3_64_with_seed(&v.to_le_bytes(), seed)
+        |v| xxh3_64(&v.to_le_bytes())
     };
 }
 
-fn mix_column(array: &dyn Array, hashes: &mut [u64]) -> Result<(), ArrowError> {
+/// One hash per value of a comparison-typed column, NULL as `NULL_HASH`.
+pub fn value_hashes(array: &dyn Array) -> Result<Vec<u64>, ArrowError> {
     use DataType::*;
-    match array.data_type() {
-        Null => hashes.iter_mut().for_each(|h| *h = mix_null(*h)),
+    let hashes = match array.data_type() {
+        Null => vec![NULL_HASH; array.len()],
         Boolean => {
             let values = array.as_boolean();
-            for (i, hash) in hashes.iter_mut().enumerate() {
-                *hash = if values.is_valid(i) {
-                    xxh3_64_with_seed(&[values.value(i) as u8], *hash)
-                } else {
-                    mix_null(*hash)
-                };
-            }
+            (0..array.len())
+                .map(|i| {
+                    if values.is_valid(i) {
+                        xxh3_64(&[values.value(i) as u8])
+                    } else {
+                        NULL_HASH
+                    }
+                })
+                .collect()
         }
-        Int64 => mix_primitive::<Int64Type>(array, hashes, le_bytes!()),
-        Float64 => mix_primitive::<Float64Type>(array, hashes, |v, seed| {
-            xxh3_64_with_seed(&canonical_f64(v).to_le_bytes(), seed)
-        }),
-        Decimal128(_, _) => mix_primitive::<Decimal128Type>(array, hashes, le_bytes!()),
-        Decimal256(_, _) => mix_primitive::<Decimal256Type>(array, hashes, le_bytes!()),
-        Date32 => mix_primitive::<Date32Type>(array, hashes, le_bytes!()),
-        Date64 => mix_primitive::<Date64Type>(array, hashes, le_bytes!()),
+        Int64 => primitive_hashes::<Int64Type>(array, le_bytes!()),
+        Float64 => {
+            primitive_hashes::<Float64Type>(array, |v| xxh3_64(&canonical_f64(v).to_le_bytes()))
+        }
+        Decimal128(_, _) => primitive_hashes::<Decimal128Type>(array, le_bytes!()),
+        Decimal256(_, _) => primitive_hashes::<Decimal256Type>(array, le_bytes!()),
+        Date32 => primitive_hashes::<Date32Type>(array, le_bytes!()),
+        Date64 => primitive_hashes::<Date64Type>(array, le_bytes!()),
         Time64(TimeUnit::Nanosecond) => {
-            mix_primitive::<Time64NanosecondType>(array, hashes, le_bytes!())
+            primitive_hashes::<Time64NanosecondType>(array, le_bytes!())
         }
         Timestamp(TimeUnit::Second, _) => {
-            mix_primitive::<TimestampSecondType>(array, hashes, le_bytes!())
+            primitive_hashes::<TimestampSecondType>(array, le_bytes!())
         }
         Timestamp(TimeUnit::Millisecond, _) => {
-            mix_primitive::<TimestampMillisecondType>(array, hashes, le_bytes!())
+            primitive_hashes::<TimestampMillisecondType>(array, le_bytes!())
         }
         Timestamp(TimeUnit::Microsecond, _) => {
-            mix_primitive::<TimestampMicrosecondType>(array, hashes, le_bytes!())
+            primitive_hashes::<TimestampMicrosecondType>(array, le_bytes!())
         }
         Timestamp(TimeUnit::Nanosecond, _) => {
-            mix_primitive::<TimestampNanosecondType>(array, hashes, le_bytes!())
+            primitive_hashes::<TimestampNanosecondType>(array, le_bytes!())
         }
-        Duration(TimeUnit::Second) => {
-            mix_primitive::<DurationSecondType>(array, hashes, le_bytes!())
-        }
+        Duration(TimeUnit::Second) => primitive_hashes::<DurationSecondType>(array, le_bytes!()),
         Duration(TimeUnit::Millisecond) => {
-            mix_primitive::<DurationMillisecondType>(array, hashes, le_bytes!())
+            primitive_hashes::<DurationMillisecondType>(array, le_bytes!())
         }
         Duration(TimeUnit::Microsecond) => {
-            mix_primitive::<DurationMicrosecondType>(array, hashes, le_bytes!())
+            primitive_hashes::<DurationMicrosecondType>(array, le_bytes!())
         }
         Duration(TimeUnit::Nanosecond) => {
-            mix_primitive::<DurationNanosecondType>(array, hashes, le_bytes!())
+            primitive_hashes::<DurationNanosecondType>(array, le_bytes!())
         }
         Utf8View => {
             let values = array.as_string_view();
-            mix_bytes(array, hashes, |i| values.value(i).as_bytes());
+            byte_hashes(array, |i| values.value(i).as_bytes())
         }
         BinaryView => {
             let values = array.as_binary_view();
-            mix_bytes(array, hashes, |i| values.value(i));
+            byte_hashes(array, |i| values.value(i))
         }
-        _ => mix_encoded(array, hashes)?,
-    }
-    Ok(())
+        _ => encoded_hashes(array)?,
+    };
+    Ok(hashes)
 }
 
 /// Nested and other whole-value types are hashed through Arrow's row format,
-/// a canonical byte encoding of any value, NULL included; the few types it
-/// cannot encode (maps) are hashed through their display text.
-fn mix_encoded(array: &dyn Array, hashes: &mut [u64]) -> Result<(), ArrowError> {
+/// a canonical byte encoding of any value; the few types it cannot encode
+/// (maps) are hashed through their display text.
+fn encoded_hashes(array: &dyn Array) -> Result<Vec<u64>, ArrowError> {
     let column = datafusion::arrow::array::make_array(array.to_data());
     match RowConverter::new(vec![SortField::new(array.data_type().clone())]) {
         Ok(converter) => {
             let rows = converter.convert_columns(&[column])?;
-            for (i, hash) in hashes.iter_mut().enumerate() {
-                *hash = xxh3_64_with_seed(rows.row(i).as_ref(), *hash);
-            }
+            Ok((0..array.len())
+                .map(|i| {
+                    if array.is_valid(i) {
+                        xxh3_64(rows.row(i).as_ref())
+                    } else {
+                        NULL_HASH
+                    }
+                })
+                .collect())
         }
         Err(_) => {
             let formatter = ArrayFormatter::try_new(array, &FormatOptions::default())?;
-            for (i, hash) in hashes.iter_mut().enumerate() {
-                *hash = if array.is_valid(i) {
-                    xxh3_64_with_seed(formatter.value(i).to_string().as_bytes(), *hash)
-                } else {
-                    mix_null(*hash)
-                };
-            }
+            Ok((0..array.len())
+                .map(|i| {
+                    if array.is_valid(i) {
+                        xxh3_64(formatter.value(i).to_string().as_bytes())
+                    } else {
+                        NULL_HASH
+                    }
+                })
+                .collect())
         }
     }
-    Ok(())
 }
 
 #[cfg(test)]
