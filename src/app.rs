@@ -5,17 +5,66 @@ use std::time::Instant;
 
 use datafusion::prelude::{SessionConfig, SessionContext};
 
-use crate::cli::{Cli, Command, DiffArgs};
+use crate::cli::{Cli, Command, DiffArgs, ProfileArgs};
 use crate::diff::diff_tables;
 use crate::error::{Error, Result};
 use crate::input::read_table;
+use crate::input::{Table, TableSource};
 use crate::plan::{self, DiffPlan};
-use crate::report::{self, Report, Timings};
+use crate::profile::profile_table;
+use crate::report::{self, ProfileReport, Report, Timings};
 
 /// Runs the command and returns the process exit code of its verdict.
 pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Diff(args) => diff(&args),
+        Command::Profile(args) => profile(&args),
+    }
+}
+
+/// `dualrun profile TABLE`: read one table and report its column statistics.
+pub fn profile(args: &ProfileArgs) -> Result<u8> {
+    let plan = plan::profile_plan(args)?;
+    let started = Instant::now();
+    let threads = plan.output.threads;
+    let table = read_tables(threads, std::slice::from_ref(&plan.table))?.remove(0);
+    let read_done = Instant::now();
+    let profile = thread_pool(threads)?.install(|| profile_table(&table, &plan.columns))?;
+    let mut report = ProfileReport::of(&plan.name, &table, profile);
+    if plan.output.timings {
+        report.timings = Some(timings(started, read_done));
+    }
+    report::emit(&report, &plan.output)?;
+    Ok(0)
+}
+
+/// Reads tables concurrently with DataFusion on a runtime of `threads`.
+fn read_tables(threads: usize, sources: &[TableSource]) -> Result<Vec<Table>> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::compute("cannot start the reader runtime", e))?;
+    let context =
+        SessionContext::new_with_config(SessionConfig::new().with_target_partitions(threads));
+    runtime.block_on(futures::future::try_join_all(
+        sources.iter().map(|source| read_table(&context, source)),
+    ))
+}
+
+fn thread_pool(threads: usize) -> Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| Error::compute("cannot start the thread pool", e))
+}
+
+fn timings(started: Instant, read_done: Instant) -> Timings {
+    let millis = |d: std::time::Duration| d.as_millis() as u64;
+    Timings {
+        read_ms: millis(read_done - started),
+        diff_ms: millis(read_done.elapsed()),
+        total_ms: millis(started.elapsed()),
     }
 }
 
@@ -31,34 +80,13 @@ pub fn diff(args: &DiffArgs) -> Result<u8> {
 /// Everything of `diff` but the output, for callers that want the report.
 pub fn diff_report(plan: &DiffPlan, started: Instant) -> Result<Report> {
     let threads = plan.output.threads;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
-        .enable_all()
-        .build()
-        .map_err(|e| Error::compute("cannot start the reader runtime", e))?;
-    let context =
-        SessionContext::new_with_config(SessionConfig::new().with_target_partitions(threads));
-    let (prod, candidate) = runtime.block_on(async {
-        futures::try_join!(
-            read_table(&context, &plan.left),
-            read_table(&context, &plan.right)
-        )
-    })?;
+    let mut tables = read_tables(threads, &[plan.left.clone(), plan.right.clone()])?;
+    let (prod, candidate) = (tables.remove(0), tables.remove(0));
     let read_done = Instant::now();
-
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .map_err(|e| Error::compute("cannot start the diff thread pool", e))?;
-    let diff = pool.install(|| diff_tables(&prod, &candidate, &plan.options))?;
+    let diff = thread_pool(threads)?.install(|| diff_tables(&prod, &candidate, &plan.options))?;
     let mut report = Report::of_diff(&plan.name, &prod, &candidate, diff);
     if plan.output.timings {
-        let millis = |d: std::time::Duration| d.as_millis() as u64;
-        report.timings = Some(Timings {
-            read_ms: millis(read_done - started),
-            diff_ms: millis(read_done.elapsed()),
-            total_ms: millis(started.elapsed()),
-        });
+        report.timings = Some(timings(started, read_done));
     }
     Ok(report)
 }

@@ -21,6 +21,33 @@ pub struct Cli {
 pub enum Command {
     /// Diff two tables now: Parquet, CSV, NDJSON or Arrow IPC files, directories or globs of them
     Diff(DiffArgs),
+    /// Column statistics of one table
+    Profile(ProfileArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProfileArgs {
+    /// The table: a file, a directory or a glob
+    pub table: String,
+
+    /// Columns to profile, comma separated (default: all)
+    #[arg(long, value_delimiter = ',', value_name = "COLS")]
+    pub columns: Vec<String>,
+
+    /// Format of the table, overriding its extension: parquet, csv, json (NDJSON) or arrow (IPC)
+    #[arg(long, value_name = "FORMAT")]
+    pub table_format: Option<String>,
+
+    /// CSV files have no header row
+    #[arg(long)]
+    pub no_header: bool,
+
+    /// CSV field delimiter: one character, or `tab`
+    #[arg(long, default_value = ",", value_name = "CHAR")]
+    pub delimiter: String,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]
@@ -82,6 +109,10 @@ pub struct DiffArgs {
     /// Columns left out of the comparison (still in the schema diff), comma separated
     #[arg(long, value_delimiter = ',', value_name = "COLS")]
     pub ignore: Vec<String>,
+
+    /// Skip column statistics and drift
+    #[arg(long)]
+    pub no_stats: bool,
 
     #[command(flatten)]
     pub output: OutputArgs,

@@ -12,6 +12,7 @@ pub mod diff;
 pub mod error;
 pub mod input;
 pub mod plan;
+pub mod profile;
 pub mod report;
 
 pub use diff::{DiffOptions, TableDiff, diff_tables};

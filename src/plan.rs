@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use crate::cli::{ColorChoice, DiffArgs, OutputArgs, ReportFormat};
+use crate::cli::{ColorChoice, DiffArgs, OutputArgs, ProfileArgs, ReportFormat};
 use crate::diff::{DiffOptions, StringRule, Tolerance};
 use crate::error::{Error, Result};
 use crate::input::{CsvOptions, FileFormat, TableSource};
@@ -82,6 +82,7 @@ pub fn diff_plan(args: &DiffArgs) -> Result<DiffPlan> {
             ignore_case: args.ignore_case,
         },
         sample: args.output.sample,
+        stats: !args.no_stats,
     };
     Ok(DiffPlan {
         name: args
@@ -91,6 +92,32 @@ pub fn diff_plan(args: &DiffArgs) -> Result<DiffPlan> {
         left,
         right,
         options,
+        output: output_plan(&args.output)?,
+    })
+}
+
+/// Everything `dualrun profile` needs, validated.
+#[derive(Debug, Clone)]
+pub struct ProfilePlan {
+    pub table: TableSource,
+    pub name: String,
+    /// Columns to profile; empty means all.
+    pub columns: Vec<String>,
+    pub output: OutputPlan,
+}
+
+pub fn profile_plan(args: &ProfileArgs) -> Result<ProfilePlan> {
+    Ok(ProfilePlan {
+        table: TableSource {
+            spec: args.table.clone(),
+            format: parse_format(args.table_format.as_deref(), "--table-format")?,
+            csv: CsvOptions {
+                has_header: !args.no_header,
+                delimiter: parse_delimiter(&args.delimiter)?,
+            },
+        },
+        name: table_name_from_spec(&args.table),
+        columns: args.columns.clone(),
         output: output_plan(&args.output)?,
     })
 }

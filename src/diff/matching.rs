@@ -14,14 +14,8 @@ use datafusion::arrow::row::{OwnedRow, RowConverter, SortField};
 use rayon::prelude::*;
 
 use super::compare::{ColumnRule, Outcome, cells_equal, compare};
+pub use super::prepare::Pos;
 use super::prepare::{PreparedBatch, PreparedSide};
-
-/// Where a row lives: batch and row index within its side.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Pos {
-    pub batch: u32,
-    pub row: u32,
-}
 
 #[derive(Debug, Clone, Copy)]
 struct Entry {
@@ -400,7 +394,7 @@ mod tests {
 
     use super::*;
     use crate::diff::DiffOptions;
-    use crate::diff::prepare::{Side, prepare_side};
+    use crate::diff::prepare::{Side, StatsOf, prepare_side};
     use crate::diff::schema::{Sources, plan_columns};
 
     fn batch(ids: &[Option<i64>], names: &[&str]) -> RecordBatch {
@@ -442,8 +436,9 @@ mod tests {
             candidate: "c",
         };
         let plan = plan_columns(&prod.schema(), &candidate.schema(), &options, &sources).unwrap();
-        let mut sides = [(Side::Prod, prod), (Side::Candidate, candidate)]
-            .map(|(side, batch)| prepare_side(side, &[batch], &plan.keys, &plan.values).unwrap());
+        let mut sides = [(Side::Prod, prod), (Side::Candidate, candidate)].map(|(side, batch)| {
+            prepare_side(side, &[batch], &plan.keys, &plan.values, StatsOf::Nothing).unwrap()
+        });
         if collide {
             for side in &mut sides {
                 for batch in &mut side.batches {

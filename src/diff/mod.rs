@@ -8,24 +8,30 @@
 mod candidates;
 pub mod canon;
 pub mod compare;
+pub mod drift;
 pub mod hash;
 mod matching;
-mod prepare;
+pub mod prepare;
 mod result;
 mod samples;
 pub mod schema;
+pub mod stats;
 mod value;
 
 use std::collections::BTreeMap;
 
 pub use compare::{ColumnRule, StringRule, Tolerance};
-pub use result::{ChangedRow, ColumnDiff, PerSide, RowCounts, SampleRow, Samples, TableDiff};
+pub use drift::Drift;
+pub use result::{
+    ChangedRow, ColumnDiff, PerSide, RowCounts, SampleRow, Samples, SideStats, TableDiff,
+};
 pub use schema::SchemaDiff;
+pub use stats::ColumnStats;
 
 use crate::error::Result;
 use crate::input::Table;
 use matching::{MatchConfig, MatchResult, match_rows};
-use prepare::{Side, prepare_side};
+use prepare::{PreparedSide, Side, StatsOf, prepare_side};
 use samples::SampleColumns;
 use schema::{ColumnPair, Sources, plan_columns};
 
@@ -44,6 +50,8 @@ pub struct DiffOptions {
     pub strings: StringRule,
     /// How many changed, added and removed rows to keep as samples.
     pub sample: usize,
+    /// Gather column statistics and drift (in the same pass as hashing).
+    pub stats: bool,
 }
 
 /// Diffs `prod` against `candidate`.
@@ -61,9 +69,22 @@ pub fn diff_tables(prod: &Table, candidate: &Table, options: &DiffOptions) -> Re
     } else {
         (&plan.values, &[])
     };
+    let stats_of = match (options.stats, keyed) {
+        (false, _) => StatsOf::Nothing,
+        (true, true) => StatsOf::Values,
+        (true, false) => StatsOf::Keys,
+    };
     let (prod_side, candidate_side) = rayon::join(
-        || prepare_side(Side::Prod, &prod.batches, match_on, values),
-        || prepare_side(Side::Candidate, &candidate.batches, match_on, values),
+        || prepare_side(Side::Prod, &prod.batches, match_on, values, stats_of),
+        || {
+            prepare_side(
+                Side::Candidate,
+                &candidate.batches,
+                match_on,
+                values,
+                stats_of,
+            )
+        },
     );
     let (prod_side, candidate_side) = (prod_side?, candidate_side?);
     let rules: Vec<ColumnRule> = values.iter().map(|v| v.rule).collect();
@@ -108,7 +129,11 @@ pub fn diff_tables(prod: &Table, candidate: &Table, options: &DiffOptions) -> Re
         key: if keyed { key_names } else { Vec::new() },
         rows: row_counts(prod.num_rows(), candidate.num_rows(), &matched),
         schema: plan.schema,
-        columns: column_diffs(values, &matched),
+        columns: if keyed {
+            column_diffs(values, &matched, &prod_side, &candidate_side)
+        } else {
+            whole_row_columns(match_on, &prod_side, &candidate_side)
+        },
         samples,
         key_candidates,
     })
@@ -129,21 +154,97 @@ fn row_counts(prod: usize, candidate: usize, matched: &MatchResult) -> RowCounts
     }
 }
 
-fn column_diffs(values: &[ColumnPair], matched: &MatchResult) -> Vec<ColumnDiff> {
+fn column_diffs(
+    values: &[ColumnPair],
+    matched: &MatchResult,
+    prod: &PreparedSide,
+    candidate: &PreparedSide,
+) -> Vec<ColumnDiff> {
     let compared = matched.identical + matched.within_tolerance + matched.changed;
     values
         .iter()
         .zip(&matched.columns)
-        .map(|(pair, tally)| ColumnDiff {
-            name: pair.name.clone(),
-            compared_as: pair.compared_as.to_string(),
-            tolerance: (!pair.rule.tolerance.is_zero()).then_some(pair.rule.tolerance),
-            compared,
-            unequal: tally.unequal,
-            within_tolerance: tally.within_tolerance,
-            match_rate: (compared > 0).then(|| 1.0 - tally.unequal as f64 / compared as f64),
-            max_abs_diff: tally.max_abs_diff,
-            null_mismatch: tally.null_mismatch,
+        .enumerate()
+        .map(|(index, (pair, tally))| {
+            let (stats, drift) = column_stats(index, pair, prod, candidate);
+            ColumnDiff {
+                name: pair.name.clone(),
+                compared_as: pair.compared_as.to_string(),
+                tolerance: (!pair.rule.tolerance.is_zero()).then_some(pair.rule.tolerance),
+                compared,
+                unequal: tally.unequal,
+                within_tolerance: tally.within_tolerance,
+                match_rate: (compared > 0).then(|| 1.0 - tally.unequal as f64 / compared as f64),
+                max_abs_diff: tally.max_abs_diff,
+                null_mismatch: tally.null_mismatch,
+                stats,
+                drift,
+            }
         })
         .collect()
+}
+
+/// Without a key no value is compared on its own: columns carry only their
+/// statistics and drift.
+fn whole_row_columns(
+    columns: &[ColumnPair],
+    prod: &PreparedSide,
+    candidate: &PreparedSide,
+) -> Vec<ColumnDiff> {
+    columns
+        .iter()
+        .enumerate()
+        .map(|(index, pair)| {
+            let (stats, drift) = column_stats(index, pair, prod, candidate);
+            ColumnDiff {
+                name: pair.name.clone(),
+                compared_as: pair.compared_as.to_string(),
+                tolerance: None,
+                compared: 0,
+                unequal: 0,
+                within_tolerance: 0,
+                match_rate: None,
+                max_abs_diff: None,
+                null_mismatch: 0,
+                stats,
+                drift,
+            }
+        })
+        .collect()
+}
+
+/// Both sides' statistics of statistics column `index`, and their drift;
+/// `None` when statistics are off.
+fn column_stats(
+    index: usize,
+    pair: &ColumnPair,
+    prod: &PreparedSide,
+    candidate: &PreparedSide,
+) -> (Option<SideStats>, Option<Drift>) {
+    let (Some(p), Some(c)) = (prod.stats.get(index), candidate.stats.get(index)) else {
+        return (None, None);
+    };
+    let (prod_cells, candidate_cells) = (prod.stat_cells(index), candidate.stat_cells(index));
+    let prod_stats = ColumnStats::finish(p, &pair.compared_as, &prod_cells);
+    let candidate_stats = ColumnStats::finish(c, &pair.compared_as, &candidate_cells);
+    let drift = drift::drift(
+        &drift::DriftSide {
+            state: p,
+            stats: &prod_stats,
+            cells: &prod_cells,
+        },
+        &drift::DriftSide {
+            state: c,
+            stats: &candidate_stats,
+            cells: &candidate_cells,
+        },
+        &pair.compared_as,
+    );
+    (
+        Some(SideStats {
+            prod: prod_stats,
+            candidate: candidate_stats,
+        }),
+        Some(drift),
+    )
 }

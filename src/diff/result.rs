@@ -5,7 +5,9 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::compare::Tolerance;
+use super::drift::Drift;
 use super::schema::SchemaDiff;
+use super::stats::ColumnStats;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TableDiff {
@@ -87,6 +89,18 @@ pub struct ColumnDiff {
     pub max_abs_diff: Option<f64>,
     /// Unequal values where exactly one side is NULL.
     pub null_mismatch: u64,
+    /// Statistics of every row of each side (absent with `--no-stats`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stats: Option<SideStats>,
+    /// How the column's statistics moved (absent with `--no-stats`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drift: Option<Drift>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SideStats {
+    pub prod: ColumnStats,
+    pub candidate: ColumnStats,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

@@ -2,9 +2,9 @@
 
 use std::io::{self, Write};
 
-use super::Report;
+use serde::Serialize;
 
-pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+pub fn render(report: &impl Serialize, out: &mut dyn Write) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, report)?;
     writeln!(out)
 }

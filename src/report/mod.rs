@@ -4,13 +4,14 @@
 mod format;
 pub mod json;
 pub mod model;
+mod profile_table;
 pub mod table;
 
 use std::fs;
 use std::io::{self, Write};
 use std::path::Path;
 
-pub use model::{Report, SideInfo, TableReport, Timings, Verdict};
+pub use model::{ProfileReport, Report, SideInfo, TableReport, Timings, Verdict};
 
 use crate::cli::ReportFormat;
 use crate::error::{Error, Result};
@@ -20,22 +21,46 @@ use crate::plan::OutputPlan;
 /// without ever overwriting a file it did not write.
 const OUTPUT_MARKER: &str = ".dualrun-output";
 
+/// A report that every format can render.
+pub trait Render {
+    fn table(&self, color: bool, out: &mut dyn Write) -> io::Result<()>;
+    fn json(&self, out: &mut dyn Write) -> io::Result<()>;
+}
+
+impl Render for Report {
+    fn table(&self, color: bool, out: &mut dyn Write) -> io::Result<()> {
+        table::render(self, color, out)
+    }
+    fn json(&self, out: &mut dyn Write) -> io::Result<()> {
+        json::render(self, out)
+    }
+}
+
+impl Render for ProfileReport {
+    fn table(&self, _color: bool, out: &mut dyn Write) -> io::Result<()> {
+        profile_table::render(self, out)
+    }
+    fn json(&self, out: &mut dyn Write) -> io::Result<()> {
+        json::render(self, out)
+    }
+}
+
 /// Renders `report` in one format.
 pub fn render(
-    report: &Report,
+    report: &dyn Render,
     format: ReportFormat,
     color: bool,
     out: &mut dyn Write,
 ) -> io::Result<()> {
     match format {
-        ReportFormat::Table => table::render(report, color, out),
-        ReportFormat::Json => json::render(report, out),
+        ReportFormat::Table => report.table(color, out),
+        ReportFormat::Json => report.json(out),
     }
 }
 
 /// Writes every requested format: to `--output-dir` when given, else the one
 /// format to stdout. A closed stdout (`| head`) ends output quietly.
-pub fn emit(report: &Report, output: &OutputPlan) -> Result<()> {
+pub fn emit(report: &dyn Render, output: &OutputPlan) -> Result<()> {
     if let Some(dir) = &output.dir {
         prepare_output_dir(dir)?;
         for &format in &output.formats {

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::diff::TableDiff;
 use crate::input::Table;
+use crate::profile::ProfiledColumn;
 
 /// Bumped when a field changes meaning or disappears; new fields don't bump it.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -118,5 +119,40 @@ impl Report {
 
     pub fn exit_code(&self) -> u8 {
         self.verdict.exit_code()
+    }
+}
+
+/// The report of `dualrun profile`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProfileReport {
+    pub schema_version: u32,
+    pub tool: Tool,
+    pub command: String,
+    pub table: ProfiledTable,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timings: Option<Timings>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProfiledTable {
+    pub name: String,
+    #[serde(flatten)]
+    pub side: SideInfo,
+    pub profile: Vec<ProfiledColumn>,
+}
+
+impl ProfileReport {
+    pub fn of(name: &str, table: &Table, profile: Vec<ProfiledColumn>) -> Self {
+        ProfileReport {
+            schema_version: SCHEMA_VERSION,
+            tool: Tool::default(),
+            command: "profile".to_string(),
+            table: ProfiledTable {
+                name: name.to_string(),
+                side: SideInfo::of(table),
+                profile,
+            },
+            timings: None,
+        }
     }
 }

@@ -129,6 +129,7 @@ fn render_table(t: &TableReport, color: bool, out: &mut dyn Write) -> io::Result
 
     render_schema(&t.diff.schema, out)?;
     render_columns(t, out)?;
+    render_drift(t, out)?;
     render_samples(t, out)?;
     if let Some(candidates) = &t.diff.key_candidates {
         if candidates.is_empty() {
@@ -236,6 +237,114 @@ fn render_columns(t: &TableReport, out: &mut dyn Write) -> io::Result<()> {
     }
     right_align(&mut table, 2..7);
     writeln!(out, "\ncolumns with differences:\n{table}")
+}
+
+/// Thresholds above which a drift figure is marked `!` in the table.
+const NOTABLE_NULL_PP: f64 = 1.0;
+const NOTABLE_CHANGE: f64 = 0.01;
+const NOTABLE_DISTANCE: f64 = 0.1;
+
+fn signed_percent(change: f64) -> String {
+    format!("{:+.2}%", change * 100.0)
+}
+
+fn render_drift(t: &TableReport, out: &mut dyn Write) -> io::Result<()> {
+    let with_drift: Vec<_> = t
+        .diff
+        .columns
+        .iter()
+        .filter_map(|c| c.drift.as_ref().map(|d| (c, d)))
+        .collect();
+    if with_drift.is_empty() {
+        return Ok(());
+    }
+    let mut table = new_table(&[
+        "column",
+        "null Δpp",
+        "mean Δ",
+        "p50 Δ",
+        "PSI",
+        "KS",
+        "categories",
+        "",
+    ]);
+    let mut shown = 0;
+    for (column, drift) in with_drift {
+        let numeric = drift.numeric.as_ref();
+        let mean = numeric.and_then(|n| n.mean_change);
+        let p50 = numeric.and_then(|n| {
+            n.quantile_change
+                .get("p50")
+                .copied()
+                .flatten()
+                .map(signed_percent)
+                .or_else(|| {
+                    n.quantile_shift_seconds
+                        .get("p50")
+                        .map(|s| format!("{s:+.0}s"))
+                })
+        });
+        let psi = numeric.and_then(|n| n.psi);
+        let ks = numeric.and_then(|n| n.ks);
+        let categories = drift.categories.as_ref().map(|c| {
+            let mut parts = Vec::new();
+            if !c.new.is_empty() {
+                parts.push(format!("+{} new", c.new.len()));
+            }
+            if !c.vanished.is_empty() {
+                parts.push(format!("-{} vanished", c.vanished.len()));
+            }
+            if c.top_share_change_pp > 0.0 {
+                parts.push(format!("top share {:.2}pp", c.top_share_change_pp));
+            }
+            parts.join(", ")
+        });
+        let moved = drift.null_rate_pp != 0.0
+            || mean.is_some_and(|m| m != 0.0)
+            || psi.is_some_and(|v| v > 0.0)
+            || ks.is_some_and(|v| v > 0.0)
+            || categories.as_deref().is_some_and(|c| !c.is_empty());
+        if !moved {
+            continue;
+        }
+        let notable = drift.null_rate_pp.abs() >= NOTABLE_NULL_PP
+            || mean.is_some_and(|m| m.abs() >= NOTABLE_CHANGE)
+            || psi.is_some_and(|v| v >= NOTABLE_DISTANCE)
+            || ks.is_some_and(|v| v >= NOTABLE_DISTANCE)
+            || drift
+                .categories
+                .as_ref()
+                .is_some_and(|c| !c.new.is_empty() || !c.vanished.is_empty());
+        let dash = || "-".to_string();
+        table.add_row(vec![
+            column.name.clone(),
+            format!("{:+.2}", drift.null_rate_pp),
+            mean.map_or_else(dash, signed_percent),
+            p50.unwrap_or_else(dash),
+            psi.map_or_else(dash, |v| format!("{v:.4}")),
+            ks.map_or_else(dash, |v| format!("{v:.4}")),
+            categories.filter(|c| !c.is_empty()).unwrap_or_else(dash),
+            if notable {
+                "!".to_string()
+            } else {
+                String::new()
+            },
+        ]);
+        shown += 1;
+    }
+    if shown == 0 {
+        return writeln!(
+            out,
+            "
+column statistics: no drift"
+        );
+    }
+    right_align(&mut table, 1..6);
+    writeln!(
+        out,
+        "
+drift of column statistics (prod -> candidate, all rows; ! notable):\n{table}"
+    )
 }
 
 fn key_text(key: &Map<String, Value>) -> String {

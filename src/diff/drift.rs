@@ -1,0 +1,242 @@
+//! Drift: how the shape of a column moved between prod and candidate,
+//! computed from the two sides' statistics.
+//!
+//! Relative changes use prod as the denominator; when prod is 0 the change
+//! is 0 if the candidate is 0 too, and otherwise null with a note saying so
+//! (never NaN). PSI uses 10 bins cut at prod's deciles, with empty bins
+//! counted as a share of `PSI_EPSILON`; PSI and the Kolmogorov-Smirnov
+//! distance are read from the quantile sketches (CDFs on a 0.1% grid).
+
+use std::collections::BTreeMap;
+
+use datafusion::arrow::datatypes::DataType;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::stats::quantiles::{Cdf, LEVELS};
+use super::stats::{CellSource, ColumnStats, KindState, StatsState, TOP_K, TopValues};
+
+/// The share given to an empty PSI bin, so its log term stays finite.
+pub const PSI_EPSILON: f64 = 1e-4;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Drift {
+    /// Candidate null rate minus prod null rate, in percentage points.
+    pub null_rate_pp: f64,
+    pub distinct_change: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub numeric: Option<NumericDrift>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub categories: Option<CategoryDrift>,
+    /// Why a value above is null, e.g. a zero prod denominator.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// Relative changes (0.02 = +2%) and distribution distances.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct NumericDrift {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mean_change: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stddev_change: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sum_change: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_change: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_change: Option<f64>,
+    /// Relative change of each quantile (numbers only).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub quantile_change: BTreeMap<String, Option<f64>>,
+    /// Shift of each quantile in seconds (dates, times and timestamps, where
+    /// a change relative to the epoch would mean nothing).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub quantile_shift_seconds: BTreeMap<String, f64>,
+    pub psi: Option<f64>,
+    pub ks: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CategoryDrift {
+    /// Values among the candidate's top values that prod does not have.
+    pub new: Vec<Value>,
+    /// Values among prod's top values that the candidate does not have.
+    pub vanished: Vec<Value>,
+    /// Largest change of a top value's share of non-null rows, in
+    /// percentage points.
+    pub top_share_change_pp: f64,
+}
+
+/// Relative change `(candidate - prod) / |prod|`, with a note when prod is 0.
+fn relative(name: &str, prod: f64, candidate: f64, notes: &mut Vec<String>) -> Option<f64> {
+    if !prod.is_finite() || !candidate.is_finite() {
+        return None;
+    }
+    if prod == 0.0 {
+        if candidate == 0.0 {
+            return Some(0.0);
+        }
+        notes.push(format!(
+            "{name} is 0 in prod, so its relative change is undefined"
+        ));
+        return None;
+    }
+    Some((candidate - prod) / prod.abs())
+}
+
+fn number(value: &Value) -> Option<f64> {
+    value.as_f64()
+}
+
+/// One side of a column: its merged state, finished statistics, and where
+/// to read its values.
+pub struct DriftSide<'a> {
+    pub state: &'a StatsState,
+    pub stats: &'a ColumnStats,
+    pub cells: &'a dyn CellSource,
+}
+
+/// Seconds per stored unit of a temporal comparison type.
+fn seconds_per_unit(data_type: &DataType) -> Option<f64> {
+    use datafusion::arrow::datatypes::TimeUnit;
+    let unit = |u: &TimeUnit| match u {
+        TimeUnit::Second => 1.0,
+        TimeUnit::Millisecond => 1e-3,
+        TimeUnit::Microsecond => 1e-6,
+        TimeUnit::Nanosecond => 1e-9,
+    };
+    match data_type {
+        DataType::Date32 => Some(86_400.0),
+        DataType::Date64 => Some(1e-3),
+        DataType::Time64(u) | DataType::Timestamp(u, _) | DataType::Duration(u) => Some(unit(u)),
+        _ => None,
+    }
+}
+
+/// Drift of one column whose comparison type is `data_type`.
+pub fn drift(prod_side: &DriftSide, candidate_side: &DriftSide, data_type: &DataType) -> Drift {
+    let (prod, candidate) = (prod_side.state, candidate_side.state);
+    let (prod_stats, candidate_stats) = (prod_side.stats, candidate_side.stats);
+    let mut notes = Vec::new();
+    let distinct_change = relative(
+        "distinct",
+        prod_stats.distinct as f64,
+        candidate_stats.distinct as f64,
+        &mut notes,
+    );
+    let mut drift = Drift {
+        null_rate_pp: (candidate_stats.null_rate - prod_stats.null_rate) * 100.0,
+        distinct_change,
+        ..Default::default()
+    };
+    let sketches = match (&prod.kind, &candidate.kind) {
+        (KindState::Numeric(p), KindState::Numeric(c)) => Some((&p.sketch, &c.sketch)),
+        (KindState::Temporal(p), KindState::Temporal(c)) => Some((&p.sketch, &c.sketch)),
+        _ => None,
+    };
+    if let Some((ps, cs)) = sketches {
+        let mut numeric = NumericDrift::default();
+        if let (Some(p), Some(c)) = (&prod_stats.numeric, &candidate_stats.numeric) {
+            let mut change = |name: &str, a: &Value, b: &Value| match (number(a), number(b)) {
+                (Some(x), Some(y)) => relative(name, x, y, &mut notes),
+                _ => None,
+            };
+            numeric.mean_change = change("mean", &p.mean, &c.mean);
+            numeric.stddev_change = change("stddev", &p.stddev, &c.stddev);
+            numeric.sum_change = change("sum", &p.sum, &c.sum);
+            numeric.min_change = change("min", &prod_stats.min, &candidate_stats.min);
+            numeric.max_change = change("max", &prod_stats.max, &candidate_stats.max);
+        }
+        for (name, q) in LEVELS {
+            let (Some(a), Some(b)) = (ps.quantile(q), cs.quantile(q)) else {
+                continue;
+            };
+            match seconds_per_unit(data_type) {
+                Some(seconds) => {
+                    numeric
+                        .quantile_shift_seconds
+                        .insert(name.to_string(), (b - a) * seconds);
+                }
+                None => {
+                    let change = relative(name, a, b, &mut notes);
+                    numeric.quantile_change.insert(name.to_string(), change);
+                }
+            }
+        }
+        if let (Some(p), Some(c)) = (Cdf::of(ps), Cdf::of(cs)) {
+            numeric.psi = Some(psi(&p, &c));
+            numeric.ks = Some(ks(&p, &c));
+        }
+        drift.numeric = Some(numeric);
+    }
+    if let (KindState::Text(pt), KindState::Text(ct)) = (&prod.kind, &candidate.kind) {
+        let prod_values = (prod.rows - prod.nulls).max(1) as f64;
+        let candidate_values = (candidate.rows - candidate.nulls).max(1) as f64;
+        let shares = [&pt.top, &ct.top].map(|top| top.top(TOP_K));
+        let hashes: std::collections::BTreeSet<u64> =
+            shares.iter().flatten().map(|(h, _, _)| *h).collect();
+        drift.categories = Some(CategoryDrift {
+            new: missing_from(&ct.top, &pt.top, candidate_side.cells),
+            vanished: missing_from(&pt.top, &ct.top, prod_side.cells),
+            top_share_change_pp: hashes
+                .into_iter()
+                .map(|h| {
+                    let share_p = pt.top.count_of(h).unwrap_or(0) as f64 / prod_values;
+                    let share_c = ct.top.count_of(h).unwrap_or(0) as f64 / candidate_values;
+                    ((share_c - share_p) * 100.0).abs()
+                })
+                .fold(0.0, f64::max),
+        });
+    }
+    drift.notes = notes;
+    drift
+}
+
+/// Up to `TOP_K` of `side`'s values (most frequent first) that `other` never
+/// has. Only said when `other` counted every value, or absence is unknown.
+fn missing_from(side: &TopValues, other: &TopValues, cells: &dyn CellSource) -> Vec<Value> {
+    if !other.exact {
+        return Vec::new();
+    }
+    side.top(usize::MAX)
+        .into_iter()
+        .filter(|(h, _, _)| other.count_of(*h).is_none())
+        .take(TOP_K)
+        .map(|(_, _, pos)| cells.cell(pos))
+        .collect()
+}
+
+/// Population stability index on prod's deciles.
+fn psi(prod: &Cdf, candidate: &Cdf) -> f64 {
+    let edges: Vec<f64> = (1..10).map(|i| prod.quantile(i as f64 / 10.0)).collect();
+    let shares = |cdf: &Cdf| {
+        let mut below = 0.0;
+        let mut shares = Vec::with_capacity(10);
+        for edge in &edges {
+            let at = cdf.at(*edge);
+            shares.push(at - below);
+            below = at;
+        }
+        shares.push(1.0 - below);
+        shares
+    };
+    let (p, c) = (shares(prod), shares(candidate));
+    p.iter()
+        .zip(&c)
+        .map(|(a, b)| {
+            let (a, b) = (a.max(PSI_EPSILON), b.max(PSI_EPSILON));
+            (b - a) * (b / a).ln()
+        })
+        .sum::<f64>()
+        .max(0.0)
+}
+
+/// Kolmogorov-Smirnov distance: the largest gap between the two CDFs.
+fn ks(prod: &Cdf, candidate: &Cdf) -> f64 {
+    prod.points()
+        .iter()
+        .chain(candidate.points())
+        .map(|x| (prod.at(*x) - candidate.at(*x)).abs())
+        .fold(0.0, f64::max)
+}

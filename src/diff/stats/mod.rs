@@ -1,0 +1,604 @@
+//! Column statistics in one pass over comparison-typed columns, mergeable
+//! across batches: count, nulls, distinct, min and max for every column;
+//! sum, mean, variance, zeros, NaN/infinity counts and quantiles for
+//! numbers; quantiles for dates and times; lengths, empty count and top
+//! values for strings and binaries; true/false counts for booleans.
+//!
+//! Every merge is exact and independent of order (exact sums, bucket
+//! sketches, set unions), so statistics do not depend on how rows were split
+//! into batches or on the thread count; only the top values of a column with
+//! more than 10,000 distinct values are approximate.
+
+mod distinct;
+mod exact_sum;
+pub mod quantiles;
+mod top;
+
+use std::collections::BTreeMap;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, ArrowPrimitiveType, AsArray, Date32Array, Date64Array,
+    DurationMicrosecondArray, DurationMillisecondArray, DurationNanosecondArray,
+    DurationSecondArray, Time64NanosecondArray, TimestampMicrosecondArray,
+    TimestampMillisecondArray, TimestampNanosecondArray, TimestampSecondArray,
+};
+use datafusion::arrow::datatypes::{
+    DataType, Date32Type, Date64Type, Decimal128Type, Decimal256Type, DurationMicrosecondType,
+    DurationMillisecondType, DurationNanosecondType, DurationSecondType, Float64Type, Int64Type,
+    Time64NanosecondType, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
+    TimestampNanosecondType, TimestampSecondType,
+};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::hash::NULL_HASH;
+use super::prepare::Pos;
+use super::value::{cell_to_json, float_to_json};
+pub use distinct::Distinct;
+use exact_sum::{ExactSum, sample_variance, two_product};
+use quantiles::{LEVELS, QuantileSketch};
+pub use top::TopValues;
+
+/// How many top values a column reports.
+pub const TOP_K: usize = 10;
+
+/// The mergeable state of one column's statistics.
+pub struct StatsState {
+    pub rows: u64,
+    pub nulls: u64,
+    pub distinct: Distinct,
+    pub kind: KindState,
+}
+
+pub enum KindState {
+    Numeric(Box<NumericState>),
+    Temporal(Box<TemporalState>),
+    Text(Box<TextState>),
+    Boolean { trues: u64, falses: u64 },
+    Other,
+}
+
+pub struct NumericState {
+    sum: ExactSum,
+    squares: ExactSum,
+    finite: u64,
+    zeros: u64,
+    nan: u64,
+    infinite: u64,
+    min: Option<(f64, Pos)>,
+    max: Option<(f64, Pos)>,
+    pub sketch: QuantileSketch,
+}
+
+pub struct TemporalState {
+    min: Option<(i64, Pos)>,
+    max: Option<(i64, Pos)>,
+    pub sketch: QuantileSketch,
+}
+
+pub struct TextState {
+    min: Option<Vec<u8>>,
+    max: Option<Vec<u8>>,
+    min_length: u64,
+    max_length: u64,
+    total_length: u64,
+    empty: u64,
+    pub top: TopValues,
+}
+
+/// Keeps the smaller value, and of equal values the earlier position, so a
+/// merge gives the same answer in any order.
+fn keep_min<T: PartialOrd + Copy>(slot: &mut Option<(T, Pos)>, candidate: Option<(T, Pos)>) {
+    if let Some((v, p)) = candidate
+        && slot.is_none_or(|(s, sp)| v < s || (v == s && p < sp))
+    {
+        *slot = Some((v, p));
+    }
+}
+
+fn keep_max<T: PartialOrd + Copy>(slot: &mut Option<(T, Pos)>, candidate: Option<(T, Pos)>) {
+    if let Some((v, p)) = candidate
+        && slot.is_none_or(|(s, sp)| v > s || (v == s && p < sp))
+    {
+        *slot = Some((v, p));
+    }
+}
+
+impl StatsState {
+    fn empty(data_type: &DataType) -> Self {
+        use DataType::*;
+        let kind = match data_type {
+            Int64 | Float64 | Decimal128(..) | Decimal256(..) => {
+                KindState::Numeric(Box::new(NumericState {
+                    sum: ExactSum::default(),
+                    squares: ExactSum::default(),
+                    finite: 0,
+                    zeros: 0,
+                    nan: 0,
+                    infinite: 0,
+                    min: None,
+                    max: None,
+                    sketch: QuantileSketch::default(),
+                }))
+            }
+            Date32 | Date64 | Timestamp(..) | Time64(_) | Duration(_) => {
+                KindState::Temporal(Box::new(TemporalState {
+                    min: None,
+                    max: None,
+                    sketch: QuantileSketch::default(),
+                }))
+            }
+            Utf8View | BinaryView => KindState::Text(Box::new(TextState {
+                min: None,
+                max: None,
+                min_length: u64::MAX,
+                max_length: 0,
+                total_length: 0,
+                empty: 0,
+                top: TopValues::default(),
+            })),
+            Boolean => KindState::Boolean {
+                trues: 0,
+                falses: 0,
+            },
+            _ => KindState::Other,
+        };
+        StatsState {
+            rows: 0,
+            nulls: 0,
+            distinct: Distinct::default(),
+            kind,
+        }
+    }
+
+    /// Statistics of one batch's column; `hashes` are its value hashes.
+    pub fn of_batch(array: &dyn Array, hashes: &[u64], batch: u32) -> Self {
+        let mut state = StatsState::empty(array.data_type());
+        state.rows = array.len() as u64;
+        state.nulls = array.null_count() as u64;
+        for &h in hashes {
+            if h != NULL_HASH {
+                state.distinct.add(h);
+            }
+        }
+        let pos = |row: usize| Pos {
+            batch,
+            row: row as u32,
+        };
+        match &mut state.kind {
+            KindState::Numeric(n) => numeric_batch(n, array, pos),
+            KindState::Temporal(t) => temporal_batch(t, array, pos),
+            KindState::Text(t) => text_batch(t, array, hashes, pos),
+            KindState::Boolean { trues, falses } => {
+                let values = array.as_boolean();
+                *trues = values.true_count() as u64;
+                *falses = (values.len() - values.null_count()) as u64 - *trues;
+            }
+            KindState::Other => {}
+        }
+        state
+    }
+
+    pub fn merge(&mut self, other: StatsState) {
+        self.rows += other.rows;
+        self.nulls += other.nulls;
+        self.distinct.merge(other.distinct);
+        match (&mut self.kind, other.kind) {
+            (KindState::Numeric(a), KindState::Numeric(b)) => {
+                a.sum.merge(&b.sum);
+                a.squares.merge(&b.squares);
+                a.finite += b.finite;
+                a.zeros += b.zeros;
+                a.nan += b.nan;
+                a.infinite += b.infinite;
+                keep_min(&mut a.min, b.min);
+                keep_max(&mut a.max, b.max);
+                a.sketch.merge(b.sketch);
+            }
+            (KindState::Temporal(a), KindState::Temporal(b)) => {
+                keep_min(&mut a.min, b.min);
+                keep_max(&mut a.max, b.max);
+                a.sketch.merge(b.sketch);
+            }
+            (KindState::Text(a), KindState::Text(b)) => {
+                if b.min.is_some() && (a.min.is_none() || b.min < a.min) {
+                    a.min = b.min;
+                }
+                if b.max > a.max {
+                    a.max = b.max;
+                }
+                a.min_length = a.min_length.min(b.min_length);
+                a.max_length = a.max_length.max(b.max_length);
+                a.total_length += b.total_length;
+                a.empty += b.empty;
+                a.top.merge(b.top);
+            }
+            (
+                KindState::Boolean { trues, falses },
+                KindState::Boolean {
+                    trues: t,
+                    falses: f,
+                },
+            ) => {
+                *trues += t;
+                *falses += f;
+            }
+            _ => {}
+        }
+    }
+}
+
+fn numeric_batch(state: &mut NumericState, array: &dyn Array, pos: impl Fn(usize) -> Pos) {
+    let mut finite = Vec::with_capacity(array.len());
+    let mut add = |i: usize, v: f64| {
+        if v.is_nan() {
+            state.nan += 1;
+            return;
+        }
+        keep_min(&mut state.min, Some((v, pos(i))));
+        keep_max(&mut state.max, Some((v, pos(i))));
+        if v.is_infinite() {
+            state.infinite += 1;
+            return;
+        }
+        state.finite += 1;
+        state.zeros += u64::from(v == 0.0);
+        state.sum.add(v);
+        let (square, error) = two_product(v, v);
+        state.squares.add(square);
+        state.squares.add(error);
+        finite.push(v);
+    };
+    match array.data_type() {
+        DataType::Int64 => each_value::<Int64Type>(array, |i, v| add(i, v as f64)),
+        DataType::Float64 => each_value::<Float64Type>(array, add),
+        DataType::Decimal128(_, scale) => {
+            let unit = 10f64.powi(i32::from(*scale));
+            each_value::<Decimal128Type>(array, |i, v| add(i, v as f64 / unit));
+        }
+        DataType::Decimal256(_, scale) => {
+            let unit = 10f64.powi(i32::from(*scale));
+            each_value::<Decimal256Type>(array, |i, v| {
+                let as_f64 = v
+                    .to_i128()
+                    .map_or_else(|| v.to_parts().1 as f64 * 2f64.powi(128), |x| x as f64);
+                add(i, as_f64 / unit)
+            });
+        }
+        _ => {}
+    }
+    state.sketch = QuantileSketch::of_values(finite);
+}
+
+fn each_value<T: ArrowPrimitiveType>(array: &dyn Array, mut f: impl FnMut(usize, T::Native)) {
+    let values = array.as_primitive::<T>();
+    for i in 0..values.len() {
+        if values.is_valid(i) {
+            f(i, values.value(i));
+        }
+    }
+}
+
+fn temporal_batch(state: &mut TemporalState, array: &dyn Array, pos: impl Fn(usize) -> Pos) {
+    let mut values = Vec::with_capacity(array.len());
+    let mut add = |i: usize, v: i64| {
+        keep_min(&mut state.min, Some((v, pos(i))));
+        keep_max(&mut state.max, Some((v, pos(i))));
+        values.push(v as f64);
+    };
+    use DataType::*;
+    match array.data_type() {
+        Date32 => each_value::<Date32Type>(array, |i, v| add(i, i64::from(v))),
+        Date64 => each_value::<Date64Type>(array, &mut add),
+        Time64(_) => each_value::<Time64NanosecondType>(array, &mut add),
+        Timestamp(TimeUnit::Second, _) => each_value::<TimestampSecondType>(array, &mut add),
+        Timestamp(TimeUnit::Millisecond, _) => {
+            each_value::<TimestampMillisecondType>(array, &mut add)
+        }
+        Timestamp(TimeUnit::Microsecond, _) => {
+            each_value::<TimestampMicrosecondType>(array, &mut add)
+        }
+        Timestamp(TimeUnit::Nanosecond, _) => {
+            each_value::<TimestampNanosecondType>(array, &mut add)
+        }
+        Duration(TimeUnit::Second) => each_value::<DurationSecondType>(array, &mut add),
+        Duration(TimeUnit::Millisecond) => each_value::<DurationMillisecondType>(array, &mut add),
+        Duration(TimeUnit::Microsecond) => each_value::<DurationMicrosecondType>(array, &mut add),
+        Duration(TimeUnit::Nanosecond) => each_value::<DurationNanosecondType>(array, &mut add),
+        _ => {}
+    }
+    state.sketch = QuantileSketch::of_values(values);
+}
+
+fn text_batch(
+    state: &mut TextState,
+    array: &dyn Array,
+    hashes: &[u64],
+    pos: impl Fn(usize) -> Pos,
+) {
+    let mut add = |i: usize, bytes: &[u8]| {
+        let length = bytes.len() as u64;
+        state.min_length = state.min_length.min(length);
+        state.max_length = state.max_length.max(length);
+        state.total_length += length;
+        state.empty += u64::from(length == 0);
+        if state.min.as_deref().is_none_or(|m| bytes < m) {
+            state.min = Some(bytes.to_vec());
+        }
+        if state.max.as_deref().is_none_or(|m| bytes > m) {
+            state.max = Some(bytes.to_vec());
+        }
+        state.top.add(hashes[i], pos(i));
+    };
+    match array.data_type() {
+        DataType::Utf8View => {
+            let values = array.as_string_view();
+            for i in 0..values.len() {
+                if values.is_valid(i) {
+                    add(i, values.value(i).as_bytes());
+                }
+            }
+        }
+        DataType::BinaryView => {
+            let values = array.as_binary_view();
+            for i in 0..values.len() {
+                if values.is_valid(i) {
+                    add(i, values.value(i));
+                }
+            }
+        }
+        _ => {}
+    }
+    state.top.bound();
+}
+
+/// Finished statistics of one column, as the report shows them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ColumnStats {
+    pub count: u64,
+    pub null_count: u64,
+    /// `null_count / count`; 0 for an empty table.
+    pub null_rate: f64,
+    pub distinct: u64,
+    /// Whether `distinct` is exact (at most 10,000 distinct values).
+    pub distinct_exact: bool,
+    pub min: Value,
+    pub max: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub numeric: Option<NumericStats>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temporal: Option<TemporalStats>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<TextStats>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub boolean: Option<BooleanStats>,
+}
+
+/// Moments and quantiles over the finite values (NaN and infinities are
+/// counted apart).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NumericStats {
+    pub sum: Value,
+    pub mean: Value,
+    /// Sample variance (n - 1); null below two values.
+    pub variance: Value,
+    pub stddev: Value,
+    pub zeros: u64,
+    pub nan: u64,
+    pub infinite: u64,
+    pub quantiles: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TemporalStats {
+    pub quantiles: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TextStats {
+    /// Lengths in bytes.
+    pub min_length: Option<u64>,
+    pub max_length: Option<u64>,
+    pub mean_length: Option<f64>,
+    pub empty: u64,
+    pub top: Vec<TopValue>,
+    /// Whether `top` counts are exact (at most 10,000 distinct values).
+    pub top_exact: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TopValue {
+    pub value: Value,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BooleanStats {
+    pub true_count: u64,
+    pub false_count: u64,
+}
+
+/// Reads one column's cell back from the batches statistics positions point
+/// into.
+pub trait CellSource {
+    fn cell(&self, pos: Pos) -> Value;
+}
+
+impl ColumnStats {
+    /// Finishes a state into report values. `data_type` is the column's
+    /// comparison type; `cells` resolves positions to typed values.
+    pub fn finish(state: &StatsState, data_type: &DataType, cells: &dyn CellSource) -> Self {
+        let (distinct, distinct_exact) = state.distinct.estimate();
+        let mut stats = ColumnStats {
+            count: state.rows,
+            null_count: state.nulls,
+            null_rate: if state.rows == 0 {
+                0.0
+            } else {
+                state.nulls as f64 / state.rows as f64
+            },
+            distinct,
+            distinct_exact,
+            min: Value::Null,
+            max: Value::Null,
+            numeric: None,
+            temporal: None,
+            text: None,
+            boolean: None,
+        };
+        match &state.kind {
+            KindState::Numeric(n) => {
+                stats.min = n.min.map_or(Value::Null, |(_, p)| cells.cell(p));
+                stats.max = n.max.map_or(Value::Null, |(_, p)| cells.cell(p));
+                let variance = sample_variance(n.finite, &n.sum, &n.squares);
+                let has_values = n.finite > 0;
+                stats.numeric = Some(NumericStats {
+                    sum: float_to_json(n.sum.value()),
+                    mean: if has_values {
+                        float_to_json(n.sum.value() / n.finite as f64)
+                    } else {
+                        Value::Null
+                    },
+                    variance: variance.map_or(Value::Null, float_to_json),
+                    stddev: variance.map_or(Value::Null, |v| float_to_json(v.sqrt())),
+                    zeros: n.zeros,
+                    nan: n.nan,
+                    infinite: n.infinite,
+                    quantiles: LEVELS
+                        .iter()
+                        .map(|(name, q)| {
+                            (
+                                name.to_string(),
+                                n.sketch.quantile(*q).map_or(Value::Null, float_to_json),
+                            )
+                        })
+                        .collect(),
+                });
+            }
+            KindState::Temporal(t) => {
+                stats.min = t.min.map_or(Value::Null, |(_, p)| cells.cell(p));
+                stats.max = t.max.map_or(Value::Null, |(_, p)| cells.cell(p));
+                stats.temporal = Some(TemporalStats {
+                    quantiles: LEVELS
+                        .iter()
+                        .map(|(name, q)| {
+                            let value = t.sketch.quantile(*q).map_or(Value::Null, |v| {
+                                temporal_to_json(v.round() as i64, data_type)
+                            });
+                            (name.to_string(), value)
+                        })
+                        .collect(),
+                });
+            }
+            KindState::Text(t) => {
+                let text = |bytes: &Option<Vec<u8>>| match bytes {
+                    None => Value::Null,
+                    Some(b) if *data_type == DataType::Utf8View => {
+                        Value::String(String::from_utf8_lossy(b).into_owned())
+                    }
+                    Some(b) => Value::String(format!(
+                        "0x{}",
+                        b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+                    )),
+                };
+                stats.min = text(&t.min);
+                stats.max = text(&t.max);
+                let values = state.rows - state.nulls;
+                stats.text = Some(TextStats {
+                    min_length: (values > 0).then_some(t.min_length),
+                    max_length: (values > 0).then_some(t.max_length),
+                    mean_length: (values > 0).then(|| t.total_length as f64 / values as f64),
+                    empty: t.empty,
+                    top: t
+                        .top
+                        .top(TOP_K)
+                        .into_iter()
+                        .map(|(_, count, pos)| TopValue {
+                            value: cells.cell(pos),
+                            count,
+                        })
+                        .collect(),
+                    top_exact: t.top.exact,
+                });
+            }
+            KindState::Boolean { trues, falses } => {
+                stats.min = if *falses > 0 {
+                    Value::Bool(false)
+                } else if *trues > 0 {
+                    Value::Bool(true)
+                } else {
+                    Value::Null
+                };
+                stats.max = if *trues > 0 {
+                    Value::Bool(true)
+                } else if *falses > 0 {
+                    Value::Bool(false)
+                } else {
+                    Value::Null
+                };
+                stats.boolean = Some(BooleanStats {
+                    true_count: *trues,
+                    false_count: *falses,
+                });
+            }
+            KindState::Other => {}
+        }
+        stats
+    }
+}
+
+/// A temporal instant (in the column's unit) as its typed display value.
+fn temporal_to_json(value: i64, data_type: &DataType) -> Value {
+    let array: ArrayRef = match data_type {
+        DataType::Date32 => std::sync::Arc::new(Date32Array::from(vec![value as i32])),
+        DataType::Date64 => std::sync::Arc::new(Date64Array::from(vec![value])),
+        DataType::Time64(_) => std::sync::Arc::new(Time64NanosecondArray::from(vec![value])),
+        DataType::Timestamp(unit, tz) => match unit {
+            TimeUnit::Second => std::sync::Arc::new(
+                TimestampSecondArray::from(vec![value]).with_timezone_opt(tz.clone()),
+            ),
+            TimeUnit::Millisecond => std::sync::Arc::new(
+                TimestampMillisecondArray::from(vec![value]).with_timezone_opt(tz.clone()),
+            ),
+            TimeUnit::Microsecond => std::sync::Arc::new(
+                TimestampMicrosecondArray::from(vec![value]).with_timezone_opt(tz.clone()),
+            ),
+            TimeUnit::Nanosecond => std::sync::Arc::new(
+                TimestampNanosecondArray::from(vec![value]).with_timezone_opt(tz.clone()),
+            ),
+        },
+        DataType::Duration(unit) => match unit {
+            TimeUnit::Second => std::sync::Arc::new(DurationSecondArray::from(vec![value])),
+            TimeUnit::Millisecond => {
+                std::sync::Arc::new(DurationMillisecondArray::from(vec![value]))
+            }
+            TimeUnit::Microsecond => {
+                std::sync::Arc::new(DurationMicrosecondArray::from(vec![value]))
+            }
+            TimeUnit::Nanosecond => std::sync::Arc::new(DurationNanosecondArray::from(vec![value])),
+        },
+        _ => return Value::from(value),
+    };
+    cell_to_json(array.as_ref(), 0)
+}
+
+/// Merges per-batch states of one column, in batch order, and finalizes
+/// the quantile sketch.
+pub fn merge_all(states: impl IntoIterator<Item = StatsState>) -> Option<StatsState> {
+    let mut states = states.into_iter();
+    let mut merged = states.next()?;
+    for state in states {
+        merged.merge(state);
+    }
+    match &mut merged.kind {
+        KindState::Numeric(n) => n.sketch.finalize(),
+        KindState::Temporal(t) => t.sketch.finalize(),
+        _ => {}
+    }
+    Some(merged)
+}
+
+/// The state of a column with no rows at all.
+pub fn empty_state(data_type: &DataType) -> StatsState {
+    StatsState::empty(data_type)
+}
