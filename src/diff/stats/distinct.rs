@@ -1,14 +1,21 @@
-//! Distinct counts: exact up to `EXACT_LIMIT` distinct values, then a
-//! HyperLogLog++ (precision 14: 16,384 registers, about 0.8% standard
-//! error). Both merge by union, so the count does not depend on batch order.
+//! Distinct counts: exact up to `EXACT_LIMIT` distinct values (a sorted set
+//! of value hashes), then a dense HyperLogLog (precision 14: 16,384
+//! registers, about 0.8% standard error). Both merge by union, so the count
+//! does not depend on batch order.
+//!
+//! A batch hands in its hashes sorted and deduplicated, so exact merges are
+//! linear merges of sorted lists; the dense sketch is used rather than a
+//! sparse HyperLogLog++, whose insert path measured several times slower
+//! on a 5,000,000-row diff.
 
-use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use hyperloglogplus::{HyperLogLog, HyperLogLogPlus};
+use hyperloglogplus::{HyperLogLog, HyperLogLogPF};
 
 /// Up to this many distinct values are counted exactly.
 pub const EXACT_LIMIT: usize = 10_000;
+
+const PRECISION: u8 = 14;
 
 /// The inputs are xxh3 value hashes already: hashing them again is waste.
 #[derive(Default)]
@@ -28,62 +35,84 @@ impl Hasher for PassThrough {
     }
 }
 
-pub type HashSetOfHashes = HashSet<u64, BuildHasherDefault<PassThrough>>;
-
-type Sketch = HyperLogLogPlus<u64, BuildHasherDefault<PassThrough>>;
-
-const PRECISION: u8 = 14;
+type Sketch = HyperLogLogPF<u64, BuildHasherDefault<PassThrough>>;
 
 pub enum Distinct {
-    Exact(HashSetOfHashes),
+    /// Sorted, deduplicated value hashes.
+    Exact(Vec<u64>),
     Approximate(Box<Sketch>),
-}
-
-impl std::fmt::Debug for Distinct {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (count, exact) = self.estimate();
-        write!(f, "Distinct({count}, exact: {exact})")
-    }
 }
 
 impl Default for Distinct {
     fn default() -> Self {
-        Distinct::Exact(HashSetOfHashes::default())
+        Distinct::Exact(Vec::new())
     }
 }
 
-impl Distinct {
-    /// Adds the hash of a non-null value.
-    pub fn add(&mut self, hash: u64) {
-        match self {
-            Distinct::Exact(set) => {
-                set.insert(hash);
-                if set.len() > EXACT_LIMIT {
-                    self.overflow();
-                }
+fn new_sketch() -> Sketch {
+    Sketch::new(PRECISION, BuildHasherDefault::default()).expect("precision 14 is valid")
+}
+
+/// The union of two sorted, deduplicated lists.
+fn union(a: &[u64], b: &[u64]) -> Vec<u64> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => {
+                out.push(a[i]);
+                i += 1;
             }
-            Distinct::Approximate(hll) => hll.insert(&hash),
+            std::cmp::Ordering::Greater => {
+                out.push(b[j]);
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                out.push(a[i]);
+                i += 1;
+                j += 1;
+            }
         }
     }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    out
+}
 
-    fn overflow(&mut self) {
-        if let Distinct::Exact(set) = self {
-            let mut hll = Sketch::new(PRECISION, BuildHasherDefault::default())
-                .expect("precision 14 is valid");
-            set.iter().for_each(|h| hll.insert(h));
-            *self = Distinct::Approximate(Box::new(hll));
+impl Distinct {
+    /// A batch's distinct values, from its sorted, deduplicated hashes.
+    pub fn of_sorted(hashes: Vec<u64>) -> Self {
+        let mut distinct = Distinct::Exact(hashes);
+        distinct.bound();
+        distinct
+    }
+
+    fn bound(&mut self) {
+        if let Distinct::Exact(set) = self
+            && set.len() > EXACT_LIMIT
+        {
+            let mut sketch = new_sketch();
+            set.iter().for_each(|h| sketch.insert(h));
+            *self = Distinct::Approximate(Box::new(sketch));
         }
     }
 
     pub fn merge(&mut self, other: Distinct) {
-        match other {
-            Distinct::Exact(set) => set.into_iter().for_each(|h| self.add(h)),
-            Distinct::Approximate(other_hll) => {
-                self.overflow();
-                if let Distinct::Approximate(hll) = self {
-                    // Same precision and hasher, so the merge cannot fail.
-                    let _ = hll.merge(&other_hll);
-                }
+        match (&mut *self, other) {
+            (Distinct::Exact(mine), Distinct::Exact(theirs)) => {
+                *mine = union(mine, &theirs);
+                self.bound();
+            }
+            (Distinct::Approximate(sketch), Distinct::Exact(theirs)) => {
+                theirs.iter().for_each(|h| sketch.insert(h));
+            }
+            (Distinct::Exact(mine), Distinct::Approximate(mut theirs)) => {
+                mine.iter().for_each(|h| theirs.insert(h));
+                *self = Distinct::Approximate(theirs);
+            }
+            (Distinct::Approximate(sketch), Distinct::Approximate(theirs)) => {
+                // Same precision, so the merge cannot fail.
+                let _ = sketch.merge(&theirs);
             }
         }
     }
@@ -92,8 +121,10 @@ impl Distinct {
     pub fn estimate(&self) -> (u64, bool) {
         match self {
             Distinct::Exact(set) => (set.len() as u64, true),
-            // Counting folds the sparse buffer in, hence a copy.
-            Distinct::Approximate(hll) => (hll.as_ref().clone().count().round() as u64, false),
+            // Counting needs `&mut`, hence a copy of the registers.
+            Distinct::Approximate(sketch) => {
+                (sketch.as_ref().clone().count().round() as u64, false)
+            }
         }
     }
 }

@@ -85,10 +85,25 @@ impl ExactSum {
     }
 }
 
-/// `a * b` as an exact pair (product, rounding error), by fused multiply-add.
+/// `a * b` as an exact pair (product, rounding error), by Dekker's split
+/// rather than `mul_add`, which is a slow library call on CPUs built
+/// without FMA (the x86-64 baseline).
 pub fn two_product(a: f64, b: f64) -> (f64, f64) {
+    fn split(x: f64) -> (f64, f64) {
+        const SPLITTER: f64 = 134_217_729.0; // 2^27 + 1
+        let c = SPLITTER * x;
+        let hi = c - (c - x);
+        (hi, x - hi)
+    }
     let p = a * b;
-    (p, a.mul_add(b, -p))
+    if !p.is_finite() || a.abs() > 1e150 || b.abs() > 1e150 {
+        // The split itself would overflow; such products are not exact
+        // anyway once they overflow.
+        return (p, 0.0);
+    }
+    let ((ah, al), (bh, bl)) = (split(a), split(b));
+    let error = ((ah * bh - p) + ah * bl + al * bh) + al * bl;
+    (p, error)
 }
 
 /// The sample variance `(n*Σx² - (Σx)²) / (n(n-1))` with the numerator

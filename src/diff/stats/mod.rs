@@ -31,7 +31,6 @@ use datafusion::arrow::datatypes::{
 use serde::Serialize;
 use serde_json::Value;
 
-use super::hash::NULL_HASH;
 use super::prepare::Pos;
 use super::value::{cell_to_json, float_to_json};
 pub use distinct::Distinct;
@@ -156,19 +155,32 @@ impl StatsState {
         let mut state = StatsState::empty(array.data_type());
         state.rows = array.len() as u64;
         state.nulls = array.null_count() as u64;
-        for &h in hashes {
-            if h != NULL_HASH {
-                state.distinct.add(h);
-            }
-        }
         let pos = |row: usize| Pos {
             batch,
             row: row as u32,
         };
+        let valid = |i: &usize| array.is_valid(*i);
+        if let KindState::Text(text) = &mut state.kind {
+            // One sort serves both the top values and the distinct count.
+            let mut pairs: Vec<(u64, u32)> = (0..hashes.len())
+                .filter(valid)
+                .map(|i| (hashes[i], i as u32))
+                .collect();
+            pairs.sort_unstable();
+            text.top = TopValues::of_sorted(&pairs, batch);
+            let mut unique: Vec<u64> = pairs.iter().map(|p| p.0).collect();
+            unique.dedup();
+            state.distinct = Distinct::of_sorted(unique);
+        } else {
+            let mut unique: Vec<u64> = (0..hashes.len()).filter(valid).map(|i| hashes[i]).collect();
+            unique.sort_unstable();
+            unique.dedup();
+            state.distinct = Distinct::of_sorted(unique);
+        }
         match &mut state.kind {
             KindState::Numeric(n) => numeric_batch(n, array, pos),
             KindState::Temporal(t) => temporal_batch(t, array, pos),
-            KindState::Text(t) => text_batch(t, array, hashes, pos),
+            KindState::Text(t) => text_batch(t, array),
             KindState::Boolean { trues, falses } => {
                 let values = array.as_boolean();
                 *trues = values.true_count() as u64;
@@ -310,13 +322,8 @@ fn temporal_batch(state: &mut TemporalState, array: &dyn Array, pos: impl Fn(usi
     state.sketch = QuantileSketch::of_values(values);
 }
 
-fn text_batch(
-    state: &mut TextState,
-    array: &dyn Array,
-    hashes: &[u64],
-    pos: impl Fn(usize) -> Pos,
-) {
-    let mut add = |i: usize, bytes: &[u8]| {
+fn text_batch(state: &mut TextState, array: &dyn Array) {
+    let mut add = |bytes: &[u8]| {
         let length = bytes.len() as u64;
         state.min_length = state.min_length.min(length);
         state.max_length = state.max_length.max(length);
@@ -328,28 +335,22 @@ fn text_batch(
         if state.max.as_deref().is_none_or(|m| bytes > m) {
             state.max = Some(bytes.to_vec());
         }
-        state.top.add(hashes[i], pos(i));
     };
     match array.data_type() {
         DataType::Utf8View => {
             let values = array.as_string_view();
-            for i in 0..values.len() {
-                if values.is_valid(i) {
-                    add(i, values.value(i).as_bytes());
-                }
-            }
+            (0..values.len())
+                .filter(|i| values.is_valid(*i))
+                .for_each(|i| add(values.value(i).as_bytes()));
         }
         DataType::BinaryView => {
             let values = array.as_binary_view();
-            for i in 0..values.len() {
-                if values.is_valid(i) {
-                    add(i, values.value(i));
-                }
-            }
+            (0..values.len())
+                .filter(|i| values.is_valid(*i))
+                .for_each(|i| add(values.value(i)));
         }
         _ => {}
     }
-    state.top.bound();
 }
 
 /// Finished statistics of one column, as the report shows them.

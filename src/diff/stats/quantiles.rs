@@ -51,12 +51,13 @@ fn canonical_order(a: &TDigest, b: &TDigest) -> Ordering {
 
 impl QuantileSketch {
     /// The sketch of one batch's finite values.
-    pub fn of_values(values: Vec<f64>) -> Self {
+    pub fn of_values(mut values: Vec<f64>) -> Self {
         if values.is_empty() {
             return QuantileSketch::default();
         }
+        values.sort_unstable_by(f64::total_cmp);
         QuantileSketch {
-            parts: vec![TDigest::new(CENTROIDS).merge_unsorted_f64(values)],
+            parts: vec![TDigest::new(CENTROIDS).merge_sorted_f64(&values)],
             merged: None,
         }
     }
