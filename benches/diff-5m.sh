@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Times `dualrun diff` (release build) on a generated pair: 3 runs with the
-# default thread count and 3 with `--threads 1`; prints the median wall time
-# and peak memory of each, and checks every run's counts against the
-# generator's.
+# Times `dualrun diff` (release build) on a generated pair: 3 runs each with
+# the default thread count, with `--threads 1`, and without statistics;
+# prints the median wall time and peak memory of each, and checks every
+# run's counts against the generator's.
 #
 #   bash benches/diff-5m.sh            # 5,000,000 rows
 #   ROWS=1000000 bash benches/diff-5m.sh
@@ -42,3 +42,5 @@ PY
 
 measure "default threads"
 measure "--threads 1" --threads 1
+measure "--no-stats" --no-stats
+measure "--no-stats, 1 thread" --no-stats --threads 1

@@ -508,3 +508,48 @@ fn colour_only_when_asked_or_on_a_terminal() {
         assert!(!plain.contains('\x1b'), "{mode}: {plain}");
     }
 }
+
+#[test]
+fn profile_reports_every_column_and_no_stats_drops_them_from_diff() {
+    let output = dualrun(repo(), &["profile", CANDIDATE, "--format", "json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report = json_report(&output);
+    assert_eq!(report["command"], "profile");
+    let columns = report["table"]["profile"].as_array().unwrap();
+    assert_eq!(columns.len(), 7);
+    let status = columns.iter().find(|c| c["name"] == "status").unwrap();
+    assert_eq!(status["stats"]["distinct"], 4);
+    assert_eq!(status["stats"]["text"]["top_exact"], true);
+
+    let only = dualrun(
+        repo(),
+        &[
+            "profile",
+            CANDIDATE,
+            "--columns",
+            "amount",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(
+        json_report(&only)["table"]["profile"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let table = stdout(&dualrun(repo(), &["profile", PROD]));
+    assert!(
+        table.contains("amount") && table.contains("top values"),
+        "{table}"
+    );
+
+    let with = json_report(&sample_diff(&["--format", "json"]));
+    assert!(with["tables"][0]["columns"][0].get("stats").is_some());
+    assert!(with["tables"][0]["columns"][0].get("drift").is_some());
+    let without = json_report(&sample_diff(&["--format", "json", "--no-stats"]));
+    assert!(without["tables"][0]["columns"][0].get("stats").is_none());
+    assert!(without["tables"][0]["columns"][0].get("drift").is_none());
+    assert_eq!(without["tables"][0]["rows"], with["tables"][0]["rows"]);
+}

@@ -85,6 +85,91 @@ impl ExactSum {
     }
 }
 
+/// Bits kept below a window's top: terms stay under 2^(53+40), so an i128
+/// holds the sum of 2^33 of them.
+const WINDOW_BITS: i32 = 40;
+
+/// Exact sum of finite values in a 128-bit fixed-point window under the
+/// largest value's exponent; values too small for the window go through the
+/// general (slower) `ExactSum`. Result: the same exact sum, at a fraction of
+/// the cost per value.
+struct WindowSum {
+    base: i32,
+    acc: i128,
+    rest: ExactSum,
+}
+
+/// `x = ±m * 2^q` with an integer mantissa `m`.
+fn decompose(x: f64) -> (i128, i32) {
+    let bits = x.to_bits();
+    let field = ((bits >> 52) & 0x7ff) as i32;
+    let fraction = (bits & ((1 << 52) - 1)) as i128;
+    let (m, q) = if field == 0 {
+        (fraction, -1074)
+    } else {
+        (fraction | (1 << 52), field - 1075)
+    };
+    (if x < 0.0 { -m } else { m }, q)
+}
+
+impl WindowSum {
+    fn new(max_abs: f64) -> Self {
+        let (_, top) = decompose(max_abs);
+        WindowSum {
+            base: top - WINDOW_BITS,
+            acc: 0,
+            rest: ExactSum::default(),
+        }
+    }
+
+    #[inline]
+    fn add(&mut self, x: f64) {
+        if x == 0.0 {
+            return;
+        }
+        let (m, q) = decompose(x);
+        if q >= self.base && self.base > -1000 {
+            self.acc += m << (q - self.base);
+        } else {
+            self.rest.add(x);
+        }
+    }
+
+    /// The window as exact f64 pieces, plus everything that fell outside.
+    fn finish(mut self) -> ExactSum {
+        let scale = 2f64.powi(self.base);
+        let mut remaining = self.acc;
+        while remaining != 0 {
+            let piece = remaining as f64;
+            self.rest.add(piece * scale);
+            remaining -= piece as i128;
+        }
+        self.rest
+    }
+}
+
+/// The exact sum and exact sum of squares of finite values.
+pub fn sum_and_squares(values: &[f64]) -> (ExactSum, ExactSum) {
+    let max_abs = values.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    if max_abs == 0.0 {
+        return (ExactSum::default(), ExactSum::default());
+    }
+    let (top_square, top_error) = two_product(max_abs, max_abs);
+    let mut sum = WindowSum::new(max_abs);
+    let mut squares = WindowSum::new(top_square);
+    // Rounding errors of squares sit about 53 bits under the squares.
+    let mut errors = WindowSum::new(top_error.abs().max(top_square * f64::EPSILON));
+    for &x in values {
+        sum.add(x);
+        let (square, error) = two_product(x, x);
+        squares.add(square);
+        errors.add(error);
+    }
+    let mut total_squares = squares.finish();
+    total_squares.merge(&errors.finish());
+    (sum.finish(), total_squares)
+}
+
 /// `a * b` as an exact pair (product, rounding error), by Dekker's split
 /// rather than `mul_add`, which is a slow library call on CPUs built
 /// without FMA (the x86-64 baseline).
@@ -169,6 +254,26 @@ mod tests {
         };
         assert_eq!(sample_variance(4, &sum, &squares), Some(5.0 / 3.0));
         assert_eq!(sample_variance(1, &sum, &squares), None);
+    }
+
+    #[test]
+    fn window_sums_equal_the_general_sum() {
+        let values: Vec<f64> = (0..5000)
+            .map(|i| {
+                ((i * 7919) % 1000) as f64 * 0.37 - 150.0 + if i % 97 == 0 { 1e-13 } else { 0.0 }
+            })
+            .collect();
+        let (sum, squares) = sum_and_squares(&values);
+        let general = sum_of(&values);
+        let mut general_squares = ExactSum::default();
+        for v in &values {
+            let (p, e) = two_product(*v, *v);
+            general_squares.add(p);
+            general_squares.add(e);
+        }
+        assert_eq!(sum.value(), general.value());
+        assert_eq!(squares.value(), general_squares.value());
+        assert_eq!(sum_and_squares(&[0.0, 0.0]).0.value(), 0.0);
     }
 
     #[test]

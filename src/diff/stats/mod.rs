@@ -34,7 +34,7 @@ use serde_json::Value;
 use super::prepare::Pos;
 use super::value::{cell_to_json, float_to_json};
 pub use distinct::Distinct;
-use exact_sum::{ExactSum, sample_variance, two_product};
+use exact_sum::{ExactSum, sample_variance, sum_and_squares};
 use quantiles::{LEVELS, QuantileSketch};
 pub use top::TopValues;
 
@@ -255,10 +255,6 @@ fn numeric_batch(state: &mut NumericState, array: &dyn Array, pos: impl Fn(usize
         }
         state.finite += 1;
         state.zeros += u64::from(v == 0.0);
-        state.sum.add(v);
-        let (square, error) = two_product(v, v);
-        state.squares.add(square);
-        state.squares.add(error);
         finite.push(v);
     };
     match array.data_type() {
@@ -279,6 +275,9 @@ fn numeric_batch(state: &mut NumericState, array: &dyn Array, pos: impl Fn(usize
         }
         _ => {}
     }
+    let (sum, squares) = sum_and_squares(&finite);
+    state.sum = sum;
+    state.squares = squares;
     state.sketch = QuantileSketch::of_values(finite);
 }
 
