@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use super::canon::to_comparison;
 use super::hash::{KEY_SEED, ROW_SEED, fold_into, value_hashes};
 use super::schema::ColumnPair;
-use super::stats::{CellSource, StatsState, empty_state, merge_all};
+use super::stats::{CellSource, Sample, StatsState};
 use super::value::cell_to_json;
 use crate::error::{Error, Result};
 
@@ -105,49 +105,68 @@ pub fn prepare_side(
     values: &[ColumnPair],
     stats_of: StatsOf,
 ) -> Result<PreparedSide> {
-    let prepared = batches
-        .par_iter()
-        .enumerate()
-        .map(|(index, batch)| prepare_batch(side, index as u32, batch, keys, values, stats_of))
-        .collect::<Result<Vec<_>>>()?;
-    let (batches, batch_stats): (Vec<PreparedBatch>, Vec<Vec<StatsState>>) =
-        prepared.into_iter().unzip();
     let stat_pairs = match stats_of {
         StatsOf::Nothing => &[][..],
         StatsOf::Keys => keys,
         StatsOf::Values => values,
     };
-    // Transpose to one list per column, then merge columns in parallel, each
-    // in batch order.
-    let mut per_column: Vec<Vec<StatsState>> = stat_pairs
-        .iter()
-        .map(|_| Vec::with_capacity(batch_stats.len()))
-        .collect();
-    for states in batch_stats {
-        for (column, state) in states.into_iter().enumerate() {
-            per_column[column].push(state);
-        }
-    }
-    let stats = per_column
-        .into_par_iter()
-        .zip(stat_pairs.par_iter())
-        .map(|(states, pair)| merge_all(states).unwrap_or_else(|| empty_state(&pair.compared_as)))
-        .collect();
+    let table_rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    let no_stats = || -> Vec<StatsState> {
+        stat_pairs
+            .iter()
+            .map(|p| StatsState::empty(&p.compared_as))
+            .collect()
+    };
+    // Each worker folds its batches' statistics into its own states, which
+    // are merged at the end: every merge is exact and order-free, so the
+    // result does not depend on how batches were spread over threads.
+    let (mut prepared, mut stats) = batches
+        .par_iter()
+        .enumerate()
+        .try_fold(
+            || (Vec::new(), no_stats()),
+            |(mut prepared, mut stats), (index, batch)| {
+                let batch = prepare_batch(
+                    side,
+                    (index as u32, batch, table_rows),
+                    keys,
+                    values,
+                    stats_of,
+                    &mut stats,
+                )?;
+                prepared.push((index, batch));
+                Ok::<_, Error>((prepared, stats))
+            },
+        )
+        .try_reduce(
+            || (Vec::new(), no_stats()),
+            |(mut prepared, mut stats), (more, more_stats)| {
+                prepared.extend(more);
+                for (mine, theirs) in stats.iter_mut().zip(more_stats) {
+                    mine.merge(theirs);
+                }
+                Ok((prepared, stats))
+            },
+        )?;
+    prepared.sort_unstable_by_key(|(index, _)| *index);
+    stats.par_iter_mut().for_each(StatsState::finalize);
     Ok(PreparedSide {
-        batches,
+        batches: prepared.into_iter().map(|(_, batch)| batch).collect(),
         stats_of,
         stats,
     })
 }
 
+/// `(index, batch, table_rows)`: the batch, its place, and the side's row
+/// count (which sets the quantile sketch's sample).
 fn prepare_batch(
     side: Side,
-    index: u32,
-    batch: &RecordBatch,
+    (index, batch, table_rows): (u32, &RecordBatch, usize),
     keys: &[ColumnPair],
     values: &[ColumnPair],
     stats_of: StatsOf,
-) -> Result<(PreparedBatch, Vec<StatsState>)> {
+    stats: &mut [StatsState],
+) -> Result<PreparedBatch> {
     let cast = |pairs: &[ColumnPair]| -> Result<Vec<ArrayRef>> {
         pairs
             .iter()
@@ -174,29 +193,34 @@ fn prepare_batch(
     let values = cast(values)?;
     let rows = batch.num_rows();
     let hash_error = |e| Error::compute(format!("cannot hash the {} table", side.name()), e);
-    let mut stats = Vec::new();
     // Each column's value hashes feed its row hash and its statistics.
-    let mut hash_columns =
-        |columns: &[ArrayRef], seed: u64, with_stats: bool| -> Result<Vec<u64>> {
-            let mut hashes = vec![seed; rows];
-            for column in columns {
-                let column_hashes = value_hashes(column.as_ref()).map_err(hash_error)?;
-                fold_into(&mut hashes, &column_hashes);
-                if with_stats {
-                    stats.push(StatsState::of_batch(column.as_ref(), &column_hashes, index));
-                }
-            }
-            Ok(hashes)
-        };
-    let key_hashes = hash_columns(&keys, KEY_SEED, stats_of == StatsOf::Keys)?;
-    let row_hashes = hash_columns(&values, ROW_SEED, stats_of == StatsOf::Values)?;
-    Ok((
-        PreparedBatch {
-            keys,
-            values,
-            key_hashes,
-            row_hashes,
-        },
-        stats,
-    ))
+    let hash_columns = |columns: &[ArrayRef], seed: u64| -> Result<(Vec<u64>, Vec<Vec<u64>>)> {
+        let mut hashes = vec![seed; rows];
+        let mut per_column = Vec::with_capacity(columns.len());
+        for column in columns {
+            let column_hashes = value_hashes(column.as_ref()).map_err(hash_error)?;
+            fold_into(&mut hashes, &column_hashes);
+            per_column.push(column_hashes);
+        }
+        Ok((hashes, per_column))
+    };
+    let (key_hashes, key_column_hashes) = hash_columns(&keys, KEY_SEED)?;
+    let (row_hashes, value_column_hashes) = hash_columns(&values, ROW_SEED)?;
+    let stat_columns = match stats_of {
+        StatsOf::Nothing => None,
+        StatsOf::Keys => Some((&keys, &key_column_hashes)),
+        StatsOf::Values => Some((&values, &value_column_hashes)),
+    };
+    if let Some((columns, hashes)) = stat_columns {
+        let sample = Sample::new(&key_hashes, table_rows);
+        for ((state, column), column_hashes) in stats.iter_mut().zip(columns).zip(hashes) {
+            state.add_batch(column.as_ref(), column_hashes, index, &sample);
+        }
+    }
+    Ok(PreparedBatch {
+        keys,
+        values,
+        key_hashes,
+        row_hashes,
+    })
 }

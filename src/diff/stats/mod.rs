@@ -41,6 +41,39 @@ pub use top::TopValues;
 /// How many top values a column reports.
 pub const TOP_K: usize = 10;
 
+/// Rows a quantile sketch sees once a table is large: every row up to
+/// `SKETCH_ROWS` rows, then a uniform sample of about that many, chosen by
+/// key hash. The sample is independent of the values, the same whatever the
+/// batches or threads, and picks the same keys on both sides of a diff; with
+/// a million rows its rank error (about 0.05% at the median) is far inside
+/// the sketch's own.
+pub const SKETCH_ROWS: usize = 1 << 20;
+
+pub struct Sample<'a> {
+    key_hashes: &'a [u64],
+    /// Keep a row when the low 32 bits of its key hash are below this.
+    threshold: u64,
+}
+
+impl<'a> Sample<'a> {
+    pub fn new(key_hashes: &'a [u64], table_rows: usize) -> Self {
+        let threshold = if table_rows <= SKETCH_ROWS {
+            1 << 32
+        } else {
+            (SKETCH_ROWS as f64 / table_rows as f64 * (1u64 << 32) as f64) as u64
+        };
+        Sample {
+            key_hashes,
+            threshold,
+        }
+    }
+
+    #[inline]
+    fn keeps(&self, row: usize) -> bool {
+        (self.key_hashes[row] & 0xFFFF_FFFF) < self.threshold
+    }
+}
+
 /// The mergeable state of one column's statistics.
 pub struct StatsState {
     pub rows: u64,
@@ -104,7 +137,7 @@ fn keep_max<T: PartialOrd + Copy>(slot: &mut Option<(T, Pos)>, candidate: Option
 }
 
 impl StatsState {
-    fn empty(data_type: &DataType) -> Self {
+    pub fn empty(data_type: &DataType) -> Self {
         use DataType::*;
         let kind = match data_type {
             Int64 | Float64 | Decimal128(..) | Decimal256(..) => {
@@ -150,45 +183,53 @@ impl StatsState {
         }
     }
 
-    /// Statistics of one batch's column; `hashes` are its value hashes.
-    pub fn of_batch(array: &dyn Array, hashes: &[u64], batch: u32) -> Self {
-        let mut state = StatsState::empty(array.data_type());
-        state.rows = array.len() as u64;
-        state.nulls = array.null_count() as u64;
+    /// Adds one batch's column; `hashes` are its value hashes.
+    /// Adds one batch's column. `hashes` are its value hashes; `sample`
+    /// says which rows feed the quantile sketch.
+    pub fn add_batch(&mut self, array: &dyn Array, hashes: &[u64], batch: u32, sample: &Sample) {
+        self.rows += array.len() as u64;
+        self.nulls += array.null_count() as u64;
         let pos = |row: usize| Pos {
             batch,
             row: row as u32,
         };
         let valid = |i: &usize| array.is_valid(*i);
-        if let KindState::Text(text) = &mut state.kind {
-            // One sort serves both the top values and the distinct count.
-            let mut pairs: Vec<(u64, u32)> = (0..hashes.len())
-                .filter(valid)
-                .map(|i| (hashes[i], i as u32))
-                .collect();
-            pairs.sort_unstable();
-            text.top = TopValues::of_sorted(&pairs, batch);
-            let mut unique: Vec<u64> = pairs.iter().map(|p| p.0).collect();
-            unique.dedup();
-            state.distinct = Distinct::of_sorted(unique);
-        } else {
-            let mut unique: Vec<u64> = (0..hashes.len()).filter(valid).map(|i| hashes[i]).collect();
-            unique.sort_unstable();
-            unique.dedup();
-            state.distinct = Distinct::of_sorted(unique);
-        }
-        match &mut state.kind {
-            KindState::Numeric(n) => numeric_batch(n, array, pos),
-            KindState::Temporal(t) => temporal_batch(t, array, pos),
-            KindState::Text(t) => text_batch(t, array),
-            KindState::Boolean { trues, falses } => {
-                let values = array.as_boolean();
-                *trues = values.true_count() as u64;
-                *falses = (values.len() - values.null_count()) as u64 - *trues;
+        let distinct = &mut self.distinct;
+        match &mut self.kind {
+            KindState::Text(text) => {
+                for i in (0..hashes.len()).filter(valid) {
+                    distinct.add(hashes[i]);
+                    text.top.add(hashes[i], pos(i));
+                }
+                text.top.bound();
+                text_batch(text, array);
             }
-            KindState::Other => {}
+            kind => {
+                (0..hashes.len())
+                    .filter(valid)
+                    .for_each(|i| distinct.add(hashes[i]));
+                match kind {
+                    KindState::Numeric(n) => numeric_batch(n, array, pos, sample),
+                    KindState::Temporal(t) => temporal_batch(t, array, pos, sample),
+                    KindState::Boolean { trues, falses } => {
+                        let values = array.as_boolean();
+                        let batch_trues = values.true_count() as u64;
+                        *trues += batch_trues;
+                        *falses += (values.len() - values.null_count()) as u64 - batch_trues;
+                    }
+                    KindState::Text(_) | KindState::Other => {}
+                }
+            }
         }
-        state
+    }
+
+    /// Merges the quantile sketch's parts; call once every batch is in.
+    pub fn finalize(&mut self) {
+        match &mut self.kind {
+            KindState::Numeric(n) => n.sketch.finalize(),
+            KindState::Temporal(t) => t.sketch.finalize(),
+            _ => {}
+        }
     }
 
     pub fn merge(&mut self, other: StatsState) {
@@ -240,7 +281,13 @@ impl StatsState {
     }
 }
 
-fn numeric_batch(state: &mut NumericState, array: &dyn Array, pos: impl Fn(usize) -> Pos) {
+fn numeric_batch(
+    state: &mut NumericState,
+    array: &dyn Array,
+    pos: impl Fn(usize) -> Pos,
+    sample: &Sample,
+) {
+    let mut sketched = Vec::with_capacity(array.len());
     let mut finite = Vec::with_capacity(array.len());
     let mut add = |i: usize, v: f64| {
         if v.is_nan() {
@@ -256,6 +303,9 @@ fn numeric_batch(state: &mut NumericState, array: &dyn Array, pos: impl Fn(usize
         state.finite += 1;
         state.zeros += u64::from(v == 0.0);
         finite.push(v);
+        if sample.keeps(i) {
+            sketched.push(v);
+        }
     };
     match array.data_type() {
         DataType::Int64 => each_value::<Int64Type>(array, |i, v| add(i, v as f64)),
@@ -276,9 +326,9 @@ fn numeric_batch(state: &mut NumericState, array: &dyn Array, pos: impl Fn(usize
         _ => {}
     }
     let (sum, squares) = sum_and_squares(&finite);
-    state.sum = sum;
-    state.squares = squares;
-    state.sketch = QuantileSketch::of_values(finite);
+    state.sum.merge(&sum);
+    state.squares.merge(&squares);
+    state.sketch.merge(QuantileSketch::of_values(sketched));
 }
 
 fn each_value<T: ArrowPrimitiveType>(array: &dyn Array, mut f: impl FnMut(usize, T::Native)) {
@@ -290,12 +340,19 @@ fn each_value<T: ArrowPrimitiveType>(array: &dyn Array, mut f: impl FnMut(usize,
     }
 }
 
-fn temporal_batch(state: &mut TemporalState, array: &dyn Array, pos: impl Fn(usize) -> Pos) {
+fn temporal_batch(
+    state: &mut TemporalState,
+    array: &dyn Array,
+    pos: impl Fn(usize) -> Pos,
+    sample: &Sample,
+) {
     let mut values = Vec::with_capacity(array.len());
     let mut add = |i: usize, v: i64| {
         keep_min(&mut state.min, Some((v, pos(i))));
         keep_max(&mut state.max, Some((v, pos(i))));
-        values.push(v as f64);
+        if sample.keeps(i) {
+            values.push(v as f64);
+        }
     };
     use DataType::*;
     match array.data_type() {
@@ -318,7 +375,7 @@ fn temporal_batch(state: &mut TemporalState, array: &dyn Array, pos: impl Fn(usi
         Duration(TimeUnit::Nanosecond) => each_value::<DurationNanosecondType>(array, &mut add),
         _ => {}
     }
-    state.sketch = QuantileSketch::of_values(values);
+    state.sketch.merge(QuantileSketch::of_values(values));
 }
 
 fn text_batch(state: &mut TextState, array: &dyn Array) {
@@ -580,25 +637,4 @@ fn temporal_to_json(value: i64, data_type: &DataType) -> Value {
         _ => return Value::from(value),
     };
     cell_to_json(array.as_ref(), 0)
-}
-
-/// Merges per-batch states of one column, in batch order, and finalizes
-/// the quantile sketch.
-pub fn merge_all(states: impl IntoIterator<Item = StatsState>) -> Option<StatsState> {
-    let mut states = states.into_iter();
-    let mut merged = states.next()?;
-    for state in states {
-        merged.merge(state);
-    }
-    match &mut merged.kind {
-        KindState::Numeric(n) => n.sketch.finalize(),
-        KindState::Temporal(t) => t.sketch.finalize(),
-        _ => {}
-    }
-    Some(merged)
-}
-
-/// The state of a column with no rows at all.
-pub fn empty_state(data_type: &DataType) -> StatsState {
-    StatsState::empty(data_type)
 }
