@@ -391,3 +391,17 @@ fn zero_denominators_are_said_not_nan() {
         "{notes:?}"
     );
 }
+
+#[test]
+fn integer_moments_are_exact() {
+    // Integer sums take an exact integer path: check it against i128 math.
+    let values: Vec<i64> = (0..5000).map(|i| (i * 7919) % 100_003 - 50_000).collect();
+    let n = values.len() as i128;
+    let sum: i128 = values.iter().map(|v| i128::from(*v)).sum();
+    let squares: i128 = values.iter().map(|v| i128::from(*v) * i128::from(*v)).sum();
+    let variance = (n * squares - sum * sum) as f64 / (n * (n - 1)) as f64;
+    let stats = stats_json(vec![batch(vec![("x", Arc::new(Int64Array::from(values)))])]);
+    let numeric = &stats[0]["stats"]["numeric"];
+    assert_eq!(numeric["sum"], sum as f64);
+    assert_eq!(numeric["variance"], variance);
+}

@@ -196,7 +196,7 @@ pub fn drift(prod_side: &DriftSide, candidate_side: &DriftSide, data_type: &Data
 /// Up to `TOP_K` of `side`'s values (most frequent first) that `other` never
 /// has. Only said when `other` counted every value, or absence is unknown.
 fn missing_from(side: &TopValues, other: &TopValues, cells: &dyn CellSource) -> Vec<Value> {
-    if !other.exact {
+    if !other.exact() {
         return Vec::new();
     }
     side.top(usize::MAX)

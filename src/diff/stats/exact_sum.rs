@@ -40,6 +40,15 @@ impl ExactSum {
         self.partials.push(x);
     }
 
+    /// Adds an integer exactly, as the f64 pieces it splits into.
+    pub fn add_integer(&mut self, mut value: i128) {
+        while value != 0 {
+            let piece = value as f64;
+            self.add(piece);
+            value -= piece as i128;
+        }
+    }
+
     pub fn merge(&mut self, other: &ExactSum) {
         for &p in &other.partials {
             self.add(p);

@@ -197,11 +197,13 @@ impl StatsState {
         let distinct = &mut self.distinct;
         match &mut self.kind {
             KindState::Text(text) => {
+                let mut counts =
+                    top::Counts::with_capacity_and_hasher(array.len(), Default::default());
                 for i in (0..hashes.len()).filter(valid) {
-                    distinct.add(hashes[i]);
-                    text.top.add(hashes[i], pos(i));
+                    counts.entry(hashes[i]).or_insert((0, pos(i))).0 += 1;
                 }
-                text.top.bound();
+                counts.keys().for_each(|h| distinct.add(*h));
+                text.top.add_batch(counts);
                 text_batch(text, array);
             }
             kind => {
@@ -289,26 +291,49 @@ fn numeric_batch(
 ) {
     let mut sketched = Vec::with_capacity(array.len());
     let mut finite = Vec::with_capacity(array.len());
+    // Extremes as (value, row) of this batch; the earliest row wins ties.
+    let (mut low, mut high): (Option<(f64, usize)>, Option<(f64, usize)>) = (None, None);
     let mut add = |i: usize, v: f64| {
         if v.is_nan() {
             state.nan += 1;
             return;
         }
-        keep_min(&mut state.min, Some((v, pos(i))));
-        keep_max(&mut state.max, Some((v, pos(i))));
+        if low.is_none_or(|(m, _)| v < m) {
+            low = Some((v, i));
+        }
+        if high.is_none_or(|(m, _)| v > m) {
+            high = Some((v, i));
+        }
         if v.is_infinite() {
             state.infinite += 1;
             return;
         }
-        state.finite += 1;
         state.zeros += u64::from(v == 0.0);
         finite.push(v);
         if sample.keeps(i) {
             sketched.push(v);
         }
     };
+    // Integers small enough that 2^13 squares fit an i128 are summed in
+    // integers: exact, and far cheaper than float expansions.
+    let mut integer_sums: Option<(i128, i128)> = None;
     match array.data_type() {
-        DataType::Int64 => each_value::<Int64Type>(array, |i, v| add(i, v as f64)),
+        DataType::Int64 => {
+            let ints = array.as_primitive::<Int64Type>();
+            let small =
+                ints.values().iter().all(|v| v.unsigned_abs() < 1 << 56) && ints.len() < 1 << 13;
+            if small {
+                let (mut sum, mut squares) = (0i128, 0i128);
+                each_value::<Int64Type>(array, |i, v| {
+                    sum += i128::from(v);
+                    squares += i128::from(v) * i128::from(v);
+                    add(i, v as f64)
+                });
+                integer_sums = Some((sum, squares));
+            } else {
+                each_value::<Int64Type>(array, |i, v| add(i, v as f64));
+            }
+        }
         DataType::Float64 => each_value::<Float64Type>(array, add),
         DataType::Decimal128(_, scale) => {
             let unit = 10f64.powi(i32::from(*scale));
@@ -325,9 +350,20 @@ fn numeric_batch(
         }
         _ => {}
     }
-    let (sum, squares) = sum_and_squares(&finite);
-    state.sum.merge(&sum);
-    state.squares.merge(&squares);
+    keep_min(&mut state.min, low.map(|(v, i)| (v, pos(i))));
+    keep_max(&mut state.max, high.map(|(v, i)| (v, pos(i))));
+    state.finite += finite.len() as u64;
+    match integer_sums {
+        Some((sum, squares)) => {
+            state.sum.add_integer(sum);
+            state.squares.add_integer(squares);
+        }
+        None => {
+            let (sum, squares) = sum_and_squares(&finite);
+            state.sum.merge(&sum);
+            state.squares.merge(&squares);
+        }
+    }
     state.sketch.merge(QuantileSketch::of_values(sketched));
 }
 
@@ -575,7 +611,7 @@ impl ColumnStats {
                             count,
                         })
                         .collect(),
-                    top_exact: t.top.exact,
+                    top_exact: t.top.exact(),
                 });
             }
             KindState::Boolean { trues, falses } => {

@@ -1,10 +1,12 @@
 //! Most frequent values of a column: exact counts while a column has at most
-//! `EXACT_LIMIT` distinct values, then a bounded summary of the
-//! `SUMMARY_SIZE` heaviest values whose counts are lower bounds.
+//! `EXACT_LIMIT` distinct values; past that, the sum over batches of each
+//! batch's `BATCH_TOP` heaviest values, whose counts are lower bounds.
 //!
-//! Values are keyed by their 64-bit hash and remembered by the position of
-//! their first occurrence, so counting allocates no strings; the text is read
-//! back from the batches only for the values reported.
+//! Both merge by addition, so the result does not depend on which thread
+//! took which batch or in what order batches merged. Values are keyed by
+//! their 64-bit hash and remembered by the position of their earliest
+//! occurrence, so counting allocates no strings; the text is read back from
+//! the batches only for the values reported.
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
@@ -12,66 +14,98 @@ use std::hash::BuildHasherDefault;
 use super::distinct::{EXACT_LIMIT, PassThrough};
 use crate::diff::prepare::Pos;
 
-const SUMMARY_SIZE: usize = 1_000;
+/// How many of a batch's heaviest values the summary keeps.
+const BATCH_TOP: usize = 64;
 
-#[derive(Debug, Clone)]
+/// hash -> (count, earliest position)
+pub type Counts = HashMap<u64, (u64, Pos), BuildHasherDefault<PassThrough>>;
+
+#[derive(Debug, Clone, Default)]
 pub struct TopValues {
-    /// hash -> (count, earliest position seen)
-    counts: HashMap<u64, (u64, Pos), BuildHasherDefault<PassThrough>>,
-    pub exact: bool,
+    /// Every value's count; `None` once the column has too many values.
+    exact: Option<Counts>,
+    /// Sum of every batch's heaviest values.
+    summary: Counts,
+    /// Whether any batch was added yet (an empty column stays exact).
+    started: bool,
 }
 
-impl Default for TopValues {
-    fn default() -> Self {
-        TopValues {
-            counts: HashMap::default(),
-            exact: true,
-        }
+fn add_into(target: &mut Counts, hash: u64, count: u64, pos: Pos) {
+    let entry = target.entry(hash).or_insert((0, pos));
+    entry.0 += count;
+    entry.1 = entry.1.min(pos);
+}
+
+fn heaviest(counts: &Counts, k: usize) -> Vec<(u64, u64, Pos)> {
+    let mut entries: Vec<(u64, u64, Pos)> = counts.iter().map(|(h, (c, p))| (*h, *c, *p)).collect();
+    let order = |a: &(u64, u64, Pos), b: &(u64, u64, Pos)| b.1.cmp(&a.1).then(a.0.cmp(&b.0));
+    if entries.len() > k {
+        entries.select_nth_unstable_by(k, order);
+        entries.truncate(k);
     }
+    entries.sort_unstable_by(order);
+    entries
 }
 
 impl TopValues {
-    #[inline]
-    pub fn add(&mut self, hash: u64, pos: Pos) {
-        self.counts.entry(hash).or_insert((0, pos)).0 += 1;
-    }
-
-    /// Keeps the summary bounded once a column has too many values; call
-    /// after each batch.
-    pub fn bound(&mut self) {
-        if self.counts.len() > EXACT_LIMIT {
-            self.exact = false;
-            let mut entries: Vec<(u64, (u64, Pos))> = self.counts.drain().collect();
-            entries
-                .select_nth_unstable_by(SUMMARY_SIZE, |a, b| b.1.0.cmp(&a.1.0).then(a.0.cmp(&b.0)));
-            entries.truncate(SUMMARY_SIZE);
-            self.counts.extend(entries);
+    /// Adds one batch's exact counts.
+    pub fn add_batch(&mut self, counts: Counts) {
+        if !self.started {
+            self.started = true;
+            self.exact = Some(Counts::default());
+        }
+        for (hash, count, pos) in heaviest(&counts, BATCH_TOP) {
+            add_into(&mut self.summary, hash, count, pos);
+        }
+        if let Some(exact) = &mut self.exact {
+            for (hash, (count, pos)) in counts {
+                add_into(exact, hash, count, pos);
+            }
+            if exact.len() > EXACT_LIMIT {
+                self.exact = None;
+            }
         }
     }
 
     pub fn merge(&mut self, other: TopValues) {
-        self.exact &= other.exact;
-        for (hash, (count, pos)) in other.counts {
-            let entry = self.counts.entry(hash).or_insert((0, pos));
-            entry.0 += count;
-            // The earliest position, so the kept occurrence does not depend
-            // on merge order.
-            entry.1 = entry.1.min(pos);
+        for (hash, (count, pos)) in other.summary {
+            add_into(&mut self.summary, hash, count, pos);
         }
-        self.bound();
+        if !other.started {
+            return;
+        }
+        if !self.started {
+            self.started = true;
+            self.exact = other.exact;
+            return;
+        }
+        self.exact = match (self.exact.take(), other.exact) {
+            (Some(mut mine), Some(theirs)) => {
+                for (hash, (count, pos)) in theirs {
+                    add_into(&mut mine, hash, count, pos);
+                }
+                (mine.len() <= EXACT_LIMIT).then_some(mine)
+            }
+            _ => None,
+        };
+    }
+
+    /// Whether the counts are exact.
+    pub fn exact(&self) -> bool {
+        self.exact.is_some() || !self.started
+    }
+
+    fn counts(&self) -> &Counts {
+        self.exact.as_ref().unwrap_or(&self.summary)
     }
 
     /// The `k` most frequent (hash, count, position), count descending, ties
     /// by hash so the order is stable.
     pub fn top(&self, k: usize) -> Vec<(u64, u64, Pos)> {
-        let mut entries: Vec<(u64, u64, Pos)> =
-            self.counts.iter().map(|(h, (c, p))| (*h, *c, *p)).collect();
-        entries.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        entries.truncate(k);
-        entries
+        heaviest(self.counts(), k)
     }
 
     pub fn count_of(&self, hash: u64) -> Option<u64> {
-        self.counts.get(&hash).map(|(c, _)| *c)
+        self.counts().get(&hash).map(|(c, _)| *c)
     }
 }
