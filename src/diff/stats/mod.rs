@@ -292,7 +292,8 @@ fn numeric_batch(
     let mut sketched = Vec::with_capacity(array.len());
     let mut finite = Vec::with_capacity(array.len());
     // Extremes as (value, row) of this batch; the earliest row wins ties.
-    let (mut low, mut high): (Option<(f64, usize)>, Option<(f64, usize)>) = (None, None);
+    let mut low: Option<(f64, usize)> = None;
+    let mut high: Option<(f64, usize)> = None;
     let mut add = |i: usize, v: f64| {
         if v.is_nan() {
             state.nan += 1;
