@@ -109,6 +109,8 @@ pub struct TemporalState {
 }
 
 pub struct TextState {
+    /// A batch's counts, kept between batches so its memory is reused.
+    scratch: top::Counts,
     min: Option<Vec<u8>>,
     max: Option<Vec<u8>>,
     min_length: u64,
@@ -161,6 +163,7 @@ impl StatsState {
                 }))
             }
             Utf8View | BinaryView => KindState::Text(Box::new(TextState {
+                scratch: top::Counts::default(),
                 min: None,
                 max: None,
                 min_length: u64::MAX,
@@ -193,17 +196,19 @@ impl StatsState {
             batch,
             row: row as u32,
         };
-        let valid = |i: &usize| array.is_valid(*i);
+        let nulls = array.nulls();
+        let valid = |i: &usize| nulls.is_none_or(|n| n.is_valid(*i));
         let distinct = &mut self.distinct;
         match &mut self.kind {
             KindState::Text(text) => {
-                let mut counts =
-                    top::Counts::with_capacity_and_hasher(array.len(), Default::default());
+                let mut counts = std::mem::take(&mut text.scratch);
+                counts.clear();
                 for i in (0..hashes.len()).filter(valid) {
                     counts.entry(hashes[i]).or_insert((0, pos(i))).0 += 1;
                 }
                 counts.keys().for_each(|h| distinct.add(*h));
-                text.top.add_batch(counts);
+                text.top.add_batch(&counts);
+                text.scratch = counts;
                 text_batch(text, array);
             }
             kind => {

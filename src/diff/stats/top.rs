@@ -49,17 +49,17 @@ fn heaviest(counts: &Counts, k: usize) -> Vec<(u64, u64, Pos)> {
 
 impl TopValues {
     /// Adds one batch's exact counts.
-    pub fn add_batch(&mut self, counts: Counts) {
+    pub fn add_batch(&mut self, counts: &Counts) {
         if !self.started {
             self.started = true;
             self.exact = Some(Counts::default());
         }
-        for (hash, count, pos) in heaviest(&counts, BATCH_TOP) {
+        for (hash, count, pos) in heaviest(counts, BATCH_TOP) {
             add_into(&mut self.summary, hash, count, pos);
         }
         if let Some(exact) = &mut self.exact {
             for (hash, (count, pos)) in counts {
-                add_into(exact, hash, count, pos);
+                add_into(exact, *hash, *count, *pos);
             }
             if exact.len() > EXACT_LIMIT {
                 self.exact = None;
