@@ -265,108 +265,77 @@ fn bad_input_exits_two_with_one_clear_line() {
     std::fs::write(d.join("notes.txt"), "id\n1\n").unwrap();
     std::fs::write(d.join("broken.csv"), "id,amount\n1,2\n3\n\"unterminated\n").unwrap();
     std::fs::create_dir(d.join("empty")).unwrap();
-    assert_clean_error(
-        d,
-        &["diff", "missing.parquet", "good.parquet"],
-        "missing.parquet",
-    );
-    assert_clean_error(
-        d,
-        &["diff", "good.parquet", "corrupt.parquet"],
-        "corrupt.parquet",
-    );
-    assert_clean_error(d, &["diff", "good.parquet", "notes.txt"], "notes.txt");
-    assert_clean_error(
-        d,
-        &["diff", "good.parquet", "nothing/*.parquet"],
-        "nothing/*.parquet",
-    );
-    assert_clean_error(d, &["diff", "good.parquet", "empty"], "empty");
-    assert_clean_error(d, &["diff", "good.parquet", "broken.csv"], "broken.csv");
-    assert_clean_error(
-        d,
-        &[
-            "diff",
-            "good.parquet",
-            "good.parquet",
-            "--format-left",
+    // (arguments after `diff`, what the error must name)
+    let cases: [(&[&str], &str); 14] = [
+        (&["missing.parquet", "good.parquet"], "missing.parquet"),
+        (&["good.parquet", "corrupt.parquet"], "corrupt.parquet"),
+        (&["good.parquet", "notes.txt"], "notes.txt"),
+        (&["good.parquet", "nothing/*.parquet"], "nothing/*.parquet"),
+        (&["good.parquet", "empty"], "empty"),
+        (&["good.parquet", "broken.csv"], "broken.csv"),
+        (
+            &["good.parquet", "good.parquet", "--format-left", "xlsx"],
             "xlsx",
-        ],
-        "xlsx",
-    );
-    assert_clean_error(
-        d,
-        &["diff", "good.parquet", "good.parquet", "--key", "nope"],
-        "nope",
-    );
-    assert_clean_error(
-        d,
-        &[
-            "diff",
-            "good.parquet",
-            "good.parquet",
-            "--key",
-            "id",
+        ),
+        (&["good.parquet", "good.parquet", "--key", "nope"], "nope"),
+        (
+            &[
+                "good.parquet",
+                "good.parquet",
+                "--key",
+                "id",
+                "--tol",
+                "amount=abs",
+            ],
             "--tol",
-            "amount=abs",
-        ],
-        "--tol",
-    );
-    assert_clean_error(
-        d,
-        &[
-            "diff",
-            "good.parquet",
-            "good.parquet",
-            "--key",
-            "id",
-            "--tol",
-            "name=abs:1",
-        ],
-        "name",
-    );
-    assert_clean_error(
-        d,
-        &[
-            "diff",
-            "good.parquet",
-            "good.parquet",
-            "--key",
-            "id",
-            "--tol",
-            "nope=abs:1",
-        ],
-        "nope",
-    );
-    assert_clean_error(
-        d,
-        &[
-            "diff",
-            "good.parquet",
-            "good.parquet",
-            "--key",
-            "id",
-            "--ignore",
+        ),
+        (
+            &[
+                "good.parquet",
+                "good.parquet",
+                "--key",
+                "id",
+                "--tol",
+                "name=abs:1",
+            ],
+            "name",
+        ),
+        (
+            &[
+                "good.parquet",
+                "good.parquet",
+                "--key",
+                "id",
+                "--tol",
+                "nope=abs:1",
+            ],
             "nope",
-        ],
-        "nope",
-    );
-    assert_clean_error(
-        d,
-        &[
-            "diff",
-            "good.parquet",
-            "good.parquet",
-            "--rename",
-            "id=nope",
-        ],
-        "nope",
-    );
-    assert_clean_error(
-        d,
-        &["diff", "good.parquet", "good.parquet", "--threads", "0"],
-        "--threads",
-    );
+        ),
+        (
+            &[
+                "good.parquet",
+                "good.parquet",
+                "--key",
+                "id",
+                "--ignore",
+                "nope",
+            ],
+            "nope",
+        ),
+        (
+            &["good.parquet", "good.parquet", "--rename", "id=nope"],
+            "nope",
+        ),
+        (
+            &["good.parquet", "good.parquet", "--threads", "0"],
+            "--threads",
+        ),
+    ];
+    for (args, needle) in cases {
+        let mut full = vec!["diff"];
+        full.extend_from_slice(args);
+        assert_clean_error(d, &full, needle);
+    }
 }
 
 #[test]

@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use common::table;
+use common::{shuffled, table};
 use datafusion::arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use dualrun::{DiffOptions, TableDiff, diff_tables};
@@ -105,19 +105,6 @@ fn assert_classes_add_up(d: &TableDiff) {
         r.candidate,
         "{r:?}"
     );
-}
-
-/// A deterministic shuffle driven by the test's seed.
-fn shuffled(rows: &[Row], seed: u64) -> Vec<Row> {
-    let mut out = rows.to_vec();
-    let mut state = seed | 1;
-    for i in (1..out.len()).rev() {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        out.swap(i, (state % (i as u64 + 1)) as usize);
-    }
-    out
 }
 
 proptest! {

@@ -6,7 +6,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::table;
+use common::{shuffled, table};
 use datafusion::arrow::array::{
     ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
     TimestampSecondArray,
@@ -180,23 +180,10 @@ fn strings_booleans_and_timestamps() {
     assert_eq!(times["max"], "1970-01-02T00:00:00Z");
 }
 
-/// A deterministic permutation of 0..n.
-fn permutation(n: u64) -> Vec<u64> {
-    let mut values: Vec<u64> = (0..n).collect();
-    let mut state = 0x2545_F491_4F6C_DD1Du64;
-    for i in (1..values.len()).rev() {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        values.swap(i, (state % (i as u64 + 1)) as usize);
-    }
-    values
-}
-
 #[test]
 fn sketches_are_accurate_on_a_million_values() {
     let n = 1_000_000u64;
-    let values = permutation(n);
+    let values = shuffled(&(0..n).collect::<Vec<u64>>(), 0x2545_F491_4F6C_DD1D);
     let batches: Vec<RecordBatch> = values
         .chunks(8192)
         .map(|chunk| {

@@ -88,3 +88,16 @@ pub fn json_report(output: &Output) -> serde_json::Value {
         )
     })
 }
+
+/// A deterministic shuffle (xorshift) driven by `seed`.
+pub fn shuffled<T: Clone>(items: &[T], seed: u64) -> Vec<T> {
+    let mut out = items.to_vec();
+    let mut state = seed | 1;
+    for i in (1..out.len()).rev() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        out.swap(i, (state % (i as u64 + 1)) as usize);
+    }
+    out
+}
