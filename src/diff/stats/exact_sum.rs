@@ -147,6 +147,7 @@ impl WindowSum {
     /// The window as exact f64 pieces, plus everything that fell outside.
     fn finish(mut self) -> ExactSum {
         let scale = 2f64.powi(self.base);
+        // The window's integer in exact f64 pieces.
         let mut remaining = self.acc;
         while remaining != 0 {
             let piece = remaining as f64;
@@ -163,20 +164,85 @@ pub fn sum_and_squares(values: &[f64]) -> (ExactSum, ExactSum) {
     if max_abs == 0.0 {
         return (ExactSum::default(), ExactSum::default());
     }
-    let (top_square, top_error) = two_product(max_abs, max_abs);
     let mut sum = WindowSum::new(max_abs);
-    let mut squares = WindowSum::new(top_square);
-    // Rounding errors of squares sit about 53 bits under the squares.
-    let mut errors = WindowSum::new(top_error.abs().max(top_square * f64::EPSILON));
+    let mut squares = SquareWindow::new(max_abs);
     for &x in values {
         sum.add(x);
-        let (square, error) = two_product(x, x);
-        squares.add(square);
-        errors.add(error);
+        squares.add(x);
     }
-    let mut total_squares = squares.finish();
-    total_squares.merge(&errors.finish());
-    (sum.finish(), total_squares)
+    (sum.finish(), squares.finish())
+}
+
+/// Exact sum of squares in a 256-bit fixed-point window: with
+/// `x = ±m * 2^q`, `x² = m² * 2^(2q)`, and `m²` (at most 106 bits) shifted
+/// into place is added to a (high, low) pair of u128 words. Values too small
+/// for the window go through `two_product` and `ExactSum`.
+struct SquareWindow {
+    /// Smallest exponent `q` kept in the window.
+    floor: i32,
+    low: u128,
+    high: u128,
+    rest: ExactSum,
+}
+
+impl SquareWindow {
+    fn new(max_abs: f64) -> Self {
+        let (_, top) = decompose(max_abs);
+        SquareWindow {
+            floor: top - WINDOW_BITS,
+            low: 0,
+            high: 0,
+            rest: ExactSum::default(),
+        }
+    }
+
+    #[inline]
+    fn add(&mut self, x: f64) {
+        if x == 0.0 {
+            return;
+        }
+        let (m, q) = decompose(x);
+        if q < self.floor || self.floor < -500 {
+            let (p, e) = two_product(x, x);
+            self.rest.add(p);
+            self.rest.add(e);
+            return;
+        }
+        let square = m.unsigned_abs() * m.unsigned_abs(); // < 2^106
+        let shift = 2 * (q - self.floor) as u32; // <= 2 * WINDOW_BITS
+        let (low_part, high_part) = if shift == 0 {
+            (square, 0)
+        } else if shift < 128 {
+            (square << shift, square >> (128 - shift))
+        } else {
+            (0, square << (shift - 128))
+        };
+        let (low, carry) = self.low.overflowing_add(low_part);
+        self.low = low;
+        self.high += high_part + u128::from(carry);
+    }
+
+    fn finish(mut self) -> ExactSum {
+        let base = 2 * self.floor;
+        add_scaled(&mut self.rest, self.low, base);
+        add_scaled(&mut self.rest, self.high, base + 128);
+        self.rest
+    }
+}
+
+/// Adds `value * 2^exponent` exactly, in 43-bit chunks (each exact in an
+/// f64, and so is its scaling by a power of two).
+fn add_scaled(sum: &mut ExactSum, mut value: u128, exponent: i32) {
+    const CHUNK: u32 = 43;
+    let mut offset = 0;
+    while value != 0 {
+        let chunk = (value & ((1 << CHUNK) - 1)) as f64;
+        if chunk != 0.0 {
+            sum.add(chunk * 2f64.powi(exponent + offset));
+        }
+        value >>= CHUNK;
+        offset += CHUNK as i32;
+    }
 }
 
 /// `a * b` as an exact pair (product, rounding error), by Dekker's split
@@ -283,6 +349,16 @@ mod tests {
         assert_eq!(sum.value(), general.value());
         assert_eq!(squares.value(), general_squares.value());
         assert_eq!(sum_and_squares(&[0.0, 0.0]).0.value(), 0.0);
+        // Values far below the window take the general path.
+        let wide = [1e15, 3.3e-9, -7.25, 1e15 + 2.0, 1e-300];
+        let (_, squares) = sum_and_squares(&wide);
+        let mut general = ExactSum::default();
+        for v in wide {
+            let (p, e) = two_product(v, v);
+            general.add(p);
+            general.add(e);
+        }
+        assert_eq!(squares.value(), general.value());
     }
 
     #[test]
