@@ -94,19 +94,9 @@ impl ExactSum {
     }
 }
 
-/// Bits kept below a window's top: terms stay under 2^(53+40), so an i128
-/// holds the sum of 2^33 of them.
+/// Bits kept below a window's top: sum terms stay under 2^(53+40), so an
+/// i128 holds the sum of 2^33 of them (squares: 2^186 in 256 bits).
 const WINDOW_BITS: i32 = 40;
-
-/// Exact sum of finite values in a 128-bit fixed-point window under the
-/// largest value's exponent; values too small for the window go through the
-/// general (slower) `ExactSum`. Result: the same exact sum, at a fraction of
-/// the cost per value.
-struct WindowSum {
-    base: i32,
-    acc: i128,
-    rest: ExactSum,
-}
 
 /// `x = ±m * 2^q` with an integer mantissa `m`.
 fn decompose(x: f64) -> (i128, i32) {
@@ -121,78 +111,32 @@ fn decompose(x: f64) -> (i128, i32) {
     (if x < 0.0 { -m } else { m }, q)
 }
 
-impl WindowSum {
-    fn new(max_abs: f64) -> Self {
-        let (_, top) = decompose(max_abs);
-        WindowSum {
-            base: top - WINDOW_BITS,
-            acc: 0,
-            rest: ExactSum::default(),
-        }
-    }
-
-    #[inline]
-    fn add(&mut self, x: f64) {
-        if x == 0.0 {
-            return;
-        }
-        let (m, q) = decompose(x);
-        if q >= self.base && self.base > -1000 {
-            self.acc += m << (q - self.base);
-        } else {
-            self.rest.add(x);
-        }
-    }
-
-    /// The window as exact f64 pieces, plus everything that fell outside.
-    fn finish(mut self) -> ExactSum {
-        let scale = 2f64.powi(self.base);
-        // The window's integer in exact f64 pieces.
-        let mut remaining = self.acc;
-        while remaining != 0 {
-            let piece = remaining as f64;
-            self.rest.add(piece * scale);
-            remaining -= piece as i128;
-        }
-        self.rest
-    }
-}
-
-/// The exact sum and exact sum of squares of finite values.
-pub fn sum_and_squares(values: &[f64]) -> (ExactSum, ExactSum) {
-    let max_abs = values.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    if max_abs == 0.0 {
-        return (ExactSum::default(), ExactSum::default());
-    }
-    let mut sum = WindowSum::new(max_abs);
-    let mut squares = SquareWindow::new(max_abs);
-    for &x in values {
-        sum.add(x);
-        squares.add(x);
-    }
-    (sum.finish(), squares.finish())
-}
-
-/// Exact sum of squares in a 256-bit fixed-point window: with
-/// `x = ±m * 2^q`, `x² = m² * 2^(2q)`, and `m²` (at most 106 bits) shifted
-/// into place is added to a (high, low) pair of u128 words. Values too small
-/// for the window go through `two_product` and `ExactSum`.
-struct SquareWindow {
+/// Exact sum and sum of squares of finite values in fixed-point windows
+/// under the largest value's exponent. With `x = ±m * 2^q`, `m * 2^(q-floor)`
+/// goes into an i128 and `m² * 2^(2(q-floor))` (`m²` has at most 106 bits)
+/// into a (high, low) pair of u128 words. Values too small for the window go
+/// through the general (slower) `ExactSum`. Result: the same exact sums, at a
+/// fraction of the cost per value.
+struct MomentWindow {
     /// Smallest exponent `q` kept in the window.
     floor: i32,
+    sum: i128,
     low: u128,
     high: u128,
-    rest: ExactSum,
+    rest_sum: ExactSum,
+    rest_squares: ExactSum,
 }
 
-impl SquareWindow {
+impl MomentWindow {
     fn new(max_abs: f64) -> Self {
         let (_, top) = decompose(max_abs);
-        SquareWindow {
+        MomentWindow {
             floor: top - WINDOW_BITS,
+            sum: 0,
             low: 0,
             high: 0,
-            rest: ExactSum::default(),
+            rest_sum: ExactSum::default(),
+            rest_squares: ExactSum::default(),
         }
     }
 
@@ -202,14 +146,18 @@ impl SquareWindow {
             return;
         }
         let (m, q) = decompose(x);
+        // Below -500 the squares' scale would leave the normal range.
         if q < self.floor || self.floor < -500 {
+            self.rest_sum.add(x);
             let (p, e) = two_product(x, x);
-            self.rest.add(p);
-            self.rest.add(e);
+            self.rest_squares.add(p);
+            self.rest_squares.add(e);
             return;
         }
+        let shift = (q - self.floor) as u32; // <= WINDOW_BITS
+        self.sum += m << shift;
         let square = m.unsigned_abs() * m.unsigned_abs(); // < 2^106
-        let shift = 2 * (q - self.floor) as u32; // <= 2 * WINDOW_BITS
+        let shift = 2 * shift;
         let (low_part, high_part) = if shift == 0 {
             (square, 0)
         } else if shift < 128 {
@@ -222,23 +170,41 @@ impl SquareWindow {
         self.high += high_part + u128::from(carry);
     }
 
-    fn finish(mut self) -> ExactSum {
-        let base = 2 * self.floor;
-        add_scaled(&mut self.rest, self.low, base);
-        add_scaled(&mut self.rest, self.high, base + 128);
-        self.rest
+    /// (sum, sum of squares), the windows turned into exact f64 pieces.
+    fn finish(mut self) -> (ExactSum, ExactSum) {
+        let sign = if self.sum < 0 { -1.0 } else { 1.0 };
+        add_scaled(
+            &mut self.rest_sum,
+            self.sum.unsigned_abs(),
+            self.floor,
+            sign,
+        );
+        add_scaled(&mut self.rest_squares, self.low, 2 * self.floor, 1.0);
+        add_scaled(&mut self.rest_squares, self.high, 2 * self.floor + 128, 1.0);
+        (self.rest_sum, self.rest_squares)
     }
 }
 
-/// Adds `value * 2^exponent` exactly, in 43-bit chunks (each exact in an
-/// f64, and so is its scaling by a power of two).
-fn add_scaled(sum: &mut ExactSum, mut value: u128, exponent: i32) {
+/// The exact sum and exact sum of squares of finite values.
+pub fn sum_and_squares(values: &[f64]) -> (ExactSum, ExactSum) {
+    let max_abs = values.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    if max_abs == 0.0 {
+        return (ExactSum::default(), ExactSum::default());
+    }
+    let mut window = MomentWindow::new(max_abs);
+    values.iter().for_each(|x| window.add(*x));
+    window.finish()
+}
+
+/// Adds `sign * value * 2^exponent` exactly, in 43-bit chunks (each exact
+/// in an f64, and so is its scaling by a power of two).
+fn add_scaled(sum: &mut ExactSum, mut value: u128, exponent: i32, sign: f64) {
     const CHUNK: u32 = 43;
     let mut offset = 0;
     while value != 0 {
         let chunk = (value & ((1 << CHUNK) - 1)) as f64;
         if chunk != 0.0 {
-            sum.add(chunk * 2f64.powi(exponent + offset));
+            sum.add(sign * chunk * 2f64.powi(exponent + offset));
         }
         value >>= CHUNK;
         offset += CHUNK as i32;
