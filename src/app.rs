@@ -5,20 +5,22 @@ use std::time::Instant;
 
 use datafusion::prelude::{SessionConfig, SessionContext};
 
-use crate::cli::{Cli, Command, DiffArgs, ProfileArgs};
+use crate::cli::{CheckArgs, Cli, Command, DiffArgs, ProfileArgs};
 use crate::diff::diff_tables;
 use crate::error::{Error, Result};
 use crate::input::read_table;
 use crate::input::{Table, TableSource};
-use crate::plan::{self, DiffPlan};
+use crate::plan::{self, DiffPlan, JudgePlan};
 use crate::profile::profile_table;
 use crate::report::{self, ProfileReport, Report, Timings};
+use crate::rules::{self, TableColumns};
 
 /// Runs the command and returns the process exit code of its verdict.
 pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Diff(args) => diff(&args),
         Command::Profile(args) => profile(&args),
+        Command::Check(args) => check(&args),
     }
 }
 
@@ -77,16 +79,53 @@ pub fn diff(args: &DiffArgs) -> Result<u8> {
     Ok(report.exit_code())
 }
 
-/// Everything of `diff` but the output, for callers that want the report.
+/// Everything of `diff` but the output, for callers that want the report:
+/// read, tie the rules to the tables (and let them set what the diff
+/// computes), diff, judge.
 pub fn diff_report(plan: &DiffPlan, started: Instant) -> Result<Report> {
     let threads = plan.output.threads;
     let mut tables = read_tables(threads, &[plan.left.clone(), plan.right.clone()])?;
     let (prod, candidate) = (tables.remove(0), tables.remove(0));
     let read_done = Instant::now();
-    let diff = thread_pool(threads)?.install(|| diff_tables(&prod, &candidate, &plan.options))?;
+    let columns = TableColumns::of_schemas(
+        &plan.name,
+        &prod.schema,
+        &candidate.schema,
+        &plan.options.renames,
+    );
+    rules::check_names(&plan.judge.rules, std::slice::from_ref(&columns))?;
+    let needs = rules::diff_needs(&plan.judge.rules, &columns)?;
+    let options = plan::with_rule_needs(&plan.options, needs)?;
+    let diff = thread_pool(threads)?.install(|| diff_tables(&prod, &candidate, &options))?;
     let mut report = Report::of_diff(&plan.name, &prod, &candidate, diff);
+    judge(&mut report, &plan.judge);
     if plan.output.timings {
         report.timings = Some(timings(started, read_done));
     }
     Ok(report)
+}
+
+fn judge(report: &mut Report, plan: &JudgePlan) {
+    let judgement = rules::judge(&report.tables, &plan.rules, plan.strict);
+    report.set_judgement(judgement, &plan.rules.files, plan.strict);
+}
+
+/// `dualrun check REPORT.json`: judge a saved report again under the given
+/// rules; the data is not read.
+pub fn check(args: &CheckArgs) -> Result<u8> {
+    let plan = plan::check_plan(args)?;
+    let mut report = report::json::read(&plan.report)?;
+    let tables: Vec<TableColumns> = report
+        .tables
+        .iter()
+        .map(|t| TableColumns {
+            name: t.name.clone(),
+            columns: rules::table_columns(t),
+        })
+        .collect();
+    rules::check_names(&plan.judge.rules, &tables)?;
+    report.command = "check".to_string();
+    judge(&mut report, &plan.judge);
+    report::emit(&report, &plan.output)?;
+    Ok(report.exit_code())
 }

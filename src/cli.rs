@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     name = "dualrun",
     version,
     about = "Diff prod and candidate outputs of a data pipeline, and approve promotion only within declared tolerances",
-    after_help = "Exit codes: 0 equal (within tolerance), 1 different, 2 could not decide (bad input)"
+    after_help = "Exit codes: 0 approved, 1 rejected (a rule failed; without --rules: the tables differ), 2 could not decide (bad input, a rule that could not be evaluated)"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -20,9 +20,35 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Diff two tables now: Parquet, CSV, NDJSON or Arrow IPC files, directories or globs of them
-    Diff(DiffArgs),
+    Diff(Box<DiffArgs>),
     /// Column statistics of one table
     Profile(ProfileArgs),
+    /// Judge a saved JSON report again under other rules, without reading the data
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// A JSON report written by `dualrun diff --format json`
+    pub report: PathBuf,
+
+    #[command(flatten)]
+    pub judge: JudgeArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// How a diff is judged.
+#[derive(Debug, Args)]
+pub struct JudgeArgs {
+    /// Rules file (TOML; repeatable). Without one, any difference rejects
+    #[arg(long = "rules", value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
+
+    /// Warnings fail too
+    #[arg(long)]
+    pub strict: bool,
 }
 
 #[derive(Debug, Args)]
@@ -113,6 +139,9 @@ pub struct DiffArgs {
     /// Skip column statistics and drift
     #[arg(long)]
     pub no_stats: bool,
+
+    #[command(flatten)]
+    pub judge: JudgeArgs,
 
     #[command(flatten)]
     pub output: OutputArgs,

@@ -32,6 +32,15 @@ pub enum Error {
         hint: Option<String>,
     },
 
+    /// A rules file is malformed, or names a table or column that is not
+    /// there.
+    #[error("`{file}`: {message}")]
+    Rules {
+        file: String,
+        message: String,
+        hint: Option<String>,
+    },
+
     /// A report could not be written.
     #[error("cannot write `{}`: {source}", path.display())]
     Output {
@@ -67,6 +76,14 @@ impl Error {
         }
     }
 
+    pub fn rules(file: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Rules {
+            file: file.into(),
+            message: message.into(),
+            hint: None,
+        }
+    }
+
     pub fn compute(context: impl Into<String>, reason: impl std::fmt::Display) -> Self {
         Error::Compute {
             context: context.into(),
@@ -77,9 +94,10 @@ impl Error {
     /// Attaches a hint; a variant without a hint slot keeps none.
     pub fn with_hint(mut self, text: impl Into<String>) -> Self {
         match &mut self {
-            Error::Usage { hint, .. } | Error::Input { hint, .. } | Error::Schema { hint, .. } => {
-                *hint = Some(text.into())
-            }
+            Error::Usage { hint, .. }
+            | Error::Input { hint, .. }
+            | Error::Schema { hint, .. }
+            | Error::Rules { hint, .. } => *hint = Some(text.into()),
             Error::Output { .. } | Error::Compute { .. } => {}
         }
         self
@@ -87,9 +105,10 @@ impl Error {
 
     pub fn hint(&self) -> Option<&str> {
         match self {
-            Error::Usage { hint, .. } | Error::Input { hint, .. } | Error::Schema { hint, .. } => {
-                hint.as_deref()
-            }
+            Error::Usage { hint, .. }
+            | Error::Input { hint, .. }
+            | Error::Schema { hint, .. }
+            | Error::Rules { hint, .. } => hint.as_deref(),
             Error::Output { .. } | Error::Compute { .. } => None,
         }
     }

@@ -2,18 +2,21 @@
 //!
 //! The flow (see `app`): a command line becomes a validated plan (`plan`),
 //! tables are read with DataFusion (`input`), diffed by key with parallel
-//! hashing and tolerance-aware comparison (`diff`), and the result becomes a
-//! report model that renderers turn into text (`report`). Exit codes are
-//! API: 0 equal within tolerance, 1 different, 2 could not decide.
+//! hashing and tolerance-aware comparison (`diff`), rules judge the result
+//! (`rules`), and it all becomes a report model that renderers turn into
+//! text (`report`). Exit codes are API: 0 approved, 1 rejected, 2 could not
+//! decide.
 
 pub mod app;
 pub mod cli;
 pub mod diff;
 pub mod error;
+pub mod format;
 pub mod input;
 pub mod plan;
 pub mod profile;
 pub mod report;
+pub mod rules;
 
 pub use diff::{DiffOptions, TableDiff, diff_tables};
 pub use error::{Error, Result};

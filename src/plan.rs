@@ -6,10 +6,13 @@ use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use crate::cli::{ColorChoice, DiffArgs, OutputArgs, ProfileArgs, ReportFormat};
+use crate::cli::{
+    CheckArgs, ColorChoice, DiffArgs, JudgeArgs, OutputArgs, ProfileArgs, ReportFormat,
+};
 use crate::diff::{DiffOptions, StringRule, Tolerance};
 use crate::error::{Error, Result};
 use crate::input::{CsvOptions, FileFormat, TableSource};
+use crate::rules::{self, DiffNeeds, RuleSet};
 
 /// Everything `dualrun diff` needs, validated.
 #[derive(Debug, Clone)]
@@ -18,7 +21,66 @@ pub struct DiffPlan {
     pub right: TableSource,
     pub name: String,
     pub options: DiffOptions,
+    pub judge: JudgePlan,
     pub output: OutputPlan,
+}
+
+/// The rules a diff is judged by.
+#[derive(Debug, Clone)]
+pub struct JudgePlan {
+    pub rules: RuleSet,
+    pub strict: bool,
+}
+
+pub fn judge_plan(args: &JudgeArgs) -> Result<JudgePlan> {
+    let rules = if args.rules.is_empty() {
+        RuleSet::any_difference_rejects()
+    } else {
+        rules::load(&args.rules)?
+    };
+    Ok(JudgePlan {
+        rules,
+        strict: args.strict,
+    })
+}
+
+/// Everything `dualrun check` needs, validated.
+#[derive(Debug, Clone)]
+pub struct CheckPlan {
+    pub report: PathBuf,
+    pub judge: JudgePlan,
+    pub output: OutputPlan,
+}
+
+pub fn check_plan(args: &CheckArgs) -> Result<CheckPlan> {
+    Ok(CheckPlan {
+        report: args.report.clone(),
+        judge: judge_plan(&args.judge)?,
+        output: output_plan(&args.output)?,
+    })
+}
+
+/// `options` with what the rules need of the diff: their column
+/// tolerances and the changed-row counts they read. A rule and `--tol`
+/// giving one column two tolerances is refused rather than silently
+/// resolved.
+pub fn with_rule_needs(options: &DiffOptions, needs: DiffNeeds) -> Result<DiffOptions> {
+    let mut options = options.clone();
+    for (column, tolerance) in needs.tolerances {
+        match options.column_tolerances.get(&column) {
+            Some(given) if *given != tolerance => {
+                return Err(Error::usage(format!(
+                    "`--tol {column}=...` and a `column_match` rule give column `{column}` different tolerances"
+                ))
+                .with_hint("keep the tolerance in one place: the rule or `--tol`"));
+            }
+            _ => {
+                options.column_tolerances.insert(column, tolerance);
+            }
+        }
+    }
+    options.changed_ignoring = needs.changed_ignoring;
+    Ok(options)
 }
 
 /// Where and how the report goes.
@@ -83,6 +145,7 @@ pub fn diff_plan(args: &DiffArgs) -> Result<DiffPlan> {
         },
         sample: args.output.sample,
         stats: !args.no_stats,
+        changed_ignoring: Vec::new(),
     };
     Ok(DiffPlan {
         name: args
@@ -92,6 +155,7 @@ pub fn diff_plan(args: &DiffArgs) -> Result<DiffPlan> {
         left,
         right,
         options,
+        judge: judge_plan(&args.judge)?,
         output: output_plan(&args.output)?,
     })
 }
@@ -252,7 +316,7 @@ fn parse_column_tolerance(spec: &str) -> Result<(String, Tolerance)> {
 }
 
 /// `250ms`, `5s`, `2m`, `1h`, `1d`, `10us`, `100ns` as nanoseconds.
-fn parse_duration_ns(text: &str) -> Option<i64> {
+pub fn parse_duration_ns(text: &str) -> Option<i64> {
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(text.len());

@@ -118,7 +118,7 @@ fn every_format_directory_and_glob_reads_the_same_table() {
             stderr(&output)
         );
         assert!(
-            stdout(&output).starts_with("EQUAL"),
+            stdout(&output).starts_with("APPROVED") && stdout(&output).contains("\nEQUAL "),
             "{other}: {}",
             stdout(&output)
         );
@@ -207,11 +207,11 @@ fn output_dir_gets_every_format_and_refuses_foreign_files() {
     assert!(stdout(&output).is_empty());
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(reports.join("report.json")).unwrap()).unwrap();
-    assert_eq!(json["schema_version"], 1);
+    assert_eq!(json["schema_version"], 2);
     assert!(
         std::fs::read_to_string(reports.join("report.txt"))
             .unwrap()
-            .starts_with("DIFFERENT")
+            .starts_with("REJECTED")
     );
     // Running again into the same directory is fine: dualrun wrote it.
     assert_eq!(dualrun(repo(), &with_dir).status.code(), Some(1));
@@ -468,7 +468,8 @@ fn renamed_and_ignored_columns_are_compared_as_asked() {
 fn colour_only_when_asked_or_on_a_terminal() {
     let coloured = stdout(&sample_diff(&["--color", "always"]));
     assert!(
-        coloured.starts_with("\x1b[1;31mDIFFERENT\x1b[0m"),
+        coloured.starts_with("\x1b[1;31mREJECTED\x1b[0m")
+            && coloured.contains("\x1b[1;31mDIFFERENT\x1b[0m"),
         "{coloured}"
     );
     // `auto` on a pipe, and `never`, print no escape codes.

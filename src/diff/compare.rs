@@ -16,12 +16,12 @@ use datafusion::arrow::datatypes::{
     TimestampNanosecondType, TimestampSecondType, i256,
 };
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::hash::canonical_f64;
 
 /// A numeric (`abs`, `rel`) and temporal (`duration_ns`) tolerance.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Tolerance {
     pub abs: f64,
     pub rel: f64,
@@ -40,7 +40,7 @@ impl Tolerance {
 }
 
 /// String comparison options.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StringRule {
     pub trim: bool,
     pub ignore_case: bool,

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use datafusion::arrow::datatypes::DataType;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::stats::quantiles::{Cdf, LEVELS};
@@ -19,7 +19,7 @@ use super::stats::{CellSource, ColumnStats, KindState, StatsState, TOP_K, TopVal
 /// The share given to an empty PSI bin, so its log term stays finite.
 pub const PSI_EPSILON: f64 = 1e-4;
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Drift {
     /// Candidate null rate minus prod null rate, in percentage points.
     pub null_rate_pp: f64,
@@ -29,12 +29,12 @@ pub struct Drift {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub categories: Option<CategoryDrift>,
     /// Why a value above is null, e.g. a zero prod denominator.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
 }
 
 /// Relative changes (0.02 = +2%) and distribution distances.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct NumericDrift {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mean_change: Option<f64>,
@@ -47,17 +47,17 @@ pub struct NumericDrift {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_change: Option<f64>,
     /// Relative change of each quantile (numbers only).
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub quantile_change: BTreeMap<String, Option<f64>>,
     /// Shift of each quantile in seconds (dates, times and timestamps, where
     /// a change relative to the epoch would mean nothing).
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub quantile_shift_seconds: BTreeMap<String, f64>,
     pub psi: Option<f64>,
     pub ks: Option<f64>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CategoryDrift {
     /// Values among the candidate's top values that prod does not have.
     pub new: Vec<Value>,

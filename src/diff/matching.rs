@@ -81,6 +81,8 @@ pub struct MatchResult {
     pub null_keys: PerSide,
     /// One tally per value column.
     pub columns: Vec<ColumnTally>,
+    /// Changed pairs still unequal outside each of `MatchConfig::ignore_sets`.
+    pub changed_ignoring: Vec<u64>,
     /// (prod, candidate) positions of changed pairs.
     pub changed_pairs: Vec<(Pos, Pos)>,
     /// Candidate positions of rows only in the candidate.
@@ -90,9 +92,10 @@ pub struct MatchResult {
 }
 
 impl MatchResult {
-    fn with_columns(count: usize) -> Self {
+    fn for_config(config: &MatchConfig) -> Self {
         MatchResult {
-            columns: vec![ColumnTally::default(); count],
+            columns: vec![ColumnTally::default(); config.rules.len()],
+            changed_ignoring: vec![0; config.ignore_sets.len()],
             ..Default::default()
         }
     }
@@ -109,6 +112,13 @@ impl MatchResult {
         for (mine, theirs) in self.columns.iter_mut().zip(&other.columns) {
             mine.merge(theirs);
         }
+        for (mine, theirs) in self
+            .changed_ignoring
+            .iter_mut()
+            .zip(&other.changed_ignoring)
+        {
+            *mine += theirs;
+        }
         self.changed_pairs.extend(other.changed_pairs);
         self.added.extend(other.added);
         self.removed.extend(other.removed);
@@ -119,6 +129,9 @@ impl MatchResult {
 /// with NULL in a key take part (they do when the "key" is the whole row).
 pub struct MatchConfig<'a> {
     pub rules: &'a [ColumnRule],
+    /// Sets of value columns (a flag per column: left out) for which changed
+    /// rows are counted again.
+    pub ignore_sets: &'a [Vec<bool>],
     pub null_keys_match: bool,
 }
 
@@ -149,7 +162,7 @@ pub fn match_rows(
             )
         })
         .collect();
-    let mut result = MatchResult::with_columns(config.rules.len());
+    let mut result = MatchResult::for_config(config);
     for part in parts {
         result.merge(part);
     }
@@ -221,7 +234,7 @@ impl Matcher<'_> {
     }
 
     fn match_range(&self, prod: &[Entry], candidate: &[Entry]) -> MatchResult {
-        let mut result = MatchResult::with_columns(self.config.rules.len());
+        let mut result = MatchResult::for_config(self.config);
         let (mut i, mut j) = (0, 0);
         while i < prod.len() || j < candidate.len() {
             let hash = match (prod.get(i), candidate.get(j)) {
@@ -365,6 +378,8 @@ impl Matcher<'_> {
         }
         let (prod, candidate) = (self.batch(false, p.pos), self.batch(true, c.pos));
         let mut changed = false;
+        let sets = self.config.ignore_sets;
+        let mut still_changed = vec![false; sets.len()];
         for (column, rule) in self.config.rules.iter().enumerate() {
             let outcome = compare(
                 prod.values[column].as_ref(),
@@ -374,7 +389,15 @@ impl Matcher<'_> {
                 rule,
             );
             changed |= outcome.is_unequal();
+            if outcome.is_unequal() {
+                for (flag, set) in still_changed.iter_mut().zip(sets) {
+                    *flag |= !set[column];
+                }
+            }
             result.columns[column].add(outcome);
+        }
+        for (count, flag) in result.changed_ignoring.iter_mut().zip(still_changed) {
+            *count += u64::from(flag);
         }
         if changed {
             result.changed += 1;
@@ -449,6 +472,7 @@ mod tests {
         let rules: Vec<_> = plan.values.iter().map(|v| v.rule).collect();
         let config = MatchConfig {
             rules: &rules,
+            ignore_sets: &[],
             null_keys_match: false,
         };
         match_rows(&sides[0], &sides[1], &config)

@@ -23,7 +23,8 @@ use std::collections::BTreeMap;
 pub use compare::{ColumnRule, StringRule, Tolerance};
 pub use drift::Drift;
 pub use result::{
-    ChangedRow, ColumnDiff, PerSide, RowCounts, SampleRow, Samples, SideStats, TableDiff,
+    ChangedIgnoring, ChangedRow, ColumnDiff, PerSide, RowCounts, SampleRow, Samples, SideStats,
+    TableDiff,
 };
 pub use schema::SchemaDiff;
 pub use stats::ColumnStats;
@@ -52,6 +53,9 @@ pub struct DiffOptions {
     pub sample: usize,
     /// Gather column statistics and drift (in the same pass as hashing).
     pub stats: bool,
+    /// Sets of columns for which changed rows are counted again with the
+    /// set left out (for rules).
+    pub changed_ignoring: Vec<Vec<String>>,
 }
 
 /// Diffs `prod` against `candidate`.
@@ -88,11 +92,17 @@ pub fn diff_tables(prod: &Table, candidate: &Table, options: &DiffOptions) -> Re
     );
     let (prod_side, candidate_side) = (prod_side?, candidate_side?);
     let rules: Vec<ColumnRule> = values.iter().map(|v| v.rule).collect();
+    let ignore_sets: Vec<Vec<bool>> = options
+        .changed_ignoring
+        .iter()
+        .map(|set| values.iter().map(|v| set.contains(&v.name)).collect())
+        .collect();
     let matched = match_rows(
         &prod_side,
         &candidate_side,
         &MatchConfig {
             rules: &rules,
+            ignore_sets: &ignore_sets,
             null_keys_match: !keyed,
         },
     );
@@ -127,7 +137,12 @@ pub fn diff_tables(prod: &Table, candidate: &Table, options: &DiffOptions) -> Re
 
     Ok(TableDiff {
         key: if keyed { key_names } else { Vec::new() },
-        rows: row_counts(prod.num_rows(), candidate.num_rows(), &matched),
+        rows: row_counts(
+            prod.num_rows(),
+            candidate.num_rows(),
+            &matched,
+            &options.changed_ignoring,
+        ),
         schema: plan.schema,
         columns: if keyed {
             column_diffs(values, &matched, &prod_side, &candidate_side)
@@ -139,7 +154,12 @@ pub fn diff_tables(prod: &Table, candidate: &Table, options: &DiffOptions) -> Re
     })
 }
 
-fn row_counts(prod: usize, candidate: usize, matched: &MatchResult) -> RowCounts {
+fn row_counts(
+    prod: usize,
+    candidate: usize,
+    matched: &MatchResult,
+    changed_ignoring: &[Vec<String>],
+) -> RowCounts {
     RowCounts {
         prod: prod as u64,
         candidate: candidate as u64,
@@ -151,6 +171,14 @@ fn row_counts(prod: usize, candidate: usize, matched: &MatchResult) -> RowCounts
         duplicate_keys: matched.duplicate_keys.into(),
         duplicate_rows: matched.duplicate_rows.into(),
         null_keys: matched.null_keys.into(),
+        changed_ignoring: changed_ignoring
+            .iter()
+            .zip(&matched.changed_ignoring)
+            .map(|(columns, &changed)| ChangedIgnoring {
+                columns: columns.clone(),
+                changed,
+            })
+            .collect(),
     }
 }
 

@@ -1,7 +1,7 @@
 //! What a table diff returns: plain serializable data, in the order the JSON
 //! report shows it. Nothing here computes or prints.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::compare::Tolerance;
@@ -9,7 +9,7 @@ use super::drift::Drift;
 use super::schema::SchemaDiff;
 use super::stats::ColumnStats;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TableDiff {
     /// Key columns (prod names); empty for a whole-row diff.
     pub key: Vec<String>,
@@ -42,7 +42,7 @@ impl TableDiff {
 /// removed + null_keys.prod = prod`, and likewise with `added` for the
 /// candidate. Without a key, rows are matched whole (`changed` is 0) and
 /// `duplicate_keys` counts rows that occur more than once.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RowCounts {
     pub prod: u64,
     pub candidate: u64,
@@ -57,9 +57,20 @@ pub struct RowCounts {
     pub duplicate_rows: PerSide,
     /// Rows with a NULL in any key column: counted, never matched.
     pub null_keys: PerSide,
+    /// Changed rows counted again leaving some columns out, as rules ask
+    /// (`rows_changed` with `ignore_columns`, or with `expect`ed columns).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changed_ignoring: Vec<ChangedIgnoring>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// Rows that still differ when `columns` are left out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangedIgnoring {
+    pub columns: Vec<String>,
+    pub changed: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PerSide {
     pub prod: u64,
     pub candidate: u64,
@@ -71,7 +82,7 @@ impl From<[u64; 2]> for PerSide {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ColumnDiff {
     pub name: String,
     /// The comparison type (see `canon`).
@@ -97,13 +108,13 @@ pub struct ColumnDiff {
     pub drift: Option<Drift>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SideStats {
     pub prod: ColumnStats,
     pub candidate: ColumnStats,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Samples {
     pub changed: Vec<ChangedRow>,
     pub added: Vec<SampleRow>,
@@ -111,16 +122,16 @@ pub struct Samples {
 }
 
 /// A changed row: its key and the unequal columns.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChangedRow {
     pub key: Map<String, Value>,
     pub columns: Map<String, Value>,
 }
 
 /// An added or removed row: its key and compared values.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SampleRow {
-    #[serde(skip_serializing_if = "Map::is_empty")]
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub key: Map<String, Value>,
     pub values: Map<String, Value>,
 }

@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 
 use datafusion::arrow::datatypes::{DataType, Schema};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::DiffOptions;
 use super::canon::comparison_type;
@@ -17,7 +17,7 @@ use super::compare::{ColumnRule, Tolerance};
 use crate::error::{Error, Result};
 
 /// What changed between the two schemas.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SchemaDiff {
     /// Columns only in the candidate.
     pub added: Vec<String>,
@@ -47,7 +47,7 @@ impl SchemaDiff {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Retyped {
     pub column: String,
     pub prod: String,
@@ -56,20 +56,20 @@ pub struct Retyped {
     pub compared_as: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NullabilityChange {
     pub column: String,
     pub prod: bool,
     pub candidate: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Renamed {
     pub prod: String,
     pub candidate: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Skipped {
     pub column: String,
     pub prod: String,

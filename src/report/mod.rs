@@ -1,7 +1,6 @@
 //! Reports: one serializable model and the renderers that read it. This is
 //! the only module (with `main`) that writes text.
 
-mod format;
 pub mod json;
 pub mod model;
 mod profile_table;
@@ -11,7 +10,7 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::Path;
 
-pub use model::{ProfileReport, Report, SideInfo, TableReport, Timings, Verdict};
+pub use model::{JudgedBy, ProfileReport, Report, SideInfo, TableReport, TableStatus, Timings};
 
 use crate::cli::ReportFormat;
 use crate::error::{Error, Result};

@@ -1,27 +1,42 @@
 //! The report model: what every renderer reads. Field order here is the JSON
 //! field order, and it is part of the API (`schema_version`).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::diff::TableDiff;
 use crate::input::Table;
 use crate::profile::ProfiledColumn;
+use crate::rules::{Judgement, RuleOutcome, StatusCounts, Verdict};
 
 /// Bumped when a field changes meaning or disappears; new fields don't bump it.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     pub schema_version: u32,
     pub tool: Tool,
     pub command: String,
     pub verdict: Verdict,
+    pub judged_by: JudgedBy,
+    /// Every rule's outcome on every table and column it applied to.
+    pub rules: Vec<RuleOutcome>,
     pub tables: Vec<TableReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timings: Option<Timings>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// Which rules judged the report, and how their outcomes add up.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct JudgedBy {
+    /// The rules files, in order; empty for the built-in rule that any
+    /// difference rejects.
+    pub rules_files: Vec<String>,
+    /// Whether warnings failed (`--strict`).
+    pub strict: bool,
+    pub counts: StatusCounts,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Tool {
     pub name: String,
     pub version: String,
@@ -36,27 +51,18 @@ impl Default for Tool {
     }
 }
 
-/// Until rules judge a diff, the verdict is whether the tables differ.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// Whether a table differs at all, whatever the rules make of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Verdict {
+pub enum TableStatus {
     Equal,
     Different,
 }
 
-impl Verdict {
-    pub fn exit_code(self) -> u8 {
-        match self {
-            Verdict::Equal => 0,
-            Verdict::Different => 1,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TableReport {
     pub name: String,
-    pub status: Verdict,
+    pub status: TableStatus,
     pub prod: SideInfo,
     pub candidate: SideInfo,
     #[serde(flatten)]
@@ -64,7 +70,7 @@ pub struct TableReport {
 }
 
 /// Where one side's table came from.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SideInfo {
     pub source: String,
     pub format: String,
@@ -86,7 +92,7 @@ impl SideInfo {
 }
 
 /// Wall-clock phases in milliseconds, only with `--timings`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Timings {
     pub read_ms: u64,
     pub diff_ms: u64,
@@ -94,18 +100,20 @@ pub struct Timings {
 }
 
 impl Report {
-    /// The report of one `dualrun diff`.
+    /// The report of one `dualrun diff`, not judged yet.
     pub fn of_diff(name: &str, prod: &Table, candidate: &Table, diff: TableDiff) -> Self {
         let status = if diff.differs() {
-            Verdict::Different
+            TableStatus::Different
         } else {
-            Verdict::Equal
+            TableStatus::Equal
         };
         Report {
             schema_version: SCHEMA_VERSION,
             tool: Tool::default(),
             command: "diff".to_string(),
-            verdict: status,
+            verdict: Verdict::Error,
+            judged_by: JudgedBy::default(),
+            rules: Vec::new(),
             tables: vec![TableReport {
                 name: name.to_string(),
                 status,
@@ -115,6 +123,17 @@ impl Report {
             }],
             timings: None,
         }
+    }
+
+    /// Replaces any earlier judgement with `judgement`.
+    pub fn set_judgement(&mut self, judgement: Judgement, rules_files: &[String], strict: bool) {
+        self.judged_by = JudgedBy {
+            rules_files: rules_files.to_vec(),
+            strict,
+            counts: StatusCounts::of(&judgement.outcomes),
+        };
+        self.verdict = judgement.verdict;
+        self.rules = judgement.outcomes;
     }
 
     pub fn exit_code(&self) -> u8 {

@@ -6,7 +6,7 @@ use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
 use serde_json::Value;
 
 use super::ProfileReport;
-use super::format::{cell, count, number, percent};
+use crate::format::{cell, count, number, percent};
 
 pub fn render(report: &ProfileReport, out: &mut dyn Write) -> io::Result<()> {
     let t = &report.table;

@@ -1,20 +1,22 @@
-//! The terminal report: a verdict line, where each side came from, the row
-//! classes, schema changes, the unequal columns and sample rows.
+//! The terminal report: the verdict first, the rules that did not pass,
+//! then per table where each side came from, the row classes, schema
+//! changes, the unequal columns, drift and sample rows.
 
 use std::io::{self, Write};
 
 use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
 use serde_json::{Map, Value};
 
-use super::format::{cell, count, number, percent};
-use super::{Report, TableReport, Verdict};
+use super::{Report, TableReport, TableStatus};
 use crate::diff::{SampleRow, SchemaDiff};
+use crate::format::{cell, count, number, percent, signed_percent};
+use crate::rules::{Status, Verdict};
 
 pub fn render(report: &Report, color: bool, out: &mut dyn Write) -> io::Result<()> {
-    for (i, table) in report.tables.iter().enumerate() {
-        if i > 0 {
-            writeln!(out)?;
-        }
+    render_verdict(report, color, out)?;
+    render_rules(report, out)?;
+    for table in &report.tables {
+        writeln!(out)?;
         render_table(table, color, out)?;
     }
     if let Some(t) = &report.timings {
@@ -44,16 +46,87 @@ fn right_align(table: &mut Table, columns: std::ops::Range<usize>) {
     }
 }
 
+fn paint(text: &str, ansi: &str, color: bool) -> String {
+    if color {
+        format!("{ansi}{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
+}
+
+const GREEN: &str = "\x1b[1;32m";
+const RED: &str = "\x1b[1;31m";
+const YELLOW: &str = "\x1b[1;33m";
+
+/// `REJECTED: 1 failed, 2 warned, 9 passed (rules: rules/default.toml)`.
+fn render_verdict(report: &Report, color: bool, out: &mut dyn Write) -> io::Result<()> {
+    let ansi = match report.verdict {
+        Verdict::Approved => GREEN,
+        Verdict::Rejected => RED,
+        Verdict::Error => YELLOW,
+    };
+    let word = paint(report.verdict.word(), ansi, color);
+    let judged = &report.judged_by;
+    let c = judged.counts;
+    let parts: Vec<String> = [
+        (c.fail, "failed"),
+        (c.error, "could not be evaluated"),
+        (c.warn, "warned"),
+        (c.info, "info"),
+        (c.pass, "passed"),
+    ]
+    .iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!("{n} {what}"))
+    .collect();
+    let rules = if judged.rules_files.is_empty() {
+        "no rules file: any difference rejects".to_string()
+    } else {
+        format!("rules: {}", judged.rules_files.join(", "))
+    };
+    let strict = if judged.strict { "; strict" } else { "" };
+    writeln!(out, "{word}: {} ({rules}{strict})", parts.join(", "))
+}
+
+/// The outcomes worth a look: failures, errors, warnings and info.
+fn render_rules(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let mut shown: Vec<_> = report
+        .rules
+        .iter()
+        .filter(|o| o.status != Status::Pass)
+        .collect();
+    if shown.is_empty() {
+        return Ok(());
+    }
+    // Worst first; the order within a status stays the rules' order.
+    shown.sort_by_key(|o| match o.status {
+        Status::Fail => 0,
+        Status::Error => 1,
+        Status::Warn => 2,
+        Status::Info | Status::Pass => 3,
+    });
+    let mut table = new_table(&["status", "rule", "where", "finding"]);
+    for o in shown {
+        let place = match (&o.table, &o.column) {
+            (Some(t), Some(c)) => format!("{t}.{c}"),
+            (Some(t), None) => t.clone(),
+            (None, _) => "-".to_string(),
+        };
+        table.add_row(vec![
+            o.status.name().to_uppercase(),
+            o.rule.clone(),
+            place,
+            o.message.clone(),
+        ]);
+    }
+    writeln!(out, "{table}")
+}
+
 fn render_table(t: &TableReport, color: bool, out: &mut dyn Write) -> io::Result<()> {
     let rows = &t.diff.rows;
-    let (word, ansi) = match t.status {
-        Verdict::Equal => ("EQUAL", "\x1b[1;32m"),
-        Verdict::Different => ("DIFFERENT", "\x1b[1;31m"),
-    };
-    let word = if color {
-        format!("{ansi}{word}\x1b[0m")
-    } else {
-        word.to_string()
+    let word = match t.status {
+        TableStatus::Equal => paint("EQUAL", GREEN, color),
+        TableStatus::Different => paint("DIFFERENT", RED, color),
     };
     let key = if t.diff.key.is_empty() {
         "no key: whole rows compared".to_string()
@@ -243,10 +316,6 @@ fn render_columns(t: &TableReport, out: &mut dyn Write) -> io::Result<()> {
 const NOTABLE_NULL_PP: f64 = 1.0;
 const NOTABLE_CHANGE: f64 = 0.01;
 const NOTABLE_DISTANCE: f64 = 0.1;
-
-fn signed_percent(change: f64) -> String {
-    format!("{:+.2}%", change * 100.0)
-}
 
 fn render_drift(t: &TableReport, out: &mut dyn Write) -> io::Result<()> {
     let with_drift: Vec<_> = t

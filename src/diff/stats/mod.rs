@@ -28,7 +28,7 @@ use datafusion::arrow::datatypes::{
     Time64NanosecondType, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
     TimestampNanosecondType, TimestampSecondType,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::prepare::Pos;
@@ -452,7 +452,7 @@ fn text_batch(state: &mut TextState, array: &dyn Array) {
 }
 
 /// Finished statistics of one column, as the report shows them.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ColumnStats {
     pub count: u64,
     pub null_count: u64,
@@ -475,7 +475,7 @@ pub struct ColumnStats {
 
 /// Moments and quantiles over the finite values (NaN and infinities are
 /// counted apart).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NumericStats {
     pub sum: Value,
     pub mean: Value,
@@ -488,12 +488,12 @@ pub struct NumericStats {
     pub quantiles: BTreeMap<String, Value>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TemporalStats {
     pub quantiles: BTreeMap<String, Value>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TextStats {
     /// Lengths in bytes.
     pub min_length: Option<u64>,
@@ -505,13 +505,13 @@ pub struct TextStats {
     pub top_exact: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TopValue {
     pub value: Value,
     pub count: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BooleanStats {
     pub true_count: u64,
     pub false_count: u64,

@@ -8,6 +8,11 @@ pub fn percent(rate: f64) -> String {
     format!("{:.2}%", (rate * 10_000.0).floor() / 100.0)
 }
 
+/// A signed change as a percentage with two decimals (`+1.25%`).
+pub fn signed_percent(change: f64) -> String {
+    format!("{:+.2}%", change * 100.0)
+}
+
 /// A number in at most about 7 significant digits, plain when readable and
 /// in scientific notation when very large or very small.
 pub fn number(value: f64) -> String {

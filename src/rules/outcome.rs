@@ -1,0 +1,117 @@
+//! What judging returns: one outcome per rule, table and column it applied
+//! to, and the verdict they add up to. Plain serde data for the report.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    /// A declared, intended change (`expect`): shown, never failing.
+    Info,
+    Warn,
+    Fail,
+    /// The rule could not be evaluated: never a pass.
+    Error,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Info => "info",
+            Status::Warn => "warn",
+            Status::Fail => "fail",
+            Status::Error => "error",
+        }
+    }
+}
+
+/// One rule judged on one table (and column, for per-column rules).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuleOutcome {
+    /// The rule's `name`, or its check and position (`stat #3`).
+    pub rule: String,
+    pub check: String,
+    /// `FILE#INDEX` of the rule (`built-in#1` without a rules file).
+    pub origin: String,
+    pub table: Option<String>,
+    pub column: Option<String>,
+    pub status: Status,
+    /// The figure judged: a number (fractions as fractions, null rates in
+    /// percentage points), a schema change's name, or null when unbounded
+    /// or not computed.
+    pub observed: Value,
+    /// The bound crossed (or, on a pass, the tightest one).
+    pub bound: Value,
+    pub message: String,
+}
+
+/// The decision on promotion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// No rule failed and every rule could be evaluated (warnings allowed).
+    Approved,
+    /// A rule failed.
+    Rejected,
+    /// No rule failed, but one could not be evaluated.
+    Error,
+}
+
+impl Verdict {
+    /// A failed rule decides on its own; otherwise an unevaluated rule
+    /// leaves the question open.
+    pub fn of(outcomes: &[RuleOutcome]) -> Self {
+        if outcomes.iter().any(|o| o.status == Status::Fail) {
+            Verdict::Rejected
+        } else if outcomes.iter().any(|o| o.status == Status::Error) {
+            Verdict::Error
+        } else {
+            Verdict::Approved
+        }
+    }
+
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Verdict::Approved => 0,
+            Verdict::Rejected => 1,
+            Verdict::Error => 2,
+        }
+    }
+
+    pub fn word(self) -> &'static str {
+        match self {
+            Verdict::Approved => "APPROVED",
+            Verdict::Rejected => "REJECTED",
+            Verdict::Error => "ERROR",
+        }
+    }
+}
+
+/// How many outcomes of each status, for summary lines.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusCounts {
+    pub pass: usize,
+    pub info: usize,
+    pub warn: usize,
+    pub fail: usize,
+    pub error: usize,
+}
+
+impl StatusCounts {
+    pub fn of(outcomes: &[RuleOutcome]) -> Self {
+        let mut counts = StatusCounts::default();
+        for outcome in outcomes {
+            *match outcome.status {
+                Status::Pass => &mut counts.pass,
+                Status::Info => &mut counts.info,
+                Status::Warn => &mut counts.warn,
+                Status::Fail => &mut counts.fail,
+                Status::Error => &mut counts.error,
+            } += 1;
+        }
+        counts
+    }
+}
