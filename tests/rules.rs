@@ -519,6 +519,8 @@ fn check_judges_a_saved_report_as_the_original_run_did() {
             "diff",
             "prod.parquet",
             "candidate.parquet",
+            "--name",
+            "orders",
             "--key",
             "id",
             "--rules",
