@@ -748,6 +748,7 @@ fn broken_rules_files_get_one_clear_error() {
         ),
         ("no_bound", "[[rule]]\ncheck = \"rows_added\"\n"),
         ("not_toml", "[[rule]\ncheck = \"row_count\"\n"),
+        ("no_rules", "# nothing yet\n"),
         (
             "bad_tolerance",
             "[[rule]]\ncheck = \"column_match\"\ncolumns = [\"amount\"]\ntolerance = { abss = 0.01 }\nfail_below = 0.9\n",

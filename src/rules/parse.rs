@@ -85,7 +85,13 @@ pub fn load(paths: &[impl AsRef<Path>]) -> Result<RuleSet> {
             Error::rules(&file, format!("cannot read the rules file: {e}"))
                 .with_hint("pass an existing TOML file to `--rules`")
         })?;
-        set.rules.extend(parse(&file, &text)?);
+        let rules = parse(&file, &text)?;
+        if rules.is_empty() {
+            // An empty file would approve anything: surely not what was meant.
+            return Err(Error::rules(&file, "has no rules")
+                .with_hint("add `[[rule]]` tables, or start from `rules/default.toml`"));
+        }
+        set.rules.extend(rules);
         set.files.push(file);
     }
     Ok(set)
