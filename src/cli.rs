@@ -140,6 +140,10 @@ pub struct DiffArgs {
     #[arg(long)]
     pub no_stats: bool,
 
+    /// Write every differing row (not only samples) to this Parquet or CSV file
+    #[arg(long, value_name = "FILE")]
+    pub diff_rows: Option<PathBuf>,
+
     #[command(flatten)]
     pub judge: JudgeArgs,
 
@@ -162,6 +166,10 @@ pub struct OutputArgs {
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub sample: usize,
 
+    /// Show no sample rows at all (for sensitive data)
+    #[arg(long)]
+    pub no_samples: bool,
+
     /// Worker threads (default: one per core)
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
@@ -181,8 +189,16 @@ pub struct OutputArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ReportFormat {
+    /// A terminal report
     Table,
+    /// The report model, for machines
     Json,
+    /// A pull-request comment
+    Markdown,
+    /// A self-contained page with charts
+    Html,
+    /// JUnit XML, one test case per rule outcome
+    Junit,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -133,6 +133,22 @@ pub fn diff_plan(args: &DiffArgs) -> Result<DiffPlan> {
             );
         }
     }
+    if let Some(path) = &args.diff_rows {
+        if crate::diff::rows_out::RowsFormat::of(path).is_none() {
+            return Err(Error::usage(format!(
+                "`--diff-rows {}` needs a `.parquet` or `.csv` file",
+                path.display()
+            ))
+            .with_hint("name the file `diff.parquet` or `diff.csv`"));
+        }
+        if path.exists() {
+            return Err(Error::usage(format!(
+                "`--diff-rows {}` exists, and dualrun never replaces a file",
+                path.display()
+            ))
+            .with_hint("remove it or choose another path"));
+        }
+    }
     let options = DiffOptions {
         key: args.key.clone(),
         renames,
@@ -143,9 +159,14 @@ pub fn diff_plan(args: &DiffArgs) -> Result<DiffPlan> {
             trim: args.trim,
             ignore_case: args.ignore_case,
         },
-        sample: args.output.sample,
+        sample: if args.output.no_samples {
+            0
+        } else {
+            args.output.sample
+        },
         stats: !args.no_stats,
         changed_ignoring: Vec::new(),
+        diff_rows: args.diff_rows.clone(),
     };
     Ok(DiffPlan {
         name: args
@@ -171,6 +192,18 @@ pub struct ProfilePlan {
 }
 
 pub fn profile_plan(args: &ProfileArgs) -> Result<ProfilePlan> {
+    if let Some(other) = args
+        .output
+        .format
+        .iter()
+        .find(|f| !matches!(f, ReportFormat::Table | ReportFormat::Json))
+    {
+        return Err(Error::usage(format!(
+            "`profile` writes `table` or `json`, not `{}`",
+            format!("{other:?}").to_lowercase()
+        ))
+        .with_hint("use `--format table` or `--format json`"));
+    }
     Ok(ProfilePlan {
         table: TableSource {
             spec: args.table.clone(),

@@ -55,7 +55,25 @@ pub struct NumericDrift {
     pub quantile_shift_seconds: BTreeMap<String, f64>,
     pub psi: Option<f64>,
     pub ks: Option<f64>,
+    /// Both sides on shared bins, for charts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub histogram: Option<Histogram>,
 }
+
+/// Shares of each side's values on shared, equal-width bins spanning both
+/// sides' 0.5th to 99.5th percentiles; values beyond count in the end bins.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Histogram {
+    /// `BINS + 1` edges in the column's units.
+    pub edges: Vec<f64>,
+    /// The edges as text (instants for dates and times).
+    pub labels: Vec<String>,
+    pub prod: Vec<f64>,
+    pub candidate: Vec<f64>,
+}
+
+/// Bins of a drift histogram.
+pub const BINS: usize = 20;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CategoryDrift {
@@ -167,6 +185,7 @@ pub fn drift(prod_side: &DriftSide, candidate_side: &DriftSide, data_type: &Data
         if let (Some(p), Some(c)) = (Cdf::of(ps), Cdf::of(cs)) {
             numeric.psi = Some(psi(&p, &c));
             numeric.ks = Some(ks(&p, &c));
+            numeric.histogram = Some(histogram(&p, &c, data_type));
         }
         drift.numeric = Some(numeric);
     }
@@ -205,6 +224,49 @@ fn missing_from(side: &TopValues, other: &TopValues, cells: &dyn CellSource) -> 
         .take(TOP_K)
         .map(|(_, _, pos)| cells.cell(pos))
         .collect()
+}
+
+fn histogram(prod: &Cdf, candidate: &Cdf, data_type: &DataType) -> Histogram {
+    let low = prod.quantile(0.005).min(candidate.quantile(0.005));
+    let high = prod.quantile(0.995).max(candidate.quantile(0.995));
+    let bins = if high > low { BINS } else { 1 };
+    let width = (high - low) / bins as f64;
+    let edges: Vec<f64> = (0..=bins).map(|i| low + width * i as f64).collect();
+    let shares = |cdf: &Cdf| {
+        let inner: Vec<f64> = edges[1..bins].iter().map(|e| cdf.at(*e)).collect();
+        let mut below = 0.0;
+        let mut shares: Vec<f64> = inner
+            .iter()
+            .map(|at| {
+                let share = at - below;
+                below = *at;
+                share
+            })
+            .collect();
+        shares.push(1.0 - below);
+        shares
+    };
+    Histogram {
+        labels: edges.iter().map(|e| edge_label(*e, data_type)).collect(),
+        prod: shares(prod),
+        candidate: shares(candidate),
+        edges,
+    }
+}
+
+/// An edge as text: a number, or for dates and times an instant.
+fn edge_label(edge: f64, data_type: &DataType) -> String {
+    use datafusion::arrow::temporal_conversions::timestamp_ns_to_datetime;
+    match (seconds_per_unit(data_type), data_type) {
+        (Some(seconds), DataType::Date32 | DataType::Date64 | DataType::Timestamp(..)) => {
+            let ns = edge * seconds * 1e9;
+            timestamp_ns_to_datetime(ns as i64)
+                .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                .unwrap_or_else(|| crate::format::number(edge))
+        }
+        (Some(seconds), _) => format!("{}s", crate::format::number(edge * seconds)),
+        (None, _) => crate::format::number(edge),
+    }
 }
 
 /// Population stability index on prod's deciles.

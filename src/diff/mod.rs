@@ -13,18 +13,20 @@ pub mod hash;
 mod matching;
 pub mod prepare;
 mod result;
+pub mod rows_out;
 mod samples;
 pub mod schema;
 pub mod stats;
 mod value;
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 pub use compare::{ColumnRule, StringRule, Tolerance};
 pub use drift::Drift;
 pub use result::{
-    ChangedIgnoring, ChangedRow, ColumnDiff, PerSide, RowCounts, SampleRow, Samples, SideStats,
-    TableDiff,
+    ChangedIgnoring, ChangedRow, ColumnDiff, DiffRowsFile, PerSide, RowCounts, SampleRow, Samples,
+    SideStats, TableDiff,
 };
 pub use schema::SchemaDiff;
 pub use stats::ColumnStats;
@@ -56,6 +58,8 @@ pub struct DiffOptions {
     /// Sets of columns for which changed rows are counted again with the
     /// set left out (for rules).
     pub changed_ignoring: Vec<Vec<String>>,
+    /// Write every differing row to this Parquet or CSV file.
+    pub diff_rows: Option<PathBuf>,
 }
 
 /// Diffs `prod` against `candidate`.
@@ -134,6 +138,23 @@ pub fn diff_tables(prod: &Table, candidate: &Table, options: &DiffOptions) -> Re
     };
     let key_candidates =
         (!keyed).then(|| candidates::key_candidates(&prod_side, &candidate_side, &key_names));
+    let diff_rows = match &options.diff_rows {
+        Some(path) => {
+            let rows = rows_out::DiffRows {
+                key_names: &key_names,
+                value_names: &value_names,
+                changed: &matched.changed_pairs,
+                removed: &matched.removed,
+                added: &matched.added,
+            };
+            let written = rows_out::write(path, &prod_side, &candidate_side, &rows)?;
+            Some(DiffRowsFile {
+                path: path.display().to_string(),
+                rows: written,
+            })
+        }
+        None => None,
+    };
 
     Ok(TableDiff {
         key: if keyed { key_names } else { Vec::new() },
@@ -151,6 +172,7 @@ pub fn diff_tables(prod: &Table, candidate: &Table, options: &DiffOptions) -> Re
         },
         samples,
         key_candidates,
+        diff_rows,
     })
 }
 

@@ -22,6 +22,15 @@ pub struct TableDiff {
     /// sides, which would make a good `--key`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key_candidates: Option<Vec<Vec<String>>>,
+    /// Where `--diff-rows` wrote every differing row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diff_rows: Option<DiffRowsFile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiffRowsFile {
+    pub path: String,
+    pub rows: u64,
 }
 
 impl TableDiff {

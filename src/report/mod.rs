@@ -1,7 +1,11 @@
 //! Reports: one serializable model and the renderers that read it. This is
 //! the only module (with `main`) that writes text.
 
+mod escape;
+pub mod html;
 pub mod json;
+pub mod junit;
+pub mod markdown;
 pub mod model;
 mod profile_table;
 pub mod table;
@@ -20,27 +24,30 @@ use crate::plan::OutputPlan;
 /// without ever overwriting a file it did not write.
 const OUTPUT_MARKER: &str = ".dualrun-output";
 
-/// A report that every format can render.
+/// A report that can be rendered; the plan only asks a report for the
+/// formats it has (`profile` has a table and JSON).
 pub trait Render {
-    fn table(&self, color: bool, out: &mut dyn Write) -> io::Result<()>;
-    fn json(&self, out: &mut dyn Write) -> io::Result<()>;
+    fn render(&self, format: ReportFormat, color: bool, out: &mut dyn Write) -> io::Result<()>;
 }
 
 impl Render for Report {
-    fn table(&self, color: bool, out: &mut dyn Write) -> io::Result<()> {
-        table::render(self, color, out)
-    }
-    fn json(&self, out: &mut dyn Write) -> io::Result<()> {
-        json::render(self, out)
+    fn render(&self, format: ReportFormat, color: bool, out: &mut dyn Write) -> io::Result<()> {
+        match format {
+            ReportFormat::Table => table::render(self, color, out),
+            ReportFormat::Json => json::render(self, out),
+            ReportFormat::Markdown => markdown::render(self, out),
+            ReportFormat::Html => html::render(self, out),
+            ReportFormat::Junit => junit::render(self, out),
+        }
     }
 }
 
 impl Render for ProfileReport {
-    fn table(&self, _color: bool, out: &mut dyn Write) -> io::Result<()> {
-        profile_table::render(self, out)
-    }
-    fn json(&self, out: &mut dyn Write) -> io::Result<()> {
-        json::render(self, out)
+    fn render(&self, format: ReportFormat, _color: bool, out: &mut dyn Write) -> io::Result<()> {
+        match format {
+            ReportFormat::Json => json::render(self, out),
+            _ => profile_table::render(self, out),
+        }
     }
 }
 
@@ -51,10 +58,7 @@ pub fn render(
     color: bool,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    match format {
-        ReportFormat::Table => report.table(color, out),
-        ReportFormat::Json => report.json(out),
-    }
+    report.render(format, color, out)
 }
 
 /// Writes every requested format: to `--output-dir` when given, else the one
@@ -90,6 +94,9 @@ fn file_name(format: ReportFormat) -> &'static str {
     match format {
         ReportFormat::Table => "report.txt",
         ReportFormat::Json => "report.json",
+        ReportFormat::Markdown => "report.md",
+        ReportFormat::Html => "report.html",
+        ReportFormat::Junit => "report.xml",
     }
 }
 

@@ -1,0 +1,456 @@
+//! The pull-request comment: a hidden marker a bot can find to update one
+//! sticky comment, the verdict line, a table of tables, and a folded
+//! `<details>` block per table with its rules, columns and samples.
+//!
+//! Every name and value is escaped (`escape::markdown`). A comment must fit
+//! GitHub's 65,536 characters: when the full text does not fit under
+//! `LIMIT`, the least important detail is cut first (samples, then column
+//! tables, then the details of approved tables, then every detail, then
+//! rows of the table of tables), and a note says what was cut.
+
+use std::fmt::Write as _;
+use std::io::{self, Write};
+
+use super::escape::{MESSAGE_LIMIT, markdown as esc, markdown_within};
+use super::{Report, TableReport};
+use crate::format::{count, number, percent, signed_percent};
+use crate::rules::{RuleOutcome, Status, Verdict};
+
+/// The hidden first line a bot looks for to update its comment.
+pub const MARKER: &str = "<!-- dualrun -->";
+
+/// Upper bound of the comment's length in characters.
+pub const LIMIT: usize = 65_000;
+
+/// How much a rendering shows, from everything to the bare summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Detail {
+    Full,
+    NoSamples,
+    RulesOnly,
+    FailingOnly,
+    SummaryOnly,
+}
+
+impl Detail {
+    const ALL: [Detail; 5] = [
+        Detail::Full,
+        Detail::NoSamples,
+        Detail::RulesOnly,
+        Detail::FailingOnly,
+        Detail::SummaryOnly,
+    ];
+
+    fn cut(self) -> &'static str {
+        match self {
+            Detail::Full => "",
+            Detail::NoSamples => "sample rows",
+            Detail::RulesOnly => "sample rows and column tables",
+            Detail::FailingOnly => "sample rows, column tables and the details of approved tables",
+            Detail::SummaryOnly => "every per-table detail",
+        }
+    }
+}
+
+pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    out.write_all(comment(report).as_bytes())
+}
+
+/// The comment, cut to fit `LIMIT`.
+pub fn comment(report: &Report) -> String {
+    for detail in Detail::ALL {
+        let text = compose(report, detail, report.tables.len());
+        if text.chars().count() <= LIMIT {
+            return text;
+        }
+    }
+    // Even the bare summary is too long: show fewer tables, worst first.
+    let mut shown = report.tables.len();
+    loop {
+        shown = shown * 3 / 4;
+        let text = compose(report, Detail::SummaryOnly, shown);
+        if text.chars().count() <= LIMIT || shown == 0 {
+            return text;
+        }
+    }
+}
+
+fn message(text: &str) -> String {
+    markdown_within(text, MESSAGE_LIMIT)
+}
+
+fn verdict_icon(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Approved => "✅",
+        Verdict::Rejected => "❌",
+        Verdict::Error => "⛔",
+    }
+}
+
+fn status_icon(status: Status) -> &'static str {
+    match status {
+        Status::Pass => "✅",
+        Status::Info => "ℹ️",
+        Status::Warn => "⚠️",
+        Status::Fail => "❌",
+        Status::Error => "⛔",
+    }
+}
+
+/// Worst first: failures, errors, warnings, info, passes.
+fn severity(status: Status) -> u8 {
+    match status {
+        Status::Fail => 0,
+        Status::Error => 1,
+        Status::Warn => 2,
+        Status::Info => 3,
+        Status::Pass => 4,
+    }
+}
+
+fn outcomes_of<'a>(report: &'a Report, table: &str) -> Vec<&'a RuleOutcome> {
+    report
+        .rules
+        .iter()
+        .filter(|o| o.table.as_deref() == Some(table))
+        .collect()
+}
+
+fn table_verdict(outcomes: &[&RuleOutcome]) -> Verdict {
+    let owned: Vec<RuleOutcome> = outcomes.iter().map(|o| (*o).clone()).collect();
+    Verdict::of(&owned)
+}
+
+fn compose(report: &Report, detail: Detail, max_tables: usize) -> String {
+    let mut md = String::new();
+    let _ = writeln!(md, "{MARKER}");
+    let c = report.judged_by.counts;
+    let _ = writeln!(
+        md,
+        "### {} dualrun: {}\n",
+        verdict_icon(report.verdict),
+        report.verdict.word().to_lowercase()
+    );
+    let mut parts = vec![format!(
+        "{} table{}",
+        report.tables.len(),
+        if report.tables.len() == 1 { "" } else { "s" }
+    )];
+    for (n, what) in [
+        (c.fail, "failed"),
+        (c.error, "could not be evaluated"),
+        (c.warn, "warned"),
+        (c.info, "info"),
+        (c.pass, "passed"),
+    ] {
+        if n > 0 {
+            parts.push(format!("{n} {what}"));
+        }
+    }
+    let rules = if report.judged_by.rules_files.is_empty() {
+        "no rules file: any difference rejects".to_string()
+    } else {
+        let files: Vec<String> = report
+            .judged_by
+            .rules_files
+            .iter()
+            .map(|f| esc(f))
+            .collect();
+        format!("rules: {}", files.join(", "))
+    };
+    let strict = if report.judged_by.strict {
+        " · strict"
+    } else {
+        ""
+    };
+    let _ = writeln!(md, "{} · {rules}{strict}\n", parts.join(" · "));
+
+    // Tables, worst first.
+    let mut tables: Vec<(&TableReport, Vec<&RuleOutcome>, Verdict)> = report
+        .tables
+        .iter()
+        .map(|t| {
+            let outcomes = outcomes_of(report, &t.name);
+            let verdict = table_verdict(&outcomes);
+            (t, outcomes, verdict)
+        })
+        .collect();
+    tables.sort_by_key(|(_, _, v)| match v {
+        Verdict::Rejected => 0,
+        Verdict::Error => 1,
+        Verdict::Approved => 2,
+    });
+    summary_table(&mut md, &tables[..max_tables.min(tables.len())]);
+    if max_tables < tables.len() {
+        let _ = writeln!(
+            md,
+            "\n…and {} more tables, not shown to fit one comment.",
+            tables.len() - max_tables
+        );
+    }
+
+    let unattached: Vec<&RuleOutcome> = report
+        .rules
+        .iter()
+        .filter(|o| o.table.is_none() && o.status != Status::Pass)
+        .collect();
+    if !unattached.is_empty() {
+        let _ = writeln!(md, "\n**Rules that matched no table**\n");
+        rules_table(&mut md, &unattached, false);
+    }
+
+    if detail < Detail::SummaryOnly {
+        for (t, outcomes, verdict) in &tables[..max_tables.min(tables.len())] {
+            if detail == Detail::FailingOnly && *verdict == Verdict::Approved {
+                continue;
+            }
+            table_details(&mut md, t, outcomes, *verdict, detail);
+        }
+    }
+    if detail != Detail::Full || max_tables < tables.len() {
+        let cut = if detail == Detail::Full {
+            "tables".to_string()
+        } else {
+            detail.cut().to_string()
+        };
+        let _ = writeln!(
+            md,
+            "\n> ✂️ Shortened to fit one comment: {cut} left out. The full report is in `report.html` and `report.json`."
+        );
+    }
+    md
+}
+
+fn summary_table(md: &mut String, tables: &[(&TableReport, Vec<&RuleOutcome>, Verdict)]) {
+    let _ = writeln!(
+        md,
+        "| | table | rows prod → candidate | added | removed | changed | columns changed | worst rule |"
+    );
+    let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|---|");
+    for (t, outcomes, verdict) in tables {
+        let rows = &t.diff.rows;
+        let delta = if rows.prod == 0 {
+            String::new()
+        } else {
+            format!(
+                " ({})",
+                signed_percent((rows.candidate as f64 - rows.prod as f64) / rows.prod as f64)
+            )
+        };
+        let columns_changed = t.diff.columns.iter().filter(|c| c.unequal > 0).count();
+        let worst = outcomes
+            .iter()
+            .filter(|o| o.status != Status::Pass)
+            .min_by_key(|o| severity(o.status))
+            .map_or_else(
+                || "—".to_string(),
+                |o| {
+                    format!(
+                        "{} {}: {}",
+                        status_icon(o.status),
+                        esc(&o.rule),
+                        message(&o.message)
+                    )
+                },
+            );
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} → {}{delta} | {} | {} | {} | {columns_changed} | {worst} |",
+            verdict_icon(*verdict),
+            esc(&t.name),
+            count(rows.prod),
+            count(rows.candidate),
+            count(rows.added),
+            count(rows.removed),
+            count(rows.changed),
+        );
+    }
+}
+
+fn rules_table(md: &mut String, outcomes: &[&RuleOutcome], with_column: bool) {
+    if with_column {
+        let _ = writeln!(
+            md,
+            "| status | rule | column | finding |\n|---|---|---|---|"
+        );
+    } else {
+        let _ = writeln!(md, "| status | rule | finding |\n|---|---|---|");
+    }
+    let mut sorted = outcomes.to_vec();
+    sorted.sort_by_key(|o| severity(o.status));
+    for o in sorted {
+        let column = o.column.as_deref().map(esc).unwrap_or_default();
+        let status = format!("{} {}", status_icon(o.status), o.status.name());
+        if with_column {
+            let _ = writeln!(
+                md,
+                "| {status} | {} | {column} | {} |",
+                esc(&o.rule),
+                message(&o.message)
+            );
+        } else {
+            let _ = writeln!(
+                md,
+                "| {status} | {} | {} |",
+                esc(&o.rule),
+                message(&o.message)
+            );
+        }
+    }
+}
+
+fn table_details(
+    md: &mut String,
+    t: &TableReport,
+    outcomes: &[&RuleOutcome],
+    verdict: Verdict,
+    detail: Detail,
+) {
+    let shown: Vec<&RuleOutcome> = outcomes
+        .iter()
+        .copied()
+        .filter(|o| o.status != Status::Pass)
+        .collect();
+    let tally = |status: Status| shown.iter().filter(|o| o.status == status).count();
+    let mut counts: Vec<String> = [
+        (tally(Status::Fail), "failed"),
+        (tally(Status::Error), "could not be evaluated"),
+        (tally(Status::Warn), "warned"),
+    ]
+    .iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!("{n} {what}"))
+    .collect();
+    if counts.is_empty() {
+        counts.push("every rule passed".to_string());
+    }
+    let _ = writeln!(
+        md,
+        "\n<details>\n<summary>{} <b>{}</b>: {}</summary>\n",
+        verdict_icon(verdict),
+        esc(&t.name),
+        counts.join(", ")
+    );
+    if shown.is_empty() {
+        let _ = writeln!(md, "Every rule passed.\n");
+    } else {
+        rules_table(md, &shown, true);
+        md.push('\n');
+    }
+    if detail <= Detail::NoSamples {
+        columns_table(md, t);
+    }
+    if detail == Detail::Full {
+        samples(md, t);
+    }
+    let _ = writeln!(md, "</details>");
+}
+
+fn columns_table(md: &mut String, t: &TableReport) {
+    let moved: Vec<_> = t
+        .diff
+        .columns
+        .iter()
+        .filter(|c| {
+            c.unequal > 0
+                || c.drift.as_ref().is_some_and(|d| {
+                    d.null_rate_pp != 0.0
+                        || d.numeric
+                            .as_ref()
+                            .is_some_and(|n| n.mean_change.is_some_and(|m| m != 0.0))
+                })
+        })
+        .collect();
+    if moved.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "| column | unequal | match rate | max abs diff | null Δpp | mean Δ | PSI | KS |\n|---|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    let dash = || "—".to_string();
+    for c in moved {
+        let drift = c.drift.as_ref();
+        let numeric = drift.and_then(|d| d.numeric.as_ref());
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            esc(&c.name),
+            count(c.unequal),
+            c.match_rate.map_or_else(dash, percent),
+            c.max_abs_diff.map_or_else(dash, number),
+            drift.map_or_else(dash, |d| format!("{:+.2}", d.null_rate_pp)),
+            numeric
+                .and_then(|n| n.mean_change)
+                .map_or_else(dash, signed_percent),
+            numeric
+                .and_then(|n| n.psi)
+                .map_or_else(dash, |v| format!("{v:.4}")),
+            numeric
+                .and_then(|n| n.ks)
+                .map_or_else(dash, |v| format!("{v:.4}")),
+        );
+    }
+    md.push('\n');
+}
+
+fn value_text(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Null => "NULL".to_string(),
+        serde_json::Value::String(s) => esc(s),
+        other => esc(&other.to_string()),
+    }
+}
+
+fn key_text(key: &serde_json::Map<String, serde_json::Value>) -> String {
+    key.values().map(value_text).collect::<Vec<_>>().join(", ")
+}
+
+fn samples(md: &mut String, t: &TableReport) {
+    let s = &t.diff.samples;
+    if !s.changed.is_empty() {
+        let _ = writeln!(
+            md,
+            "**Changed rows** (first {} of {}, in key order)\n\n| key | column | prod | candidate |\n|---|---|---|---|",
+            s.changed.len(),
+            count(t.diff.rows.changed)
+        );
+        for row in &s.changed {
+            for (column, pair) in &row.columns {
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {} | {} |",
+                    key_text(&row.key),
+                    esc(column),
+                    value_text(&pair["prod"]),
+                    value_text(&pair["candidate"])
+                );
+            }
+        }
+        md.push('\n');
+    }
+    for (title, rows, total) in [
+        ("Removed rows", &s.removed, t.diff.rows.removed),
+        ("Added rows", &s.added, t.diff.rows.added),
+    ] {
+        if rows.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            md,
+            "**{title}** (first {} of {})\n\n| row |\n|---|",
+            rows.len(),
+            count(total)
+        );
+        for row in rows {
+            let values: Vec<String> = row
+                .key
+                .iter()
+                .chain(&row.values)
+                .map(|(name, value)| format!("{}={}", esc(name), value_text(value)))
+                .collect();
+            let _ = writeln!(md, "| {} |", values.join(" "));
+        }
+        md.push('\n');
+    }
+}
