@@ -125,19 +125,9 @@ fn anchor(name: &str) -> String {
 fn rules_table(h: &mut String, outcomes: &[&RuleOutcome]) {
     h.push_str("<table><tr><th>status</th><th>rule</th><th>where</th><th>finding</th></tr>\n");
     let mut sorted = outcomes.to_vec();
-    sorted.sort_by_key(|o| match o.status {
-        Status::Fail => 0,
-        Status::Error => 1,
-        Status::Warn => 2,
-        Status::Info => 3,
-        Status::Pass => 4,
-    });
+    sorted.sort_by_key(|o| o.status.report_order());
     for o in sorted {
-        let place = match (&o.table, &o.column) {
-            (Some(t), Some(c)) => format!("{t}.{c}"),
-            (Some(t), None) => t.clone(),
-            (None, _) => "—".to_string(),
-        };
+        let place = o.place();
         let _ = writeln!(
             h,
             "<tr><td class=\"s-{0}\">{0}</td><td>{1}</td><td>{2}</td><td>{3}</td></tr>",

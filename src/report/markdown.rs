@@ -97,17 +97,6 @@ fn status_icon(status: Status) -> &'static str {
     }
 }
 
-/// Worst first: failures, errors, warnings, info, passes.
-fn severity(status: Status) -> u8 {
-    match status {
-        Status::Fail => 0,
-        Status::Error => 1,
-        Status::Warn => 2,
-        Status::Info => 3,
-        Status::Pass => 4,
-    }
-}
-
 fn outcomes_of<'a>(report: &'a Report, table: &str) -> Vec<&'a RuleOutcome> {
     report
         .rules
@@ -241,7 +230,7 @@ fn summary_table(md: &mut String, tables: &[(&TableReport, Vec<&RuleOutcome>, Ve
         let worst = outcomes
             .iter()
             .filter(|o| o.status != Status::Pass)
-            .min_by_key(|o| severity(o.status))
+            .min_by_key(|o| o.status.report_order())
             .map_or_else(
                 || "—".to_string(),
                 |o| {
@@ -277,7 +266,7 @@ fn rules_table(md: &mut String, outcomes: &[&RuleOutcome], with_column: bool) {
         let _ = writeln!(md, "| status | rule | finding |\n|---|---|---|");
     }
     let mut sorted = outcomes.to_vec();
-    sorted.sort_by_key(|o| severity(o.status));
+    sorted.sort_by_key(|o| o.status.report_order());
     for o in sorted {
         let column = o.column.as_deref().map(esc).unwrap_or_default();
         let status = format!("{} {}", status_icon(o.status), o.status.name());

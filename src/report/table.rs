@@ -99,19 +99,10 @@ fn render_rules(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         return Ok(());
     }
     // Worst first; the order within a status stays the rules' order.
-    shown.sort_by_key(|o| match o.status {
-        Status::Fail => 0,
-        Status::Error => 1,
-        Status::Warn => 2,
-        Status::Info | Status::Pass => 3,
-    });
+    shown.sort_by_key(|o| o.status.report_order());
     let mut table = new_table(&["status", "rule", "where", "finding"]);
     for o in shown {
-        let place = match (&o.table, &o.column) {
-            (Some(t), Some(c)) => format!("{t}.{c}"),
-            (Some(t), None) => t.clone(),
-            (None, _) => "-".to_string(),
-        };
+        let place = o.place();
         table.add_row(vec![
             o.status.name().to_uppercase(),
             o.rule.clone(),

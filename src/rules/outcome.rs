@@ -17,6 +17,18 @@ pub enum Status {
 }
 
 impl Status {
+    /// Where reports list an outcome: failures first, then errors,
+    /// warnings, info and passes.
+    pub fn report_order(self) -> u8 {
+        match self {
+            Status::Fail => 0,
+            Status::Error => 1,
+            Status::Warn => 2,
+            Status::Info => 3,
+            Status::Pass => 4,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Status::Pass => "pass",
@@ -46,6 +58,17 @@ pub struct RuleOutcome {
     /// The bound crossed (or, on a pass, the tightest one).
     pub bound: Value,
     pub message: String,
+}
+
+impl RuleOutcome {
+    /// `table.column`, `table`, or `-` for a rule tied to no table.
+    pub fn place(&self) -> String {
+        match (&self.table, &self.column) {
+            (Some(t), Some(c)) => format!("{t}.{c}"),
+            (Some(t), None) => t.clone(),
+            (None, _) => "-".to_string(),
+        }
+    }
 }
 
 /// The decision on promotion.
