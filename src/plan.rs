@@ -93,6 +93,8 @@ pub struct OutputPlan {
     pub quiet: bool,
     pub color: bool,
     pub timings: bool,
+    /// Reports show no sample rows (`--no-samples`).
+    pub no_samples: bool,
 }
 
 pub fn diff_plan(args: &DiffArgs) -> Result<DiffPlan> {
@@ -254,6 +256,7 @@ pub fn output_plan(args: &OutputArgs) -> Result<OutputPlan> {
         quiet: args.quiet,
         color,
         timings: args.timings,
+        no_samples: args.no_samples,
     })
 }
 
