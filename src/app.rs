@@ -1,19 +1,23 @@
-//! The whole flow, one function per command: plan, read, diff, report.
+//! The whole flow, one function per command: plan, read (or run the two
+//! sides of a project), diff, judge, report.
 //! `main` maps what these return to an exit code.
 
 use std::time::Instant;
 
 use datafusion::prelude::{SessionConfig, SessionContext};
 
-use crate::cli::{CheckArgs, Cli, Command, DiffArgs, ProfileArgs};
+use crate::cli::{CheckArgs, Cli, Command, DiffArgs, InitArgs, ProfileArgs, RunArgs};
+use crate::diff::DiffOptions;
 use crate::diff::diff_tables;
 use crate::error::{Error, Result};
 use crate::input::read_table;
-use crate::input::{Table, TableSource};
+use crate::input::{CsvOptions, Table, TableSource};
 use crate::plan::{self, DiffPlan, JudgePlan};
 use crate::profile::profile_table;
-use crate::report::{self, ProfileReport, Report, Timings};
-use crate::rules::{self, TableColumns};
+use crate::project::{self, Project};
+use crate::report::{self, ProfileReport, Report, TableReport, Timings};
+use crate::rules::{self, Judgement, RuleOutcome, Status, TableColumns, Verdict};
+use crate::runner;
 
 /// Runs the command and returns the process exit code of its verdict.
 pub fn run(cli: Cli) -> Result<u8> {
@@ -21,6 +25,8 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Diff(args) => diff(&args),
         Command::Profile(args) => profile(&args),
         Command::Check(args) => check(&args),
+        Command::Run(args) => run_project(&args),
+        Command::Init(args) => init(&args),
     }
 }
 
@@ -133,4 +139,159 @@ pub fn check(args: &CheckArgs) -> Result<u8> {
     judge(&mut report, &plan.judge);
     report::emit(&report, &plan.output)?;
     Ok(report.exit_code())
+}
+
+/// `dualrun run [PROJECT]`: run both sides over the same inputs, diff every
+/// declared output, judge, and keep everything in a new run directory.
+pub fn run_project(args: &RunArgs) -> Result<u8> {
+    let project = project::load(&args.project)?;
+    let output = plan::output_plan(&args.output)?;
+    let mut rule_files = project.rules.clone();
+    rule_files.extend(args.judge.rules.iter().cloned());
+    let judge_plan = plan::judge_plan(&crate::cli::JudgeArgs {
+        rules: rule_files,
+        strict: args.judge.strict || project.strict,
+    })?;
+    let run_dir = new_run_dir(&project, args.run_dir.as_deref())?;
+    let started = Instant::now();
+    let sides = runner::run_sides(&project, &run_dir);
+    let read_done = Instant::now();
+
+    let mut tables = Vec::new();
+    if !sides.iter().any(|s| s.failed()) {
+        let pool = thread_pool(output.threads)?;
+        // One output at a time, so only one pair of tables is in memory.
+        for name in project.outputs.keys() {
+            let sources: Vec<TableSource> = sides
+                .iter()
+                .map(|side| TableSource {
+                    spec: side.outputs[name].clone(),
+                    format: None,
+                    csv: CsvOptions::default(),
+                })
+                .collect();
+            let mut read = read_tables(output.threads, &sources)?;
+            let (prod, candidate) = (read.remove(0), read.remove(0));
+            let spec = &project.outputs[name];
+            let options = DiffOptions {
+                key: spec.key.clone(),
+                ignore: spec.ignore.clone(),
+                column_tolerances: spec.tolerances.clone(),
+                sample: if output.no_samples {
+                    0
+                } else {
+                    args.output.sample
+                },
+                stats: !args.no_stats,
+                ..Default::default()
+            };
+            let columns =
+                TableColumns::of_schemas(name, &prod.schema, &candidate.schema, &options.renames);
+            let needs = rules::diff_needs(&judge_plan.rules, &columns)?;
+            let options = plan::with_rule_needs(&options, needs)?;
+            let diff = pool.install(|| diff_tables(&prod, &candidate, &options))?;
+            tables.push(TableReport::of(name, &prod, &candidate, diff));
+        }
+        let columns: Vec<TableColumns> = tables
+            .iter()
+            .map(|t| TableColumns {
+                name: t.name.clone(),
+                columns: rules::table_columns(t),
+            })
+            .collect();
+        rules::check_names(&judge_plan.rules, &columns)?;
+    }
+    let mut report = Report::of_tables("run", tables);
+    let mut judgement = if report.tables.is_empty() {
+        Judgement {
+            verdict: Verdict::Error,
+            outcomes: Vec::new(),
+        }
+    } else {
+        rules::judge(&report.tables, &judge_plan.rules, judge_plan.strict)
+    };
+    judgement
+        .outcomes
+        .extend(sides.iter().filter(|s| s.failed()).map(|s| RuleOutcome {
+            rule: format!("{} side", s.side),
+            check: "run".to_string(),
+            origin: project.file.display().to_string(),
+            table: None,
+            column: None,
+            status: Status::Error,
+            observed: serde_json::Value::Null,
+            bound: serde_json::Value::Null,
+            message: format!("the {} side ({}) failed: {}", s.side, s.engine, s.message),
+        }));
+    judgement.verdict = Verdict::of(&judgement.outcomes);
+    report.set_judgement(judgement, &judge_plan.rules.files, judge_plan.strict);
+    report.sides = sides.to_vec();
+    if output.timings {
+        report.timings = Some(timings(started, read_done));
+    }
+    report::write_run_files(&report, &run_dir)?;
+    report::emit(&report, &output)?;
+    Ok(report.exit_code())
+}
+
+/// A new run directory: the one asked for, which must not exist yet, or
+/// `.dualrun/runs/<UTC time>-<short id>` in the project.
+fn new_run_dir(project: &Project, asked: Option<&std::path::Path>) -> Result<std::path::PathBuf> {
+    let dir = match asked {
+        Some(dir) => dir.to_path_buf(),
+        None => project.root.join(".dualrun/runs").join(run_id()),
+    };
+    if dir.exists() {
+        return Err(Error::usage(format!(
+            "the run directory `{}` exists, and a run never writes over another",
+            dir.display()
+        ))
+        .with_hint("leave `--run-dir` out for a new one, or name a new directory"));
+    }
+    std::fs::create_dir_all(&dir).map_err(|source| Error::Output {
+        path: dir.clone(),
+        source,
+    })?;
+    Ok(dir)
+}
+
+/// `20261122T041000Z-3fa2c1`: sortable by time, unique by a hash of the
+/// clock and the process.
+fn run_id() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let time =
+        datafusion::arrow::temporal_conversions::timestamp_s_to_datetime(now.as_secs() as i64)
+            .map(|t| t.format("%Y%m%dT%H%M%SZ").to_string())
+            .unwrap_or_else(|| now.as_secs().to_string());
+    let salt =
+        xxhash_rust::xxh3::xxh3_64(format!("{}-{}", now.as_nanos(), std::process::id()).as_bytes());
+    format!("{time}-{:06x}", salt & 0xff_ffff)
+}
+
+/// `dualrun init [DIR]`: a commented starter project and rules file; never
+/// writes over a file that exists.
+pub fn init(args: &InitArgs) -> Result<u8> {
+    std::fs::create_dir_all(&args.dir).map_err(|source| Error::Output {
+        path: args.dir.clone(),
+        source,
+    })?;
+    let files = [
+        (args.dir.join(project::FILE_NAME), project::STARTER),
+        (args.dir.join("rules.toml"), project::STARTER_RULES),
+    ];
+    for (path, _) in &files {
+        if path.exists() {
+            return Err(Error::usage(format!(
+                "`{}` exists, and `init` never writes over a file",
+                path.display()
+            ))
+            .with_hint("edit it, or run `dualrun init` in another directory"));
+        }
+    }
+    for (path, text) in files {
+        std::fs::write(&path, text).map_err(|source| Error::Output { path, source })?;
+    }
+    Ok(0)
 }

@@ -25,6 +25,38 @@ pub enum Command {
     Profile(ProfileArgs),
     /// Judge a saved JSON report again under other rules, without reading the data
     Check(CheckArgs),
+    /// Run prod and candidate of a project (dualrun.toml), diff every output, judge
+    Run(RunArgs),
+    /// Write a commented starter dualrun.toml and rules.toml
+    Init(InitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The project: a directory holding dualrun.toml, or the file itself
+    #[arg(default_value = ".")]
+    pub project: PathBuf,
+
+    /// Where this run's outputs, logs, manifest and report go (default: .dualrun/runs/RUN-ID in the project); must not exist
+    #[arg(long, value_name = "DIR")]
+    pub run_dir: Option<PathBuf>,
+
+    /// Skip column statistics and drift
+    #[arg(long)]
+    pub no_stats: bool,
+
+    #[command(flatten)]
+    pub judge: JudgeArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where to write the project (default: here)
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -42,7 +74,7 @@ pub struct CheckArgs {
 /// How a diff is judged.
 #[derive(Debug, Args)]
 pub struct JudgeArgs {
-    /// Rules file (TOML; repeatable). Without one, any difference rejects
+    /// Rules file (TOML; repeatable; added to a project's). Without any, any difference rejects
     #[arg(long = "rules", value_name = "FILE")]
     pub rules: Vec<PathBuf>,
 

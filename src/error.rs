@@ -32,10 +32,10 @@ pub enum Error {
         hint: Option<String>,
     },
 
-    /// A rules file is malformed, or names a table or column that is not
-    /// there.
+    /// A rules or project file is malformed, or names a table or column
+    /// that is not there.
     #[error("`{file}`: {message}")]
-    Rules {
+    Config {
         file: String,
         message: String,
         hint: Option<String>,
@@ -76,8 +76,8 @@ impl Error {
         }
     }
 
-    pub fn rules(file: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Rules {
+    pub fn config(file: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Config {
             file: file.into(),
             message: message.into(),
             hint: None,
@@ -97,7 +97,7 @@ impl Error {
             Error::Usage { hint, .. }
             | Error::Input { hint, .. }
             | Error::Schema { hint, .. }
-            | Error::Rules { hint, .. } => *hint = Some(text.into()),
+            | Error::Config { hint, .. } => *hint = Some(text.into()),
             Error::Output { .. } | Error::Compute { .. } => {}
         }
         self
@@ -108,7 +108,7 @@ impl Error {
             Error::Usage { hint, .. }
             | Error::Input { hint, .. }
             | Error::Schema { hint, .. }
-            | Error::Rules { hint, .. } => hint.as_deref(),
+            | Error::Config { hint, .. } => hint.as_deref(),
             Error::Output { .. } | Error::Compute { .. } => None,
         }
     }

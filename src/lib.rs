@@ -15,8 +15,10 @@ pub mod format;
 pub mod input;
 pub mod plan;
 pub mod profile;
+pub mod project;
 pub mod report;
 pub mod rules;
+pub mod runner;
 
 pub use diff::{DiffOptions, TableDiff, diff_tables};
 pub use error::{Error, Result};

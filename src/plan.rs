@@ -307,7 +307,7 @@ fn parse_rename(spec: &str) -> Result<(String, String)> {
 
 /// Parses `amount=abs:0.01`, `price=rel:1e-6`, `ts=dur:5s` or several kinds
 /// joined by `,` (`amount=abs:0.01,rel:1e-6`).
-fn parse_column_tolerance(spec: &str) -> Result<(String, Tolerance)> {
+pub fn parse_column_tolerance(spec: &str) -> Result<(String, Tolerance)> {
     let bad = |why: &str| {
         Error::usage(format!("`--tol {spec}` {why}")).with_hint(
             "write `--tol COLUMN=abs:0.01`, `--tol COLUMN=rel:1e-6` or `--tol COLUMN=dur:5s`",

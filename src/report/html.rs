@@ -87,6 +87,16 @@ fn page(report: &Report) -> String {
         h.push_str("<h2>Rules that did not pass</h2>\n");
         rules_table(&mut h, &notable);
     }
+    for side in report.sides.iter().filter(|s| s.failed()) {
+        let _ = writeln!(
+            h,
+            "<h2>The {} side ({}) failed</h2><p>{}</p><pre>{}</pre>",
+            esc(&side.side),
+            esc(&side.engine),
+            esc(&side.message),
+            esc(&side.log_tail.join("\n"))
+        );
+    }
     h.push_str("<h2>Tables</h2>\n<table><tr><th>table</th><th>status</th><th class=\"n\">rows prod</th><th class=\"n\">rows candidate</th><th class=\"n\">identical</th><th class=\"n\">changed</th><th class=\"n\">added</th><th class=\"n\">removed</th></tr>\n");
     for t in &report.tables {
         let r = &t.diff.rows;

@@ -169,7 +169,9 @@ fn compose(report: &Report, detail: Detail, max_tables: usize) -> String {
         Verdict::Error => 1,
         Verdict::Approved => 2,
     });
-    summary_table(&mut md, &tables[..max_tables.min(tables.len())]);
+    if !tables.is_empty() {
+        summary_table(&mut md, &tables[..max_tables.min(tables.len())]);
+    }
     if max_tables < tables.len() {
         let _ = writeln!(
             md,
@@ -184,8 +186,27 @@ fn compose(report: &Report, detail: Detail, max_tables: usize) -> String {
         .filter(|o| o.table.is_none() && o.status != Status::Pass)
         .collect();
     if !unattached.is_empty() {
-        let _ = writeln!(md, "\n**Rules that matched no table**\n");
+        let _ = writeln!(md, "\n**Findings tied to no table**\n");
         rules_table(&mut md, &unattached, false);
+    }
+
+    for side in report.sides.iter().filter(|s| s.failed()) {
+        let _ = writeln!(
+            md,
+            "\n**The {} side ({}) failed**: {}\n",
+            esc(&side.side),
+            esc(&side.engine),
+            message(&side.message)
+        );
+        // An indented code block shows the log literally: no markup, no
+        // mentions, nothing to close.
+        for line in &side.log_tail {
+            let _ = writeln!(
+                md,
+                "    {}",
+                super::escape::shorten(&line.replace(['\r', '\t'], " "), 200)
+            );
+        }
     }
 
     if detail < Detail::SummaryOnly {

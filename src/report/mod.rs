@@ -90,6 +90,28 @@ pub fn emit(report: &dyn Render, output: &OutputPlan) -> Result<()> {
     }
 }
 
+/// The files a run directory keeps: the JSON report (for `check` and
+/// `publish`), the comment and the page, and the manifest of the run.
+pub fn write_run_files(report: &Report, dir: &Path) -> Result<()> {
+    for format in [
+        ReportFormat::Json,
+        ReportFormat::Markdown,
+        ReportFormat::Html,
+    ] {
+        let mut text = Vec::new();
+        render(report, format, false, &mut text).expect("rendering into memory cannot fail");
+        write_atomically(&dir.join(file_name(format)), &text)?;
+    }
+    let manifest = serde_json::json!({
+        "tool": report.tool,
+        "verdict": report.verdict,
+        "sides": report.sides,
+        "outputs": report.tables.iter().map(|t| &t.name).collect::<Vec<_>>(),
+    });
+    let text = serde_json::to_vec_pretty(&manifest).expect("a manifest serializes");
+    write_atomically(&dir.join("manifest.json"), &text)
+}
+
 fn file_name(format: ReportFormat) -> &'static str {
     match format {
         ReportFormat::Table => "report.txt",

@@ -7,6 +7,7 @@ use crate::diff::TableDiff;
 use crate::input::Table;
 use crate::profile::ProfiledColumn;
 use crate::rules::{Judgement, RuleOutcome, StatusCounts, Verdict};
+use crate::runner::SideRun;
 
 /// Bumped when a field changes meaning or disappears; new fields don't bump it.
 pub const SCHEMA_VERSION: u32 = 2;
@@ -20,6 +21,9 @@ pub struct Report {
     pub judged_by: JudgedBy,
     /// Every rule's outcome on every table and column it applied to.
     pub rules: Vec<RuleOutcome>,
+    /// How each side ran (`dualrun run` only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sides: Vec<SideRun>,
     pub tables: Vec<TableReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timings: Option<Timings>,
@@ -69,6 +73,22 @@ pub struct TableReport {
     pub diff: TableDiff,
 }
 
+impl TableReport {
+    pub fn of(name: &str, prod: &Table, candidate: &Table, diff: TableDiff) -> Self {
+        TableReport {
+            name: name.to_string(),
+            status: if diff.differs() {
+                TableStatus::Different
+            } else {
+                TableStatus::Equal
+            },
+            prod: SideInfo::of(prod),
+            candidate: SideInfo::of(candidate),
+            diff,
+        }
+    }
+}
+
 /// Where one side's table came from.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SideInfo {
@@ -102,25 +122,20 @@ pub struct Timings {
 impl Report {
     /// The report of one `dualrun diff`, not judged yet.
     pub fn of_diff(name: &str, prod: &Table, candidate: &Table, diff: TableDiff) -> Self {
-        let status = if diff.differs() {
-            TableStatus::Different
-        } else {
-            TableStatus::Equal
-        };
+        Report::of_tables("diff", vec![TableReport::of(name, prod, candidate, diff)])
+    }
+
+    /// A report of `command` over `tables`, not judged yet.
+    pub fn of_tables(command: &str, tables: Vec<TableReport>) -> Self {
         Report {
             schema_version: SCHEMA_VERSION,
             tool: Tool::default(),
-            command: "diff".to_string(),
+            command: command.to_string(),
             verdict: Verdict::Error,
             judged_by: JudgedBy::default(),
             rules: Vec::new(),
-            tables: vec![TableReport {
-                name: name.to_string(),
-                status,
-                prod: SideInfo::of(prod),
-                candidate: SideInfo::of(candidate),
-                diff,
-            }],
+            sides: Vec::new(),
+            tables,
             timings: None,
         }
     }

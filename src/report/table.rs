@@ -15,6 +15,7 @@ use crate::rules::{Status, Verdict};
 pub fn render(report: &Report, color: bool, out: &mut dyn Write) -> io::Result<()> {
     render_verdict(report, color, out)?;
     render_rules(report, out)?;
+    render_failed_sides(report, out)?;
     for table in &report.tables {
         writeln!(out)?;
         render_table(table, color, out)?;
@@ -111,6 +112,24 @@ fn render_rules(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         ]);
     }
     writeln!(out, "{table}")
+}
+
+/// A side that failed, with the end of its log.
+fn render_failed_sides(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    for side in report.sides.iter().filter(|s| s.failed()) {
+        writeln!(
+            out,
+            "\n{} side ({}) failed: {}",
+            side.side, side.engine, side.message
+        )?;
+        if let Some(log) = &side.log {
+            writeln!(out, "  log: {log}")?;
+        }
+        for line in &side.log_tail {
+            writeln!(out, "  | {}", line.escape_debug())?;
+        }
+    }
+    Ok(())
 }
 
 fn render_table(t: &TableReport, color: bool, out: &mut dyn Write) -> io::Result<()> {

@@ -51,7 +51,7 @@ pub fn check_names(rules: &RuleSet, tables: &[TableColumns]) -> Result<()> {
             let guess = suggestion(name, valid.iter().copied())
                 .map(|g| format!("{g} "))
                 .unwrap_or_default();
-            Error::rules(
+            Error::config(
                 &rule.origin.file,
                 format!(
                     "rule {} (`{}`, line {}): {what} `{name}`",
@@ -126,7 +126,7 @@ pub fn diff_needs(rules: &RuleSet, table: &TableColumns) -> Result<DiffNeeds> {
                     if let Some(earlier) = set_by.get(column)
                         && needs.tolerances.get(column) != Some(tolerance)
                     {
-                        return Err(Error::rules(
+                        return Err(Error::config(
                             &rule.origin.file,
                             format!(
                                 "{} gives column `{column}` of `{}` another tolerance than {}",

@@ -82,13 +82,13 @@ pub fn load(paths: &[impl AsRef<Path>]) -> Result<RuleSet> {
         let path = path.as_ref();
         let file = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::rules(&file, format!("cannot read the rules file: {e}"))
+            Error::config(&file, format!("cannot read the rules file: {e}"))
                 .with_hint("pass an existing TOML file to `--rules`")
         })?;
         let rules = parse(&file, &text)?;
         if rules.is_empty() {
             // An empty file would approve anything: surely not what was meant.
-            return Err(Error::rules(&file, "has no rules")
+            return Err(Error::config(&file, "has no rules")
                 .with_hint("add `[[rule]]` tables, or start from `rules/default.toml`"));
         }
         set.rules.extend(rules);
@@ -104,7 +104,7 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Rule>> {
             .span()
             .map(|span| format!(" at line {}", line_of(text, span.start)))
             .unwrap_or_default();
-        Error::rules(file, format!("invalid TOML{at}: {}", e.message().trim()))
+        Error::config(file, format!("invalid TOML{at}: {}", e.message().trim()))
             .with_hint("each rule is a `[[rule]]` table with a `check` field")
     })?;
     raw.rule
@@ -134,7 +134,7 @@ struct RuleAt<'a> {
 
 impl RuleAt<'_> {
     fn error(&self, message: impl AsRef<str>) -> Error {
-        Error::rules(
+        Error::config(
             &self.origin.file,
             format!("{}: {}", self.origin.describe(), message.as_ref()),
         )

@@ -1,0 +1,377 @@
+//! The project file, `dualrun.toml`: a strict serde shape (unknown fields
+//! are errors), then a validated plan where every path is resolved against
+//! the project's directory and every choice is checked, with errors naming
+//! the field and the valid choices.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::diff::Tolerance;
+use crate::error::{Error, Result};
+use crate::plan::{parse_column_tolerance, parse_duration_ns};
+
+/// The file `dualrun run DIR` looks for.
+pub const FILE_NAME: &str = "dualrun.toml";
+
+/// How long a `command` side may run unless it says otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3600);
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProject {
+    #[serde(default)]
+    inputs: BTreeMap<String, RawInput>,
+    prod: RawSide,
+    candidate: RawSide,
+    outputs: BTreeMap<String, RawOutput>,
+    #[serde(default)]
+    check: RawCheck,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawInput {
+    Path(String),
+    Table(RawInputTable),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInputTable {
+    path: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSide {
+    engine: Option<String>,
+    run: Option<String>,
+    workdir: Option<String>,
+    timeout: Option<String>,
+    outputs_dir: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOutput {
+    #[serde(default)]
+    key: Vec<String>,
+    #[serde(default)]
+    ignore: Vec<String>,
+    /// Column -> `abs:0.01`, `rel:1e-6`, `dur:5s` (as `--tol` takes them).
+    #[serde(default)]
+    tolerance: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawCheck {
+    #[serde(default)]
+    rules: Vec<String>,
+    #[serde(default)]
+    strict: bool,
+}
+
+/// A validated project.
+#[derive(Debug, Clone)]
+pub struct Project {
+    /// The directory holding `dualrun.toml`; relative paths start here.
+    pub root: PathBuf,
+    pub file: PathBuf,
+    /// Input name -> absolute path, directory or glob.
+    pub inputs: BTreeMap<String, PathBuf>,
+    pub prod: SidePlan,
+    pub candidate: SidePlan,
+    pub outputs: BTreeMap<String, OutputPlan>,
+    pub rules: Vec<PathBuf>,
+    pub strict: bool,
+}
+
+/// How one side produces its outputs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SidePlan {
+    /// A program run with `sh -c`, writing `NAME.parquet` (or csv/ndjson)
+    /// per output into `$DUALRUN_OUTPUT_DIR`.
+    Command {
+        run: String,
+        workdir: PathBuf,
+        timeout: Duration,
+    },
+    /// Outputs already written elsewhere.
+    Files { outputs_dir: PathBuf },
+}
+
+impl SidePlan {
+    pub fn engine(&self) -> &'static str {
+        match self {
+            SidePlan::Command { .. } => "command",
+            SidePlan::Files { .. } => "files",
+        }
+    }
+}
+
+/// How one output is diffed.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct OutputPlan {
+    pub key: Vec<String>,
+    pub ignore: Vec<String>,
+    pub tolerances: BTreeMap<String, Tolerance>,
+}
+
+const ENGINES: &str = "`command`, `files`";
+
+/// Reads `dualrun.toml` from `path` (the file, or a directory holding it).
+pub fn load(path: &Path) -> Result<Project> {
+    let file = if path.is_dir() {
+        path.join(FILE_NAME)
+    } else {
+        path.to_path_buf()
+    };
+    let shown = file.display().to_string();
+    let text = std::fs::read_to_string(&file).map_err(|e| {
+        Error::input(&shown, e.to_string()).with_hint(
+            "run `dualrun init` to write a starter project, or name the project's directory",
+        )
+    })?;
+    let root = std::path::absolute(file.parent().unwrap_or(Path::new(".")))
+        .map_err(|e| Error::input(&shown, e.to_string()))?;
+    parse(&shown, &text, &root).map(|mut p| {
+        p.file = file;
+        p
+    })
+}
+
+/// Validates a project file's text; `root` resolves relative paths.
+pub fn parse(file: &str, text: &str, root: &Path) -> Result<Project> {
+    let bad = |message: String| Error::Config {
+        file: file.to_string(),
+        message,
+        hint: None,
+    };
+    let raw: RawProject = toml::from_str(text).map_err(|e| {
+        let at = e
+            .span()
+            .map(|s| {
+                format!(
+                    " at line {}",
+                    text[..s.start.min(text.len())].matches('\n').count() + 1
+                )
+            })
+            .unwrap_or_default();
+        bad(format!("invalid project file{at}: {}", e.message().trim()))
+            .with_hint("see `dualrun init` for a commented example")
+    })?;
+    let resolve = |p: &str| root.join(p);
+    let inputs = raw
+        .inputs
+        .into_iter()
+        .map(|(name, input)| {
+            let path = match input {
+                RawInput::Path(p) | RawInput::Table(RawInputTable { path: p }) => p,
+            };
+            (name, resolve(&path))
+        })
+        .collect();
+    if raw.outputs.is_empty() {
+        return Err(bad("`[outputs]` declares no output".to_string())
+            .with_hint("add `[outputs.NAME]` with a `key` for each table both sides write"));
+    }
+    let mut outputs = BTreeMap::new();
+    for (name, output) in raw.outputs {
+        let mut tolerances = BTreeMap::new();
+        for (column, spec) in output.tolerance {
+            let (_, tolerance) =
+                parse_column_tolerance(&format!("{column}={spec}")).map_err(|e| {
+                    bad(format!("`outputs.{name}.tolerance.{column}`: {e}"))
+                        .with_hint("write `abs:0.01`, `rel:1e-6` or `dur:5s`")
+                })?;
+            tolerances.insert(column, tolerance);
+        }
+        outputs.insert(
+            name,
+            OutputPlan {
+                key: output.key,
+                ignore: output.ignore,
+                tolerances,
+            },
+        );
+    }
+    Ok(Project {
+        root: root.to_path_buf(),
+        file: PathBuf::from(file),
+        inputs,
+        prod: side(file, "prod", raw.prod, root)?,
+        candidate: side(file, "candidate", raw.candidate, root)?,
+        outputs,
+        rules: raw.check.rules.iter().map(|r| resolve(r)).collect(),
+        strict: raw.check.strict,
+    })
+}
+
+fn side(file: &str, name: &str, raw: RawSide, root: &Path) -> Result<SidePlan> {
+    let bad = |message: String, hint: &str| Error::Config {
+        file: file.to_string(),
+        message: format!("`[{name}]` {message}"),
+        hint: Some(hint.to_string()),
+    };
+    let engine = raw.engine.as_deref().unwrap_or("command");
+    let foreign = |field: &str, present: bool| -> Result<()> {
+        if present {
+            Err(bad(
+                format!("has `{field}`, which the `{engine}` engine does not take"),
+                "remove it, or choose the engine that takes it",
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    match engine {
+        "command" => {
+            foreign("outputs_dir", raw.outputs_dir.is_some())?;
+            let run = raw.run.filter(|r| !r.trim().is_empty()).ok_or_else(|| {
+                bad(
+                    "has no `run`".to_string(),
+                    "give the command that builds the outputs, e.g. `run = \"python3 build.py\"`",
+                )
+            })?;
+            let timeout = match raw.timeout.as_deref() {
+                None => DEFAULT_TIMEOUT,
+                Some(text) => parse_duration_ns(text)
+                    .filter(|ns| *ns > 0)
+                    .map(|ns| Duration::from_nanos(ns as u64))
+                    .ok_or_else(|| {
+                        bad(
+                            format!("has the timeout `{text}`, which is not a duration"),
+                            "write a duration like `90s`, `10m` or `1h`",
+                        )
+                    })?,
+            };
+            Ok(SidePlan::Command {
+                run,
+                workdir: root.join(raw.workdir.as_deref().unwrap_or(".")),
+                timeout,
+            })
+        }
+        "files" => {
+            foreign("run", raw.run.is_some())?;
+            foreign("timeout", raw.timeout.is_some())?;
+            foreign("workdir", raw.workdir.is_some())?;
+            let dir = raw.outputs_dir.ok_or_else(|| {
+                bad(
+                    "has no `outputs_dir`".to_string(),
+                    "name the directory holding the side's `NAME.parquet` files",
+                )
+            })?;
+            Ok(SidePlan::Files {
+                outputs_dir: root.join(dir),
+            })
+        }
+        other => Err(bad(
+            format!("has the unknown engine `{other}`"),
+            &format!("use one of {ENGINES}"),
+        )),
+    }
+}
+
+/// The starter project `dualrun init` writes.
+pub const STARTER: &str = r#"# dualrun project: runs prod and candidate over the same inputs, diffs every
+# declared output and judges the differences by the rules in [check].
+
+# Inputs both sides read, by name. Command sides find each one in
+# $DUALRUN_INPUT_<NAME> (an absolute path).
+[inputs]
+# orders = "data/orders.parquet"
+
+# How each side builds its outputs:
+#   engine = "command": `run` is executed with `sh -c` in `workdir` (default:
+#     this directory) and must write NAME.parquet (or .csv, .ndjson) for
+#     every output into $DUALRUN_OUTPUT_DIR; `timeout` defaults to 1h.
+#   engine = "files": the outputs already exist in `outputs_dir`.
+[prod]
+engine = "files"
+outputs_dir = "prod"
+
+[candidate]
+engine = "command"
+run = "python3 build.py"
+timeout = "10m"
+
+# One table per output both sides write: its key, the columns left out,
+# and per-column tolerances (as `--tol` takes them).
+[outputs.daily_revenue]
+key = ["day", "region"]
+ignore = ["loaded_at"]
+tolerance = { revenue = "abs:0.01" }
+
+[check]
+rules = ["rules.toml"]
+strict = false
+"#;
+
+/// The starter rules `dualrun init` writes beside the project.
+pub const STARTER_RULES: &str = r#"# Rules for this project: see the dualrun README ("Rules and the verdict").
+
+[[rule]]
+check = "row_count"
+warn = 0.01
+fail = 0.05
+
+[[rule]]
+check = "schema"
+fail_on = ["removed", "type_changed"]
+warn_on = ["added"]
+
+[[rule]]
+check = "key_integrity"
+fail_on = ["null", "duplicate"]
+
+[[rule]]
+check = "rows_changed"
+warn = 0.001
+fail = 0.01
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_starter_project_is_valid() {
+        let project = parse("dualrun.toml", STARTER, Path::new("/p")).unwrap();
+        assert_eq!(project.prod.engine(), "files");
+        assert_eq!(
+            project.outputs["daily_revenue"].tolerances["revenue"].abs,
+            0.01
+        );
+        assert_eq!(project.rules, vec![PathBuf::from("/p/rules.toml")]);
+        crate::rules::parse("rules.toml", STARTER_RULES).unwrap();
+    }
+
+    #[test]
+    fn bad_projects_name_the_field() {
+        for (text, needle) in [
+            ("[prod]\nengine = \"spark\"\n", "unknown engine `spark`"),
+            (
+                "[prod]\nengine = \"files\"\nrun = \"x\"\n",
+                "has `run`, which the `files` engine does not take",
+            ),
+            ("[prod]\nengine = \"command\"\n", "has no `run`"),
+            (
+                "[prod]\nrun = \"x\"\ntimeout = \"soon\"\n",
+                "not a duration",
+            ),
+        ] {
+            let full = format!(
+                "{text}\n[candidate]\nengine = \"files\"\noutputs_dir = \"c\"\n[outputs.t]\nkey = [\"id\"]\n"
+            );
+            let error = parse("dualrun.toml", &full, Path::new("/p")).unwrap_err();
+            assert!(error.to_string().contains(needle), "{error}");
+        }
+        let typo = "[prod]\nengine = \"files\"\noutput_dir = \"p\"\n";
+        let error = parse("dualrun.toml", typo, Path::new("/p")).unwrap_err();
+        assert!(error.to_string().contains("output_dir"), "{error}");
+    }
+}

@@ -1,0 +1,106 @@
+//! The `command` engine: `sh -c RUN` in the side's working directory, told
+//! where the inputs are and where to write (`DUALRUN_SIDE`,
+//! `DUALRUN_INPUT_<NAME>`, `DUALRUN_INPUTS_DIR`, `DUALRUN_OUTPUT_DIR`), with
+//! both output streams in one log file. The program runs in a process group
+//! of its own, so a timeout kills everything it started.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::project::Project;
+
+/// The variables a command side is given.
+pub fn environment(project: &Project, side: &str, output_dir: &Path) -> Vec<(String, String)> {
+    let mut env = vec![
+        ("DUALRUN_SIDE".to_string(), side.to_string()),
+        (
+            "DUALRUN_OUTPUT_DIR".to_string(),
+            output_dir.display().to_string(),
+        ),
+        (
+            "DUALRUN_INPUTS_DIR".to_string(),
+            project.root.display().to_string(),
+        ),
+    ];
+    for (name, path) in &project.inputs {
+        let var: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_uppercase()
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        env.push((format!("DUALRUN_INPUT_{var}"), path.display().to_string()));
+    }
+    env
+}
+
+/// Runs `script`; an error says why the side failed.
+pub fn run(
+    script: &str,
+    workdir: &Path,
+    timeout: Duration,
+    env: &[(String, String)],
+    output_dir: &Path,
+    log: &Path,
+) -> Result<(), String> {
+    std::fs::create_dir_all(output_dir)
+        .map_err(|e| format!("cannot create `{}`: {e}", output_dir.display()))?;
+    let stdout =
+        File::create(log).map_err(|e| format!("cannot create `{}`: {e}", log.display()))?;
+    let stderr = stdout
+        .try_clone()
+        .map_err(|e| format!("cannot share `{}`: {e}", log.display()))?;
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .current_dir(workdir)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("cannot start `sh -c` in `{}`: {e}", workdir.display()))?;
+    let started = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) if status.success() => return Ok(()),
+            Ok(Some(status)) => {
+                return Err(match status.code() {
+                    Some(code) => format!("`{script}` exited with code {code}"),
+                    None => format!("`{script}` was killed by a signal"),
+                });
+            }
+            Ok(None) if started.elapsed() >= timeout => {
+                // The negative pid names the whole process group.
+                let _ = Command::new("kill")
+                    .args(["-s", "KILL", "--", &format!("-{}", child.id())])
+                    .status();
+                let _ = child.wait();
+                return Err(format!(
+                    "`{script}` timed out after {} s and was killed with everything it started",
+                    timeout.as_secs_f64()
+                ));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Err(format!("cannot wait for `{script}`: {e}")),
+        }
+    }
+}
+
+/// The last `n` lines of `log`.
+pub fn tail(log: &Path, n: usize) -> Vec<String> {
+    let Ok(file) = File::open(log) else {
+        return Vec::new();
+    };
+    let lines: Vec<String> = BufReader::new(file).lines().map_while(Result::ok).collect();
+    lines[lines.len().saturating_sub(n)..].to_vec()
+}

@@ -1,0 +1,118 @@
+//! Running the two sides of a project over the same inputs, each with its
+//! own engine (`command` runs a program, `files` takes outputs already
+//! written), at the same time. A side that fails is a finding for the
+//! report (with its log's last lines), not an error that hides the rest.
+
+mod command;
+mod files;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::project::{Project, SidePlan};
+pub use files::find_output;
+
+/// Lines of a failed side's log the report shows.
+pub const LOG_TAIL: usize = 20;
+
+/// How one side ran, as the report shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SideRun {
+    /// `prod` or `candidate`.
+    pub side: String,
+    pub engine: String,
+    /// `ok` or `failed`.
+    pub status: String,
+    /// Why it failed; empty when it did not.
+    pub message: String,
+    pub seconds: f64,
+    /// Where its output and error streams went (command sides).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
+    /// The log's last lines, when the side failed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub log_tail: Vec<String>,
+    /// Output name -> the file read for it.
+    pub outputs: BTreeMap<String, String>,
+}
+
+impl SideRun {
+    pub fn failed(&self) -> bool {
+        self.status != "ok"
+    }
+}
+
+/// Runs both sides at once; `run_dir` receives the outputs of command
+/// sides (`prod/`, `candidate/`) and their logs.
+pub fn run_sides(project: &Project, run_dir: &Path) -> [SideRun; 2] {
+    std::thread::scope(|scope| {
+        let prod = scope.spawn(|| run_side(project, "prod", &project.prod, run_dir));
+        let candidate = scope.spawn(|| run_side(project, "candidate", &project.candidate, run_dir));
+        [prod, candidate].map(|h| h.join().expect("a side's thread does not panic"))
+    })
+}
+
+fn run_side(project: &Project, side: &str, plan: &SidePlan, run_dir: &Path) -> SideRun {
+    let started = Instant::now();
+    let mut run = SideRun {
+        side: side.to_string(),
+        engine: plan.engine().to_string(),
+        status: "ok".to_string(),
+        message: String::new(),
+        seconds: 0.0,
+        log: None,
+        log_tail: Vec::new(),
+        outputs: BTreeMap::new(),
+    };
+    let outputs_dir: Result<PathBuf, String> = match plan {
+        SidePlan::Files { outputs_dir } => Ok(outputs_dir.clone()),
+        SidePlan::Command {
+            run: script,
+            workdir,
+            timeout,
+        } => {
+            let out = run_dir.join(side);
+            let log = run_dir.join(format!("{side}.log"));
+            run.log = Some(log.display().to_string());
+            let env = command::environment(project, side, &out);
+            let result = command::run(script, workdir, *timeout, &env, &out, &log);
+            if result.is_err() {
+                run.log_tail = command::tail(&log, LOG_TAIL);
+            }
+            result.map(|()| out)
+        }
+    };
+    match outputs_dir {
+        Ok(dir) => {
+            let mut missing = Vec::new();
+            for name in project.outputs.keys() {
+                match find_output(&dir, name) {
+                    Some(path) => {
+                        run.outputs.insert(name.clone(), path.display().to_string());
+                    }
+                    None => missing.push(format!("`{name}`")),
+                }
+            }
+            if !missing.is_empty() {
+                run.status = "failed".to_string();
+                run.message = format!(
+                    "wrote no output {} into `{}`",
+                    missing.join(", "),
+                    dir.display()
+                );
+                if let Some(log) = &run.log {
+                    run.log_tail = command::tail(Path::new(log), LOG_TAIL);
+                }
+            }
+        }
+        Err(message) => {
+            run.status = "failed".to_string();
+            run.message = message;
+        }
+    }
+    run.seconds = (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
+    run
+}

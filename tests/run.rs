@@ -1,0 +1,228 @@
+//! `dualrun run` on small projects in temp dirs, with real subprocesses:
+//! a `files` side against a `command` side, failing, timing out and
+//! missing-output commands, run directories that are never reused, and
+//! `dualrun init`.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// A project whose prod side is `prod/t.csv` and whose candidate runs
+/// `candidate_run` with `timeout`.
+fn project(dir: &Path, candidate_run: &str, timeout: &str, rules: Option<&str>) {
+    std::fs::create_dir_all(dir.join("prod")).unwrap();
+    std::fs::write(
+        dir.join("prod/t.csv"),
+        "id,amount\n1,10.0\n2,20.0\n3,30.0\n",
+    )
+    .unwrap();
+    let check = match rules {
+        Some(text) => {
+            std::fs::write(dir.join("rules.toml"), text).unwrap();
+            "[check]\nrules = [\"rules.toml\"]\n"
+        }
+        None => "",
+    };
+    std::fs::write(
+        dir.join("dualrun.toml"),
+        format!(
+            "[inputs]\nseed = \"prod/t.csv\"\n\n[prod]\nengine = \"files\"\noutputs_dir = \"prod\"\n\n\
+             [candidate]\nengine = \"command\"\nrun = {candidate_run:?}\ntimeout = {timeout:?}\n\n\
+             [outputs.t]\nkey = [\"id\"]\ntolerance = {{ amount = \"abs:0.01\" }}\n\n{check}"
+        ),
+    )
+    .unwrap();
+}
+
+fn run(dir: &Path, extra: &[&str]) -> (std::process::Output, serde_json::Value) {
+    let mut args = vec!["run", ".", "--format", "json"];
+    args.extend_from_slice(extra);
+    let output = dualrun(dir, &args);
+    let report = json_report(&output);
+    (output, report)
+}
+
+/// The one run directory of a project.
+fn run_dir(dir: &Path) -> std::path::PathBuf {
+    let runs: Vec<_> = std::fs::read_dir(dir.join(".dualrun/runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    runs[0].clone()
+}
+
+#[test]
+fn a_command_side_is_diffed_against_a_files_side() {
+    let dir = tempfile::tempdir().unwrap();
+    // The candidate reads the input it is given and moves one amount by
+    // less than the tolerance, another by more.
+    let script = "echo \"$DUALRUN_SIDE reads $DUALRUN_INPUT_SEED\"; \
+                  sed -e 's/^1,10.0/1,10.004/' -e 's/^3,30.0/3,31.0/' \"$DUALRUN_INPUT_SEED\" > \"$DUALRUN_OUTPUT_DIR/t.csv\"";
+    project(
+        dir.path(),
+        script,
+        "30s",
+        Some("[[rule]]\ncheck = \"rows_changed\"\nwarn = 0.1\nfail = 0.5\n"),
+    );
+    let (output, report) = run(dir.path(), &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(report["command"], "run");
+    assert_eq!(report["verdict"], "approved");
+    let rows = &report["tables"][0]["rows"];
+    assert_eq!(rows["within_tolerance"], 1);
+    assert_eq!(rows["changed"], 1);
+    assert_eq!(report["rules"][0]["status"], "warn", "{report:#}");
+    let sides = report["sides"].as_array().unwrap();
+    assert_eq!(sides[0]["engine"], "files");
+    assert_eq!(sides[1]["engine"], "command");
+    assert_eq!(sides[1]["status"], "ok");
+
+    let run_dir = run_dir(dir.path());
+    for file in [
+        "report.json",
+        "report.md",
+        "report.html",
+        "manifest.json",
+        "candidate.log",
+        "candidate/t.csv",
+    ] {
+        assert!(
+            run_dir.join(file).exists(),
+            "{file} in {}",
+            run_dir.display()
+        );
+    }
+    let log = std::fs::read_to_string(run_dir.join("candidate.log")).unwrap();
+    let input = dir.path().join("prod/t.csv");
+    assert!(
+        log.contains(&format!(
+            "candidate reads {}",
+            std::path::absolute(&input).unwrap().display()
+        )),
+        "{log}"
+    );
+    // The saved report can be judged again.
+    let checked = dualrun(
+        dir.path(),
+        &[
+            "check",
+            run_dir.join("report.json").to_str().unwrap(),
+            "--rules",
+            "rules.toml",
+        ],
+    );
+    assert_eq!(checked.status.code(), Some(0), "{}", stderr(&checked));
+
+    // A second run gets a directory of its own; a named one must be new.
+    let again = dualrun(
+        dir.path(),
+        &["run", ".", "--run-dir", run_dir.to_str().unwrap()],
+    );
+    assert_eq!(again.status.code(), Some(2));
+    assert!(
+        stderr(&again).contains("never writes over another"),
+        "{}",
+        stderr(&again)
+    );
+}
+
+#[test]
+fn failing_commands_give_an_error_verdict_with_the_log_tail() {
+    for (name, script, timeout, expect) in [
+        (
+            "exit",
+            "for i in $(seq 1 30); do echo line $i; done; echo broke >&2; exit 3",
+            "30s",
+            "exited with code 3",
+        ),
+        (
+            "missing",
+            "echo wrote nothing",
+            "30s",
+            "wrote no output `t`",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        project(dir.path(), script, timeout, None);
+        let (output, report) = run(dir.path(), &[]);
+        assert_eq!(output.status.code(), Some(2), "{name}");
+        assert_eq!(report["verdict"], "error", "{name}");
+        let side = &report["sides"][1];
+        assert_eq!(side["status"], "failed");
+        assert!(
+            side["message"].as_str().unwrap().contains(expect),
+            "{name}: {side:#}"
+        );
+        let outcome = report["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["check"] == "run")
+            .unwrap();
+        assert_eq!(outcome["status"], "error");
+        if name == "exit" {
+            let tail = side["log_tail"].as_array().unwrap();
+            assert_eq!(tail.len(), 20);
+            assert_eq!(tail.last().unwrap(), "broke");
+            assert_eq!(tail[0], "line 12");
+            let table = dualrun(dir.path(), &["run", "."]);
+            assert!(stdout(&table).contains("  | broke"), "{}", stdout(&table));
+        }
+    }
+}
+
+#[test]
+fn a_timeout_kills_the_command_and_everything_it_started() {
+    let dir = tempfile::tempdir().unwrap();
+    // A background child would leave a file behind if it survived.
+    let script = "(sleep 3; touch survived) & sleep 30";
+    project(dir.path(), script, "1s", None);
+    let started = Instant::now();
+    let (output, report) = run(dir.path(), &[]);
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        report["sides"][1]["message"]
+            .as_str()
+            .unwrap()
+            .contains("timed out")
+    );
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(
+        !dir.path().join("survived").exists(),
+        "a child outlived the timeout"
+    );
+}
+
+#[test]
+fn init_writes_a_starter_once_and_bad_projects_name_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dualrun(dir.path(), &["init"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = std::fs::read_to_string(dir.path().join("dualrun.toml")).unwrap();
+    assert!(text.contains("[outputs.daily_revenue]"));
+    assert!(dir.path().join("rules.toml").is_file());
+    let again = dualrun(dir.path(), &["init"]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(stderr(&again).contains("never writes over a file"));
+
+    std::fs::write(
+        dir.path().join("dualrun.toml"),
+        "[prod]\nengine = \"spark\"\n[candidate]\nengine = \"files\"\noutputs_dir = \"c\"\n[outputs.t]\nkey = [\"id\"]\n",
+    )
+    .unwrap();
+    let bad = dualrun(dir.path(), &["run"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let error = stderr(&bad);
+    assert!(
+        error.contains("unknown engine `spark`") && error.contains("`command`, `files`"),
+        "{error}"
+    );
+    let none = dualrun(&dir.path().join(".."), &["run", "no-such-project"]);
+    assert_eq!(none.status.code(), Some(2));
+    assert!(stderr(&none).contains("dualrun init"));
+}
