@@ -52,6 +52,7 @@ struct RawSide {
     workdir: Option<String>,
     timeout: Option<String>,
     outputs_dir: Option<String>,
+    models: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -93,6 +94,8 @@ pub struct Project {
 /// How one side produces its outputs.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SidePlan {
+    /// A folder of `NAME.sql` models run on embedded DataFusion.
+    DataFusion { models: PathBuf },
     /// A program run with `sh -c`, writing `NAME.parquet` (or csv/ndjson)
     /// per output into `$DUALRUN_OUTPUT_DIR`.
     Command {
@@ -107,6 +110,7 @@ pub enum SidePlan {
 impl SidePlan {
     pub fn engine(&self) -> &'static str {
         match self {
+            SidePlan::DataFusion { .. } => "datafusion",
             SidePlan::Command { .. } => "command",
             SidePlan::Files { .. } => "files",
         }
@@ -121,7 +125,7 @@ pub struct OutputPlan {
     pub tolerances: BTreeMap<String, Tolerance>,
 }
 
-const ENGINES: &str = "`command`, `files`";
+const ENGINES: &str = "`datafusion`, `command`, `files`";
 
 /// Reads `dualrun.toml` from `path` (the file, or a directory holding it).
 pub fn load(path: &Path) -> Result<Project> {
@@ -217,7 +221,7 @@ fn side(file: &str, name: &str, raw: RawSide, root: &Path) -> Result<SidePlan> {
         message: format!("`[{name}]` {message}"),
         hint: Some(hint.to_string()),
     };
-    let engine = raw.engine.as_deref().unwrap_or("command");
+    let engine = raw.engine.as_deref().unwrap_or("datafusion");
     let foreign = |field: &str, present: bool| -> Result<()> {
         if present {
             Err(bad(
@@ -229,8 +233,28 @@ fn side(file: &str, name: &str, raw: RawSide, root: &Path) -> Result<SidePlan> {
         }
     };
     match engine {
+        "datafusion" => {
+            for (field, present) in [
+                ("run", raw.run.is_some()),
+                ("timeout", raw.timeout.is_some()),
+                ("workdir", raw.workdir.is_some()),
+                ("outputs_dir", raw.outputs_dir.is_some()),
+            ] {
+                foreign(field, present)?;
+            }
+            let models = raw.models.ok_or_else(|| {
+                bad(
+                    "has no `models`".to_string(),
+                    "name the folder of `NAME.sql` models, e.g. `models = \"models\"`",
+                )
+            })?;
+            Ok(SidePlan::DataFusion {
+                models: root.join(models),
+            })
+        }
         "command" => {
             foreign("outputs_dir", raw.outputs_dir.is_some())?;
+            foreign("models", raw.models.is_some())?;
             let run = raw.run.filter(|r| !r.trim().is_empty()).ok_or_else(|| {
                 bad(
                     "has no `run`".to_string(),
@@ -257,6 +281,7 @@ fn side(file: &str, name: &str, raw: RawSide, root: &Path) -> Result<SidePlan> {
         }
         "files" => {
             foreign("run", raw.run.is_some())?;
+            foreign("models", raw.models.is_some())?;
             foreign("timeout", raw.timeout.is_some())?;
             foreign("workdir", raw.workdir.is_some())?;
             let dir = raw.outputs_dir.ok_or_else(|| {
@@ -286,6 +311,8 @@ pub const STARTER: &str = r#"# dualrun project: runs prod and candidate over the
 # orders = "data/orders.parquet"
 
 # How each side builds its outputs:
+#   engine = "datafusion" (the default): `models` is a folder of NAME.sql
+#     files, one SELECT each, reading inputs and other models by name.
 #   engine = "command": `run` is executed with `sh -c` in `workdir` (default:
 #     this directory) and must write NAME.parquet (or .csv, .ndjson) for
 #     every output into $DUALRUN_OUTPUT_DIR; `timeout` defaults to 1h.
@@ -360,9 +387,14 @@ mod tests {
             ),
             ("[prod]\nengine = \"command\"\n", "has no `run`"),
             (
-                "[prod]\nrun = \"x\"\ntimeout = \"soon\"\n",
+                "[prod]\nengine = \"command\"\nrun = \"x\"\ntimeout = \"soon\"\n",
                 "not a duration",
             ),
+            (
+                "[prod]\nmodels = \"m\"\nrun = \"x\"\n",
+                "has `run`, which the `datafusion` engine does not take",
+            ),
+            ("[prod]\nengine = \"datafusion\"\n", "has no `models`"),
         ] {
             let full = format!(
                 "{text}\n[candidate]\nengine = \"files\"\noutputs_dir = \"c\"\n[outputs.t]\nkey = [\"id\"]\n"

@@ -226,3 +226,71 @@ fn init_writes_a_starter_once_and_bad_projects_name_the_field() {
     assert_eq!(none.status.code(), Some(2));
     assert!(stderr(&none).contains("dualrun init"));
 }
+
+#[test]
+fn sql_models_are_built_in_order_on_both_sides() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("data")).unwrap();
+    std::fs::write(
+        root.join("data/orders.csv"),
+        "id,region,amount\n1,eu,10.4\n2,eu,20.2\n3,us,5.3\n4,us,7.9\n",
+    )
+    .unwrap();
+    for (side, amount) in [("prod", "amount"), ("candidate", "ROUND(amount, 0)")] {
+        let models = root.join(format!("{side}_models"));
+        std::fs::create_dir_all(&models).unwrap();
+        std::fs::write(
+            models.join("stg_orders.sql"),
+            format!("SELECT id, region, {amount} AS amount FROM orders"),
+        )
+        .unwrap();
+        std::fs::write(
+            models.join("revenue.sql"),
+            "SELECT region, SUM(amount) AS revenue FROM stg_orders GROUP BY region",
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        root.join("dualrun.toml"),
+        "[inputs]\norders = \"data/orders.csv\"\n\n[prod]\nmodels = \"prod_models\"\n\n\
+         [candidate]\nengine = \"datafusion\"\nmodels = \"candidate_models\"\n\n\
+         [outputs.revenue]\nkey = [\"region\"]\ntolerance = { revenue = \"abs:0.5\" }\n\n\
+         [outputs.stg_orders]\nkey = [\"id\"]\n",
+    )
+    .unwrap();
+    let (output, report) = run(root, &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let table = |name: &str| {
+        report["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    // Rounding moved every amount.
+    assert_eq!(table("stg_orders")["rows"]["changed"], 4);
+    // eu: 30.6 -> 30 (beyond 0.5), us: 13.2 -> 13 (within).
+    assert_eq!(table("revenue")["rows"]["changed"], 1);
+    assert_eq!(table("revenue")["rows"]["within_tolerance"], 1);
+    assert_eq!(report["sides"][0]["engine"], "datafusion");
+    let run_dir = run_dir(root);
+    assert!(run_dir.join("prod/revenue.parquet").is_file());
+    assert!(run_dir.join("candidate/stg_orders.parquet").is_file());
+
+    // A broken model fails its side, naming the file.
+    std::fs::write(
+        root.join("candidate_models/revenue.sql"),
+        "SELECT region, SUM(amount) AS revenue FROM stg_orders GROUP BY nope",
+    )
+    .unwrap();
+    let (output, report) = run(root, &[]);
+    assert_eq!(output.status.code(), Some(2));
+    let message = report["sides"][1]["message"].as_str().unwrap();
+    assert!(
+        message.contains("revenue.sql") && message.contains("nope"),
+        "{message}"
+    );
+}

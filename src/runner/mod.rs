@@ -1,10 +1,12 @@
 //! Running the two sides of a project over the same inputs, each with its
-//! own engine (`command` runs a program, `files` takes outputs already
-//! written), at the same time. A side that fails is a finding for the
+//! own engine (`datafusion` builds SQL models, `command` runs a program,
+//! `files` takes outputs already written), at the same time. A side that fails is a finding for the
 //! report (with its log's last lines), not an error that hides the rest.
 
 mod command;
 mod files;
+pub mod models;
+mod sql;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -69,6 +71,10 @@ fn run_side(project: &Project, side: &str, plan: &SidePlan, run_dir: &Path) -> S
     };
     let outputs_dir: Result<PathBuf, String> = match plan {
         SidePlan::Files { outputs_dir } => Ok(outputs_dir.clone()),
+        SidePlan::DataFusion { models } => {
+            let out = run_dir.join(side);
+            sql::run(models, &project.inputs, &out).map(|()| out)
+        }
         SidePlan::Command {
             run: script,
             workdir,
