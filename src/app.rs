@@ -201,7 +201,13 @@ pub fn run_project(args: &RunArgs) -> Result<u8> {
             .collect();
         rules::check_names(&judge_plan.rules, &columns)?;
     }
+    let models = if sides.iter().all(|s| !s.models.is_empty() && !s.failed()) {
+        Some(model_divergence(&sides, &run_dir, &tables, output.threads)?)
+    } else {
+        None
+    };
     let mut report = Report::of_tables("run", tables);
+    report.models = models;
     let mut judgement = if report.tables.is_empty() {
         Judgement {
             verdict: Verdict::Error,
@@ -232,6 +238,50 @@ pub fn run_project(args: &RunArgs) -> Result<u8> {
     report::write_run_files(&report, &run_dir)?;
     report::emit(&report, &output)?;
     Ok(report.exit_code())
+}
+
+/// Diffs every model both SQL sides built (declared outputs reuse their
+/// keyed diff; the others are compared as whole rows) and finds where the
+/// outputs first diverge.
+fn model_divergence(
+    sides: &[runner::SideRun; 2],
+    run_dir: &std::path::Path,
+    tables: &[TableReport],
+    threads: usize,
+) -> Result<crate::divergence::Divergence> {
+    let pool = thread_pool(threads)?;
+    let mut differs = std::collections::BTreeMap::new();
+    for name in sides[0]
+        .models
+        .keys()
+        .filter(|m| sides[1].models.contains_key(*m))
+    {
+        if let Some(table) = tables.iter().find(|t| &t.name == name) {
+            differs.insert(name.clone(), table.status == report::TableStatus::Different);
+            continue;
+        }
+        let sources: Vec<TableSource> = ["prod", "candidate"]
+            .iter()
+            .map(|side| TableSource {
+                spec: run_dir
+                    .join(side)
+                    .join(format!("{name}.parquet"))
+                    .display()
+                    .to_string(),
+                format: None,
+                csv: CsvOptions::default(),
+            })
+            .collect();
+        let mut read = read_tables(threads, &sources)?;
+        let (prod, candidate) = (read.remove(0), read.remove(0));
+        let options = DiffOptions::default();
+        let diff = pool.install(|| diff_tables(&prod, &candidate, &options))?;
+        differs.insert(name.clone(), diff.differs());
+    }
+    Ok(crate::divergence::divergence(
+        [&sides[0].models, &sides[1].models],
+        &differs,
+    ))
 }
 
 /// A new run directory: the one asked for, which must not exist yet, or

@@ -10,6 +10,7 @@
 pub mod app;
 pub mod cli;
 pub mod diff;
+pub mod divergence;
 pub mod error;
 pub mod format;
 pub mod input;

@@ -294,3 +294,65 @@ fn sql_models_are_built_in_order_on_both_sides() {
         "{message}"
     );
 }
+
+#[test]
+fn the_first_divergent_model_is_where_the_change_entered() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(root.join("orders.csv"), "id,amount\n1,1.5\n2,2.5\n").unwrap();
+    // orders -> staged -> scaled -> total, and staged -> counted.
+    for (side, factor) in [("prod", "2"), ("candidate", "3")] {
+        let models = root.join(side);
+        std::fs::create_dir_all(&models).unwrap();
+        for (name, sql) in [
+            ("staged", "SELECT id, amount FROM orders".to_string()),
+            (
+                "scaled",
+                format!("SELECT id, amount * {factor} AS x FROM staged"),
+            ),
+            ("total", "SELECT SUM(x) AS total FROM scaled".to_string()),
+            ("counted", "SELECT COUNT(*) AS n FROM staged".to_string()),
+        ] {
+            std::fs::write(models.join(format!("{name}.sql")), sql).unwrap();
+        }
+    }
+    std::fs::write(
+        root.join("dualrun.toml"),
+        "[inputs]\norders = \"orders.csv\"\n[prod]\nmodels = \"prod\"\n[candidate]\nmodels = \"candidate\"\n[outputs.total]\n",
+    )
+    .unwrap();
+    let (output, report) = run(root, &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let models = &report["models"];
+    assert_eq!(
+        models["first_divergent"],
+        serde_json::json!(["scaled"]),
+        "{models:#}"
+    );
+    let differs: Vec<(String, bool)> = models["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["name"].as_str().unwrap().to_string(),
+                m["differs"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        differs,
+        vec![
+            ("counted".to_string(), false),
+            ("scaled".to_string(), true),
+            ("staged".to_string(), false),
+            ("total".to_string(), true),
+        ]
+    );
+    let table = dualrun(root, &["run", "."]);
+    assert!(
+        stdout(&table).contains("first divergent models: scaled (2 of 4 shared models differ)"),
+        "{}",
+        stdout(&table)
+    );
+}

@@ -87,6 +87,17 @@ fn page(report: &Report) -> String {
         h.push_str("<h2>Rules that did not pass</h2>\n");
         rules_table(&mut h, &notable);
     }
+    if let Some(models) = &report.models {
+        let _ = writeln!(
+            h,
+            "<p id=\"first-divergent\"><b>First divergent models:</b> {}</p>",
+            if models.first_divergent.is_empty() {
+                "none".to_string()
+            } else {
+                esc(&models.first_divergent.join(", "))
+            }
+        );
+    }
     for side in report.sides.iter().filter(|s| s.failed()) {
         let _ = writeln!(
             h,

@@ -153,6 +153,18 @@ fn compose(report: &Report, detail: Detail, max_tables: usize) -> String {
         ""
     };
     let _ = writeln!(md, "{} · {rules}{strict}\n", parts.join(" · "));
+    if let Some(models) = &report.models
+        && !models.first_divergent.is_empty()
+    {
+        let first: Vec<String> = models.first_divergent.iter().map(|m| esc(m)).collect();
+        let differing = models.models.iter().filter(|m| m.differs).count();
+        let _ = writeln!(
+            md,
+            "**First divergent models**: {} ({differing} of {} shared models differ)\n",
+            first.join(", "),
+            models.models.len()
+        );
+    }
 
     // Tables, worst first.
     let mut tables: Vec<(&TableReport, Vec<&RuleOutcome>, Verdict)> = report

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::diff::TableDiff;
+use crate::divergence::Divergence;
 use crate::input::Table;
 use crate::profile::ProfiledColumn;
 use crate::rules::{Judgement, RuleOutcome, StatusCounts, Verdict};
@@ -24,6 +25,9 @@ pub struct Report {
     /// How each side ran (`dualrun run` only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sides: Vec<SideRun>,
+    /// For SQL sides: every shared model, and where outputs first diverge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub models: Option<Divergence>,
     pub tables: Vec<TableReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timings: Option<Timings>,
@@ -135,6 +139,7 @@ impl Report {
             judged_by: JudgedBy::default(),
             rules: Vec::new(),
             sides: Vec::new(),
+            models: None,
             tables,
             timings: None,
         }

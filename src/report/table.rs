@@ -16,6 +16,19 @@ pub fn render(report: &Report, color: bool, out: &mut dyn Write) -> io::Result<(
     render_verdict(report, color, out)?;
     render_rules(report, out)?;
     render_failed_sides(report, out)?;
+    if let Some(models) = &report.models {
+        let differing = models.models.iter().filter(|m| m.differs).count();
+        let first = if models.first_divergent.is_empty() {
+            "none".to_string()
+        } else {
+            models.first_divergent.join(", ")
+        };
+        writeln!(
+            out,
+            "\nfirst divergent models: {first} ({differing} of {} shared models differ)",
+            models.models.len()
+        )?;
+    }
     for table in &report.tables {
         writeln!(out)?;
         render_table(table, color, out)?;

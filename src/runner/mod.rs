@@ -39,6 +39,9 @@ pub struct SideRun {
     pub log_tail: Vec<String>,
     /// Output name -> the file read for it.
     pub outputs: BTreeMap<String, String>,
+    /// SQL sides: each model and the tables (inputs or models) it reads.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub models: BTreeMap<String, Vec<String>>,
 }
 
 impl SideRun {
@@ -68,12 +71,16 @@ fn run_side(project: &Project, side: &str, plan: &SidePlan, run_dir: &Path) -> S
         log: None,
         log_tail: Vec::new(),
         outputs: BTreeMap::new(),
+        models: BTreeMap::new(),
     };
     let outputs_dir: Result<PathBuf, String> = match plan {
         SidePlan::Files { outputs_dir } => Ok(outputs_dir.clone()),
         SidePlan::DataFusion { models } => {
             let out = run_dir.join(side);
-            sql::run(models, &project.inputs, &out).map(|()| out)
+            sql::run(models, &project.inputs, &out).map(|graph| {
+                run.models = graph;
+                out
+            })
         }
         SidePlan::Command {
             run: script,

@@ -18,15 +18,20 @@ use super::models::{self, Model};
 use crate::error::first_line;
 use crate::input::{CsvOptions, TableSource, read_table};
 
-/// Builds every model of `models_dir`; an error says which model or input
-/// failed and why.
+/// Builds every model of `models_dir`; returns what each model reads, or
+/// says which model or input failed and why.
 pub fn run(
     models_dir: &Path,
     inputs: &BTreeMap<String, PathBuf>,
     out_dir: &Path,
-) -> Result<(), String> {
+) -> Result<BTreeMap<String, Vec<String>>, String> {
     let names: Vec<String> = inputs.keys().cloned().collect();
     let models = models::load(models_dir, &names)?;
+    let graph = models
+        .models
+        .iter()
+        .map(|(name, m)| (name.clone(), m.reads.iter().cloned().collect()))
+        .collect();
     std::fs::create_dir_all(out_dir)
         .map_err(|e| format!("cannot create `{}`: {e}", out_dir.display()))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -57,7 +62,7 @@ pub fn run(
                 register(&ctx, &name, schema, batches)?;
             }
         }
-        Ok(())
+        Ok(graph)
     })
 }
 
