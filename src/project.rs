@@ -53,6 +53,7 @@ struct RawSide {
     timeout: Option<String>,
     outputs_dir: Option<String>,
     models: Option<String>,
+    git: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -86,6 +87,9 @@ pub struct Project {
     pub inputs: BTreeMap<String, PathBuf>,
     pub prod: SidePlan,
     pub candidate: SidePlan,
+    /// The git revision each side's files are taken from (`None`: the
+    /// working tree), prod then candidate.
+    pub git: [Option<String>; 2],
     pub outputs: BTreeMap<String, OutputPlan>,
     pub rules: Vec<PathBuf>,
     pub strict: bool,
@@ -108,6 +112,32 @@ pub enum SidePlan {
 }
 
 impl SidePlan {
+    /// The same side with its paths under `from` moved under `to` (a git
+    /// worktree of the repository at `from`).
+    pub fn rebased(&self, from: &Path, to: &Path) -> SidePlan {
+        let move_path = |p: &Path| match p.strip_prefix(from) {
+            Ok(relative) => to.join(relative),
+            Err(_) => p.to_path_buf(),
+        };
+        match self {
+            SidePlan::DataFusion { models } => SidePlan::DataFusion {
+                models: move_path(models),
+            },
+            SidePlan::Command {
+                run,
+                workdir,
+                timeout,
+            } => SidePlan::Command {
+                run: run.clone(),
+                workdir: move_path(workdir),
+                timeout: *timeout,
+            },
+            SidePlan::Files { outputs_dir } => SidePlan::Files {
+                outputs_dir: move_path(outputs_dir),
+            },
+        }
+    }
+
     pub fn engine(&self) -> &'static str {
         match self {
             SidePlan::DataFusion { .. } => "datafusion",
@@ -140,7 +170,9 @@ pub fn load(path: &Path) -> Result<Project> {
             "run `dualrun init` to write a starter project, or name the project's directory",
         )
     })?;
-    let root = std::path::absolute(file.parent().unwrap_or(Path::new(".")))
+    // Canonical, so paths compare with what git reports.
+    let parent = file.parent().filter(|p| !p.as_os_str().is_empty());
+    let root = std::fs::canonicalize(parent.unwrap_or(Path::new(".")))
         .map_err(|e| Error::input(&shown, e.to_string()))?;
     parse(&shown, &text, &root).map(|mut p| {
         p.file = file;
@@ -203,10 +235,21 @@ pub fn parse(file: &str, text: &str, root: &Path) -> Result<Project> {
             },
         );
     }
+    let git = [raw.prod.git.clone(), raw.candidate.git.clone()];
+    for (name, rev) in ["prod", "candidate"].iter().zip(&git) {
+        if rev
+            .as_deref()
+            .is_some_and(|r| r.trim().is_empty() || r.starts_with('-'))
+        {
+            return Err(bad(format!("`[{name}] git` must name a revision"))
+                .with_hint("write a branch, tag or commit, e.g. `git = \"origin/main\"`"));
+        }
+    }
     Ok(Project {
         root: root.to_path_buf(),
         file: PathBuf::from(file),
         inputs,
+        git,
         prod: side(file, "prod", raw.prod, root)?,
         candidate: side(file, "candidate", raw.candidate, root)?,
         outputs,
@@ -325,6 +368,8 @@ outputs_dir = "prod"
 engine = "command"
 run = "python3 build.py"
 timeout = "10m"
+# Any side may take its files (models, command directory) from a git
+# revision instead of the working tree: git = "origin/main"
 
 # One table per output both sides write: its key, the columns left out,
 # and per-column tolerances (as `--tol` takes them).

@@ -356,3 +356,68 @@ fn the_first_divergent_model_is_where_the_change_entered() {
         stdout(&table)
     );
 }
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let output = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+#[test]
+fn prod_from_a_git_revision_against_the_working_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    git(root, &["init", "-q", "-b", "main"]);
+    std::fs::write(root.join("orders.csv"), "id,amount\n1,1.5\n2,2.5\n").unwrap();
+    std::fs::create_dir_all(root.join("models")).unwrap();
+    std::fs::write(
+        root.join("models/scaled.sql"),
+        "SELECT id, amount * 2 AS x FROM orders",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("dualrun.toml"),
+        "[inputs]\norders = \"orders.csv\"\n[prod]\nmodels = \"models\"\ngit = \"main\"\n[candidate]\nmodels = \"models\"\n[outputs.scaled]\nkey = [\"id\"]\n",
+    )
+    .unwrap();
+    std::fs::write(root.join(".gitignore"), ".dualrun/\n").unwrap();
+    git(root, &["add", "."]);
+    git(root, &["commit", "-q", "-m", "first"]);
+    let commit = git(root, &["rev-parse", "HEAD"]);
+    // The working tree changes the model; the committed one stays prod.
+    std::fs::write(
+        root.join("models/scaled.sql"),
+        "SELECT id, amount * 3 AS x FROM orders",
+    )
+    .unwrap();
+    let (output, report) = run(root, &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(report["tables"][0]["rows"]["changed"], 2);
+    assert_eq!(report["sides"][0]["git"]["commit"], commit.as_str());
+    assert!(report["sides"][1].get("git").is_none());
+    // The worktree is gone afterwards.
+    let worktrees = git(root, &["worktree", "list"]);
+    assert_eq!(worktrees.lines().count(), 1, "{worktrees}");
+
+    // An unknown revision fails the side, naming it.
+    let text = std::fs::read_to_string(root.join("dualrun.toml")).unwrap();
+    std::fs::write(
+        root.join("dualrun.toml"),
+        text.replace("git = \"main\"", "git = \"no-such-branch\""),
+    )
+    .unwrap();
+    let (output, report) = run(root, &[]);
+    assert_eq!(output.status.code(), Some(2));
+    let message = report["sides"][0]["message"].as_str().unwrap();
+    assert!(message.contains("`no-such-branch` is unknown"), "{message}");
+}

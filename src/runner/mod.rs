@@ -5,6 +5,7 @@
 
 mod command;
 mod files;
+mod git;
 pub mod models;
 mod sql;
 
@@ -39,9 +40,18 @@ pub struct SideRun {
     pub log_tail: Vec<String>,
     /// Output name -> the file read for it.
     pub outputs: BTreeMap<String, String>,
+    /// The git revision the side's files came from, and its commit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git: Option<GitRevision>,
     /// SQL sides: each model and the tables (inputs or models) it reads.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub models: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GitRevision {
+    pub rev: String,
+    pub commit: String,
 }
 
 impl SideRun {
@@ -54,13 +64,14 @@ impl SideRun {
 /// sides (`prod/`, `candidate/`) and their logs.
 pub fn run_sides(project: &Project, run_dir: &Path) -> [SideRun; 2] {
     std::thread::scope(|scope| {
-        let prod = scope.spawn(|| run_side(project, "prod", &project.prod, run_dir));
-        let candidate = scope.spawn(|| run_side(project, "candidate", &project.candidate, run_dir));
+        let prod = scope.spawn(|| run_side(project, 0, &project.prod, run_dir));
+        let candidate = scope.spawn(|| run_side(project, 1, &project.candidate, run_dir));
         [prod, candidate].map(|h| h.join().expect("a side's thread does not panic"))
     })
 }
 
-fn run_side(project: &Project, side: &str, plan: &SidePlan, run_dir: &Path) -> SideRun {
+fn run_side(project: &Project, index: usize, plan: &SidePlan, run_dir: &Path) -> SideRun {
+    let side = ["prod", "candidate"][index];
     let started = Instant::now();
     let mut run = SideRun {
         side: side.to_string(),
@@ -71,7 +82,30 @@ fn run_side(project: &Project, side: &str, plan: &SidePlan, run_dir: &Path) -> S
         log: None,
         log_tail: Vec::new(),
         outputs: BTreeMap::new(),
+        git: None,
         models: BTreeMap::new(),
+    };
+    // Kept alive until the side is done; dropping it removes the worktree.
+    let mut _worktree = None;
+    let rebased;
+    let plan = match &project.git[index] {
+        None => plan,
+        Some(rev) => match git::Worktree::checkout(&project.root, rev) {
+            Ok(tree) => {
+                run.git = Some(GitRevision {
+                    rev: rev.clone(),
+                    commit: tree.commit.clone(),
+                });
+                rebased = plan.rebased(&tree.top, &tree.path);
+                _worktree = Some(tree);
+                &rebased
+            }
+            Err(message) => {
+                run.status = "failed".to_string();
+                run.message = message;
+                return run;
+            }
+        },
     };
     let outputs_dir: Result<PathBuf, String> = match plan {
         SidePlan::Files { outputs_dir } => Ok(outputs_dir.clone()),
