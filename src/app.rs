@@ -152,9 +152,18 @@ pub fn run_project(args: &RunArgs) -> Result<u8> {
         rules: rule_files,
         strict: args.judge.strict || project.strict,
     })?;
+    let fingerprints = input_fingerprints(&project)?;
     let run_dir = new_run_dir(&project, args.run_dir.as_deref())?;
     let started = Instant::now();
     let sides = runner::run_sides(&project, &run_dir);
+    // An input that changed while the sides ran may have been read
+    // differently by each: the comparison would prove nothing.
+    let tampered: Vec<String> = input_fingerprints(&project)?
+        .iter()
+        .zip(&fingerprints)
+        .filter(|(after, before)| after != before)
+        .map(|(after, _)| after.input.clone())
+        .collect();
     let read_done = Instant::now();
 
     let mut tables = Vec::new();
@@ -229,8 +238,32 @@ pub fn run_project(args: &RunArgs) -> Result<u8> {
             bound: serde_json::Value::Null,
             message: format!("the {} side ({}) failed: {}", s.side, s.engine, s.message),
         }));
-    judgement.verdict = Verdict::of(&judgement.outcomes);
+    judgement.outcomes.extend(tampered.iter().map(|input| RuleOutcome {
+        rule: format!("input {input}"),
+        check: "run".to_string(),
+        origin: project.file.display().to_string(),
+        table: None,
+        column: None,
+        status: Status::Error,
+        observed: serde_json::Value::Null,
+        bound: serde_json::Value::Null,
+        message: format!(
+            "the input `{input}` changed while the sides ran, so they may not have read the same data"
+        ),
+    }));
+    // A failed side or a changed input leaves nothing trustworthy to
+    // decide on, whatever the rules found.
+    let run_failed = judgement
+        .outcomes
+        .iter()
+        .any(|o| o.check == "run" && o.status == Status::Error);
+    judgement.verdict = if run_failed {
+        Verdict::Error
+    } else {
+        Verdict::of(&judgement.outcomes)
+    };
     report.set_judgement(judgement, &judge_plan.rules.files, judge_plan.strict);
+    report.inputs = fingerprints;
     report.sides = sides.to_vec();
     if output.timings {
         report.timings = Some(timings(started, read_done));
@@ -238,6 +271,14 @@ pub fn run_project(args: &RunArgs) -> Result<u8> {
     report::write_run_files(&report, &run_dir)?;
     report::emit(&report, &output)?;
     Ok(report.exit_code())
+}
+
+fn input_fingerprints(project: &Project) -> Result<Vec<crate::input::Fingerprint>> {
+    project
+        .inputs
+        .iter()
+        .map(|(name, path)| crate::input::fingerprint(name, path))
+        .collect()
 }
 
 /// Diffs every model both SQL sides built (declared outputs reuse their

@@ -421,3 +421,38 @@ fn prod_from_a_git_revision_against_the_working_tree() {
     let message = report["sides"][0]["message"].as_str().unwrap();
     assert!(message.contains("`no-such-branch` is unknown"), "{message}");
 }
+
+#[test]
+fn inputs_are_fingerprinted_and_tampering_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    // The candidate copies the input, then writes to it behind prod's back.
+    let script = "cp \"$DUALRUN_INPUT_SEED\" \"$DUALRUN_OUTPUT_DIR/t.csv\"; echo 4,40.0 >> \"$DUALRUN_INPUT_SEED\"";
+    project(dir.path(), script, "30s", None);
+    let (output, report) = run(dir.path(), &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let inputs = report["inputs"].as_array().unwrap();
+    assert_eq!(inputs.len(), 1);
+    assert_eq!(inputs[0]["input"], "seed");
+    assert_eq!(inputs[0]["files"], 1);
+    // The size before the run: "id,amount\n" and three 7-byte rows.
+    assert_eq!(inputs[0]["bytes"], 31);
+    assert_eq!(inputs[0]["xxh3"].as_str().unwrap().len(), 16);
+    let tampered = report["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["rule"] == "input seed")
+        .unwrap();
+    assert_eq!(tampered["status"], "error");
+    assert!(
+        tampered["message"]
+            .as_str()
+            .unwrap()
+            .contains("changed while the sides ran")
+    );
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run_dir(dir.path()).join("manifest.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(manifest["inputs"][0]["xxh3"], inputs[0]["xxh3"]);
+}

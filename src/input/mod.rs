@@ -2,10 +2,12 @@
 //! glob), telling their format, and reading them with DataFusion into Arrow
 //! record batches.
 
+mod fingerprint;
 mod format;
 mod locate;
 mod read;
 
+pub use fingerprint::{Fingerprint, fingerprint};
 pub use format::{CsvOptions, FileFormat};
 pub use locate::locate_files;
 pub use read::{Table, read_table};

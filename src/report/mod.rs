@@ -105,6 +105,7 @@ pub fn write_run_files(report: &Report, dir: &Path) -> Result<()> {
     let manifest = serde_json::json!({
         "tool": report.tool,
         "verdict": report.verdict,
+        "inputs": report.inputs,
         "sides": report.sides,
         "outputs": report.tables.iter().map(|t| &t.name).collect::<Vec<_>>(),
     });

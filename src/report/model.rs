@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::diff::TableDiff;
 use crate::divergence::Divergence;
-use crate::input::Table;
+use crate::input::{Fingerprint, Table};
 use crate::profile::ProfiledColumn;
 use crate::rules::{Judgement, RuleOutcome, StatusCounts, Verdict};
 use crate::runner::SideRun;
@@ -22,6 +22,10 @@ pub struct Report {
     pub judged_by: JudgedBy,
     /// Every rule's outcome on every table and column it applied to.
     pub rules: Vec<RuleOutcome>,
+    /// The inputs both sides read, fingerprinted before they ran
+    /// (`dualrun run` only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<Fingerprint>,
     /// How each side ran (`dualrun run` only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sides: Vec<SideRun>,
@@ -138,6 +142,7 @@ impl Report {
             verdict: Verdict::Error,
             judged_by: JudgedBy::default(),
             rules: Vec::new(),
+            inputs: Vec::new(),
             sides: Vec::new(),
             models: None,
             tables,

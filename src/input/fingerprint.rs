@@ -1,0 +1,57 @@
+//! Fingerprints of a run's inputs: every file an input names, hashed
+//! (xxh3 over path, length and content, in path order). Taken before and
+//! after the sides run, they show that both sides read the same data and
+//! let a later reader check that the inputs are still those of the run.
+
+use std::io::Read;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::Xxh3;
+
+use super::{CsvOptions, TableSource, locate_files};
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fingerprint {
+    pub input: String,
+    pub files: u64,
+    pub bytes: u64,
+    /// Hex xxh3 of every file's path, length and content.
+    pub xxh3: String,
+}
+
+/// The fingerprint of input `name` at `path` (a file, directory or glob).
+pub fn fingerprint(name: &str, path: &Path) -> Result<Fingerprint> {
+    let source = TableSource {
+        spec: path.display().to_string(),
+        format: None,
+        csv: CsvOptions::default(),
+    };
+    let (mut files, _) = locate_files(&source)?;
+    files.sort();
+    let mut hasher = Xxh3::new();
+    let mut bytes = 0u64;
+    let mut buffer = vec![0u8; 1 << 20];
+    for file in &files {
+        let io_error = |e: std::io::Error| Error::input(file.display().to_string(), e.to_string());
+        let mut reader = std::fs::File::open(file).map_err(io_error)?;
+        let length = reader.metadata().map_err(io_error)?.len();
+        hasher.update(file.display().to_string().as_bytes());
+        hasher.update(&length.to_le_bytes());
+        loop {
+            let n = reader.read(&mut buffer).map_err(io_error)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buffer[..n]);
+        }
+        bytes += length;
+    }
+    Ok(Fingerprint {
+        input: name.to_string(),
+        files: files.len() as u64,
+        bytes,
+        xxh3: format!("{:016x}", hasher.digest()),
+    })
+}
