@@ -52,8 +52,16 @@ struct RawSide {
     workdir: Option<String>,
     timeout: Option<String>,
     outputs_dir: Option<String>,
-    models: Option<String>,
+    models: Option<RawFolders>,
     git: Option<String>,
+}
+
+/// One folder, or several where later ones override earlier ones.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawFolders {
+    One(String),
+    Several(Vec<String>),
 }
 
 #[derive(Deserialize)]
@@ -98,8 +106,9 @@ pub struct Project {
 /// How one side produces its outputs.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SidePlan {
-    /// A folder of `NAME.sql` models run on embedded DataFusion.
-    DataFusion { models: PathBuf },
+    /// Folders of `NAME.sql` models run on embedded DataFusion; a model in
+    /// a later folder replaces the one of the same name in an earlier one.
+    DataFusion { models: Vec<PathBuf> },
     /// A program run with `sh -c`, writing `NAME.parquet` (or csv/ndjson)
     /// per output into `$DUALRUN_OUTPUT_DIR`.
     Command {
@@ -121,7 +130,7 @@ impl SidePlan {
         };
         match self {
             SidePlan::DataFusion { models } => SidePlan::DataFusion {
-                models: move_path(models),
+                models: models.iter().map(|m| move_path(m)).collect(),
             },
             SidePlan::Command {
                 run,
@@ -291,8 +300,18 @@ fn side(file: &str, name: &str, raw: RawSide, root: &Path) -> Result<SidePlan> {
                     "name the folder of `NAME.sql` models, e.g. `models = \"models\"`",
                 )
             })?;
+            let folders = match models {
+                RawFolders::One(folder) => vec![folder],
+                RawFolders::Several(folders) if !folders.is_empty() => folders,
+                RawFolders::Several(_) => {
+                    return Err(bad(
+                        "has an empty `models` list".to_string(),
+                        "name at least one folder of `NAME.sql` models",
+                    ));
+                }
+            };
             Ok(SidePlan::DataFusion {
-                models: root.join(models),
+                models: folders.iter().map(|f| root.join(f)).collect(),
             })
         }
         "command" => {
@@ -355,7 +374,8 @@ pub const STARTER: &str = r#"# dualrun project: runs prod and candidate over the
 
 # How each side builds its outputs:
 #   engine = "datafusion" (the default): `models` is a folder of NAME.sql
-#     files, one SELECT each, reading inputs and other models by name.
+#     files, one SELECT each, reading inputs and other models by name (or a
+#     list of folders: a model in a later one replaces its namesake).
 #   engine = "command": `run` is executed with `sh -c` in `workdir` (default:
 #     this directory) and must write NAME.parquet (or .csv, .ndjson) for
 #     every output into $DUALRUN_OUTPUT_DIR; `timeout` defaults to 1h.

@@ -456,3 +456,57 @@ fn inputs_are_fingerprinted_and_tampering_is_an_error() {
     .unwrap();
     assert_eq!(manifest["inputs"][0]["xxh3"], inputs[0]["xxh3"]);
 }
+
+#[test]
+fn the_shop_sample_is_rejected_at_its_changed_join_and_approved_in_cents() {
+    let dir = tempfile::tempdir().unwrap();
+    for (project, code, verdict, first) in [
+        (
+            "samples/shop",
+            1,
+            "rejected",
+            serde_json::json!(["int_order_lines"]),
+        ),
+        (
+            "samples/shop/cents.toml",
+            0,
+            "approved",
+            serde_json::json!([]),
+        ),
+    ] {
+        let run_dir = dir.path().join(code.to_string());
+        let output = dualrun(
+            repo(),
+            &[
+                "run",
+                project,
+                "--run-dir",
+                run_dir.to_str().unwrap(),
+                "--format",
+                "json",
+            ],
+        );
+        assert_eq!(
+            output.status.code(),
+            Some(code),
+            "{project}: {}",
+            stderr(&output)
+        );
+        let report = json_report(&output);
+        assert_eq!(report["verdict"], verdict);
+        assert_eq!(report["models"]["first_divergent"], first, "{project}");
+        assert_eq!(report["tables"].as_array().unwrap().len(), 3);
+    }
+    // The rejection is the dropped lines: three discontinued products vanish
+    // from the ranking.
+    let rejected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("1/report.json")).unwrap())
+            .unwrap();
+    let ranking = rejected["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "product_ranking")
+        .unwrap();
+    assert_eq!(ranking["rows"]["removed"], 3);
+}

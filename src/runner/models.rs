@@ -5,7 +5,7 @@
 //! statements that are not one query are errors naming the model file.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use datafusion::sql::parser::{DFParser, Statement};
 use datafusion::sql::resolve::resolve_table_references;
@@ -26,28 +26,35 @@ pub struct Models {
     pub levels: Vec<Vec<String>>,
 }
 
-/// Loads every `*.sql` in `dir`; `inputs` are the tables models may read
-/// besides each other.
-pub fn load(dir: &Path, inputs: &[String]) -> Result<Models, String> {
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| format!("cannot read the models folder `{}`: {e}", dir.display()))?;
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "sql"))
-        .collect();
-    files.sort();
-    if files.is_empty() {
-        return Err(format!(
-            "the models folder `{}` has no `.sql` file",
-            dir.display()
-        ));
+/// Loads every `*.sql` of `dirs` (a model in a later folder replaces the
+/// one of the same name); `inputs` are the tables models may read besides
+/// each other.
+pub fn load(dirs: &[PathBuf], inputs: &[String]) -> Result<Models, String> {
+    let mut by_name: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for dir in dirs {
+        let entries = std::fs::read_dir(dir)
+            .map_err(|e| format!("cannot read the models folder `{}`: {e}", dir.display()))?;
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+            .collect();
+        files.sort();
+        if files.is_empty() {
+            return Err(format!(
+                "the models folder `{}` has no `.sql` file",
+                dir.display()
+            ));
+        }
+        for file in files {
+            let name = file
+                .file_stem()
+                .map(|s| s.to_string_lossy().to_lowercase())
+                .unwrap_or_default();
+            by_name.insert(name, file);
+        }
     }
     let mut models = BTreeMap::new();
-    for file in files {
-        let name = file
-            .file_stem()
-            .map(|s| s.to_string_lossy().to_lowercase())
-            .unwrap_or_default();
+    for (name, file) in by_name {
         let sql = std::fs::read_to_string(&file)
             .map_err(|e| format!("cannot read model `{}`: {e}", file.display()))?;
         let reads = tables_read(&sql).map_err(|e| format!("model `{}`: {e}", file.display()))?;
@@ -147,7 +154,7 @@ mod tests {
             ("top", "SELECT * FROM daily JOIN stg_orders USING (id)"),
             ("other", "SELECT 1 AS one"),
         ]);
-        let models = load(dir.path(), &["orders".to_string()]).unwrap();
+        let models = load(&[dir.path().to_path_buf()], &["orders".to_string()]).unwrap();
         assert_eq!(
             models.levels,
             vec![
@@ -165,26 +172,34 @@ mod tests {
     #[test]
     fn cycles_unknown_tables_and_bad_sql_name_the_model() {
         let cycle = folder(&[("a", "SELECT * FROM b"), ("b", "SELECT * FROM a")]);
-        let error = load(cycle.path(), &[]).unwrap_err();
+        let error = load(&[cycle.path().to_path_buf()], &[]).unwrap_err();
         assert!(
             error.contains("`a`, `b` read each other in a cycle"),
             "{error}"
         );
         let unknown = folder(&[("a", "SELECT * FROM ordres")]);
-        let error = load(unknown.path(), &["orders".to_string()]).unwrap_err();
+        let error = load(&[unknown.path().to_path_buf()], &["orders".to_string()]).unwrap_err();
         assert!(
             error.contains("a.sql") && error.contains("`ordres`") && error.contains("`orders`"),
             "{error}"
         );
         let bad = folder(&[("a", "SELECT *\nFROM a WHERE ) AND 1")]);
-        let error = load(bad.path(), &[]).unwrap_err();
+        let error = load(&[bad.path().to_path_buf()], &[]).unwrap_err();
         assert!(
             error.contains("a.sql") && error.contains("Line: 2"),
             "{error}"
         );
         let two = folder(&[("a", "SELECT 1; SELECT 2")]);
-        assert!(load(two.path(), &[]).unwrap_err().contains("2 statements"));
+        assert!(
+            load(&[two.path().to_path_buf()], &[])
+                .unwrap_err()
+                .contains("2 statements")
+        );
         let ddl = folder(&[("a", "CREATE TABLE t (x INT)")]);
-        assert!(load(ddl.path(), &[]).unwrap_err().contains("not a query"));
+        assert!(
+            load(&[ddl.path().to_path_buf()], &[])
+                .unwrap_err()
+                .contains("not a query")
+        );
     }
 }

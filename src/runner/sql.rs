@@ -21,12 +21,12 @@ use crate::input::{CsvOptions, TableSource, read_table};
 /// Builds every model of `models_dir`; returns what each model reads, or
 /// says which model or input failed and why.
 pub fn run(
-    models_dir: &Path,
+    models_dirs: &[PathBuf],
     inputs: &BTreeMap<String, PathBuf>,
     out_dir: &Path,
 ) -> Result<BTreeMap<String, Vec<String>>, String> {
     let names: Vec<String> = inputs.keys().cloned().collect();
-    let models = models::load(models_dir, &names)?;
+    let models = models::load(models_dirs, &names)?;
     let graph = models
         .models
         .iter()

@@ -1,0 +1,2 @@
+SELECT product_id, category
+FROM products
