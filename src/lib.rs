@@ -1,7 +1,8 @@
 //! dualrun: a dual-run diff validator for data pipelines.
 //!
-//! The flow (see `app`): a command line becomes a validated plan (`plan`),
-//! tables are read with DataFusion (`input`), diffed by key with parallel
+//! The flow (see `app`): a command line becomes a validated plan (`plan`,
+//! or `project` for `dualrun.toml`), a project's two sides are run
+//! (`runner`), tables are read with DataFusion (`input`), diffed by key with parallel
 //! hashing and tolerance-aware comparison (`diff`), rules judge the result
 //! (`rules`), and it all becomes a report model that renderers turn into
 //! text (`report`). Exit codes are API: 0 approved, 1 rejected, 2 could not
