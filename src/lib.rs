@@ -2,10 +2,10 @@
 //!
 //! The flow (see `app`): a command line becomes a validated plan (`plan`,
 //! or `project` for `dualrun.toml`), a project's two sides are run
-//! (`runner`), tables are read with DataFusion (`input`), diffed by key with parallel
-//! hashing and tolerance-aware comparison (`diff`), rules judge the result
-//! (`rules`), and it all becomes a report model that renderers turn into
-//! text (`report`). Exit codes are API: 0 approved, 1 rejected, 2 could not
+//! (`runner`), tables are read with DataFusion (`input`), diffed by key
+//! with parallel hashing and tolerance-aware comparison (`diff`), rules
+//! judge the result (`rules`), and it all becomes a report model that
+//! renderers turn into text (`report`). Exit codes are API: 0 approved, 1 rejected, 2 could not
 //! decide.
 
 pub mod app;
