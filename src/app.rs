@@ -152,8 +152,12 @@ pub fn run_project(args: &RunArgs) -> Result<u8> {
         rules: rule_files,
         strict: args.judge.strict || project.strict,
     })?;
-    let fingerprints = input_fingerprints(&project)?;
+    let mut project = project;
     let run_dir = new_run_dir(&project, args.run_dir.as_deref())?;
+    if args.snapshot_inputs {
+        project.inputs = crate::input::snapshot(&project.inputs, &run_dir.join("inputs"))?;
+    }
+    let fingerprints = input_fingerprints(&project)?;
     let started = Instant::now();
     let sides = runner::run_sides(&project, &run_dir);
     // An input that changed while the sides ran may have been read

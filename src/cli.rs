@@ -45,6 +45,10 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_stats: bool,
 
+    /// Copy the inputs into the run directory first, and give the sides the copies
+    #[arg(long)]
+    pub snapshot_inputs: bool,
+
     #[command(flatten)]
     pub judge: JudgeArgs,
 

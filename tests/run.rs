@@ -510,3 +510,42 @@ fn the_shop_sample_is_rejected_at_its_changed_join_and_approved_in_cents() {
         .unwrap();
     assert_eq!(ranking["rows"]["removed"], 3);
 }
+
+#[test]
+fn snapshot_inputs_shields_the_run_from_a_changing_source() {
+    // The candidate changes the original input behind the run's back.
+    let script =
+        "cp \"$DUALRUN_INPUT_SEED\" \"$DUALRUN_OUTPUT_DIR/t.csv\"; echo 9,90.0 >> data/seed.csv";
+    for (snapshot, code) in [(false, 2), (true, 0)] {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        project(root, script, "30s", None);
+        std::fs::create_dir_all(root.join("data")).unwrap();
+        std::fs::copy(root.join("prod/t.csv"), root.join("data/seed.csv")).unwrap();
+        let text = std::fs::read_to_string(root.join("dualrun.toml")).unwrap();
+        std::fs::write(
+            root.join("dualrun.toml"),
+            text.replace("seed = \"prod/t.csv\"", "seed = \"data/seed.csv\""),
+        )
+        .unwrap();
+        let extra: &[&str] = if snapshot {
+            &["--snapshot-inputs"]
+        } else {
+            &[]
+        };
+        let (output, report) = run(root, extra);
+        assert_eq!(
+            output.status.code(),
+            Some(code),
+            "snapshot {snapshot}: {report:#}"
+        );
+        if snapshot {
+            let copy = run_dir(root).join("inputs/seed.csv");
+            assert_eq!(
+                std::fs::read_to_string(copy).unwrap(),
+                "id,amount\n1,10.0\n2,20.0\n3,30.0\n",
+                "the copy is the input as it was"
+            );
+        }
+    }
+}

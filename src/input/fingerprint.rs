@@ -2,9 +2,12 @@
 //! (xxh3 over path, length and content, in path order). Taken before and
 //! after the sides run, they show that both sides read the same data and
 //! let a later reader check that the inputs are still those of the run.
+//! `snapshot` copies inputs into the run directory first, for inputs that
+//! may change under a run.
 
+use std::collections::BTreeMap;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::Xxh3;
@@ -54,4 +57,53 @@ pub fn fingerprint(name: &str, path: &Path) -> Result<Fingerprint> {
         bytes,
         xxh3: format!("{:016x}", hasher.digest()),
     })
+}
+
+/// Copies every input into `dir` (a file as `NAME.ext`, several files into
+/// `NAME/`) and returns where each input now is.
+pub fn snapshot(
+    inputs: &BTreeMap<String, PathBuf>,
+    dir: &Path,
+) -> Result<BTreeMap<String, PathBuf>> {
+    let output_error = |path: &Path, source| Error::Output {
+        path: path.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(|e| output_error(dir, e))?;
+    let mut copies = BTreeMap::new();
+    for (name, path) in inputs {
+        let source = TableSource {
+            spec: path.display().to_string(),
+            format: None,
+            csv: CsvOptions::default(),
+        };
+        let (mut files, _) = locate_files(&source)?;
+        files.sort();
+        let copy = |from: &Path, to: &Path| {
+            std::fs::copy(from, to)
+                .map(|_| ())
+                .map_err(|e| output_error(to, e))
+        };
+        let target = if path.is_file() {
+            let extension = path.extension().map(|e| e.to_string_lossy().into_owned());
+            let target = dir.join(match extension {
+                Some(ext) => format!("{name}.{ext}"),
+                None => name.clone(),
+            });
+            copy(path, &target)?;
+            target
+        } else {
+            let target = dir.join(name);
+            std::fs::create_dir_all(&target).map_err(|e| output_error(&target, e))?;
+            // Numbered, so files of the same name in different folders
+            // stay apart; the order is the sorted order of their paths.
+            for (i, file) in files.iter().enumerate() {
+                let file_name = file.file_name().unwrap_or_default().to_string_lossy();
+                copy(file, &target.join(format!("{i:05}-{file_name}")))?;
+            }
+            target
+        };
+        copies.insert(name.clone(), target);
+    }
+    Ok(copies)
 }

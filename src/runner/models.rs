@@ -82,7 +82,7 @@ pub fn load(dirs: &[PathBuf], inputs: &[String]) -> Result<Models, String> {
 /// The tables one SELECT reads (CTEs excluded), lower-cased as DataFusion
 /// normalizes unquoted names.
 fn tables_read(sql: &str) -> Result<BTreeSet<String>, String> {
-    let mut statements = DFParser::parse_sql(sql).map_err(|e| e.to_string())?;
+    let mut statements = DFParser::parse_sql(sql).map_err(|e| parser_message(&e.to_string()))?;
     if statements.len() != 1 {
         return Err(format!(
             "holds {} statements; a model is one SELECT",
@@ -95,6 +95,19 @@ fn tables_read(sql: &str) -> Result<BTreeSet<String>, String> {
     }
     let (tables, _ctes) = resolve_table_references(&statement, true).map_err(|e| e.to_string())?;
     Ok(tables.iter().map(|t| t.table().to_string()).collect())
+}
+
+/// The parser's own words, without the error type wrapped around them:
+/// `Expected: an expression, found: ) at Line: 2, Column: 19`.
+fn parser_message(text: &str) -> String {
+    const OPEN: &str = "ParserError(\"";
+    match text.find(OPEN) {
+        Some(start) => {
+            let inner = &text[start + OPEN.len()..];
+            inner.strip_suffix("\")").unwrap_or(inner).to_string()
+        }
+        None => text.to_string(),
+    }
 }
 
 /// Kahn's algorithm by levels; what is left over is a cycle.
@@ -201,5 +214,29 @@ mod tests {
                 .unwrap_err()
                 .contains("not a query")
         );
+    }
+
+    #[test]
+    fn model_errors_read_well() {
+        let cases: [&[(&str, &str)]; 5] = [
+            &[
+                ("a", "SELECT * FROM b"),
+                ("b", "SELECT * FROM c"),
+                ("c", "SELECT * FROM a"),
+            ],
+            &[("daily", "SELECT * FROM ordres")],
+            &[("daily", "SELECT *\nFROM orders WHERE ) AND 1")],
+            &[("daily", "SELECT 1; SELECT 2")],
+            &[("daily", "DROP TABLE orders")],
+        ];
+        let messages: Vec<String> = cases
+            .iter()
+            .map(|models| {
+                let dir = folder(models);
+                let error = load(&[dir.path().to_path_buf()], &["orders".to_string()]).unwrap_err();
+                error.replace(&dir.path().display().to_string(), "[models]")
+            })
+            .collect();
+        insta::assert_snapshot!(messages.join("\n"));
     }
 }
