@@ -121,14 +121,7 @@ fn judge(report: &mut Report, plan: &JudgePlan) {
 pub fn check(args: &CheckArgs) -> Result<u8> {
     let plan = plan::check_plan(args)?;
     let mut report = report::json::read(&plan.report)?;
-    let tables: Vec<TableColumns> = report
-        .tables
-        .iter()
-        .map(|t| TableColumns {
-            name: t.name.clone(),
-            columns: rules::table_columns(t),
-        })
-        .collect();
+    let tables: Vec<TableColumns> = report.tables.iter().map(TableColumns::of_report).collect();
     rules::check_names(&plan.judge.rules, &tables)?;
     report.command = "check".to_string();
     if plan.output.no_samples {
@@ -205,13 +198,7 @@ pub fn run_project(args: &RunArgs) -> Result<u8> {
             let diff = pool.install(|| diff_tables(&prod, &candidate, &options))?;
             tables.push(TableReport::of(name, &prod, &candidate, diff));
         }
-        let columns: Vec<TableColumns> = tables
-            .iter()
-            .map(|t| TableColumns {
-                name: t.name.clone(),
-                columns: rules::table_columns(t),
-            })
-            .collect();
+        let columns: Vec<TableColumns> = tables.iter().map(TableColumns::of_report).collect();
         rules::check_names(&judge_plan.rules, &columns)?;
     }
     let models = if sides.iter().all(|s| !s.models.is_empty() && !s.failed()) {
@@ -229,21 +216,8 @@ pub fn run_project(args: &RunArgs) -> Result<u8> {
     } else {
         rules::judge(&report.tables, &judge_plan.rules, judge_plan.strict)
     };
-    judgement
-        .outcomes
-        .extend(sides.iter().filter(|s| s.failed()).map(|s| RuleOutcome {
-            rule: format!("{} side", s.side),
-            check: "run".to_string(),
-            origin: project.file.display().to_string(),
-            table: None,
-            column: None,
-            status: Status::Error,
-            observed: serde_json::Value::Null,
-            bound: serde_json::Value::Null,
-            message: format!("the {} side ({}) failed: {}", s.side, s.engine, s.message),
-        }));
-    judgement.outcomes.extend(tampered.iter().map(|input| RuleOutcome {
-        rule: format!("input {input}"),
+    let run_error = |rule: String, message: String| RuleOutcome {
+        rule,
         check: "run".to_string(),
         origin: project.file.display().to_string(),
         table: None,
@@ -251,10 +225,22 @@ pub fn run_project(args: &RunArgs) -> Result<u8> {
         status: Status::Error,
         observed: serde_json::Value::Null,
         bound: serde_json::Value::Null,
-        message: format!(
-            "the input `{input}` changed while the sides ran, so they may not have read the same data"
-        ),
-    }));
+        message,
+    };
+    for s in sides.iter().filter(|s| s.failed()) {
+        judgement.outcomes.push(run_error(
+            format!("{} side", s.side),
+            format!("the {} side ({}) failed: {}", s.side, s.engine, s.message),
+        ));
+    }
+    for input in &tampered {
+        judgement.outcomes.push(run_error(
+            format!("input {input}"),
+            format!(
+                "the input `{input}` changed while the sides ran, so they may not have read the same data"
+            ),
+        ));
+    }
     // A failed side or a changed input leaves nothing trustworthy to
     // decide on, whatever the rules found.
     let run_failed = judgement

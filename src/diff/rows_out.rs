@@ -121,7 +121,6 @@ pub fn write(
             Writer::Csv(w) => w.write(&batch).map_err(|e| io_error(&e)),
         }
     };
-    let values = rows.value_names.len();
     for chunk in rows.changed.chunks(CHUNK) {
         let prod_pos: Vec<Pos> = chunk.iter().map(|(p, _)| *p).collect();
         let candidate_pos: Vec<Pos> = chunk.iter().map(|(_, c)| *c).collect();
@@ -142,7 +141,7 @@ pub fn write(
             let mut columns = gather(side, chunk, |b| &b.keys)?;
             columns.push(change(kind, chunk.len()));
             let present = gather(side, chunk, |b| &b.values)?;
-            for array in present.into_iter().take(values) {
+            for array in present {
                 let missing = new_null_array(array.data_type(), chunk.len());
                 if kind == "removed" {
                     columns.extend([array, missing]);

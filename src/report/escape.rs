@@ -20,16 +20,20 @@ pub fn shorten(text: &str, limit: usize) -> String {
 pub fn html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
+        push_html(&mut out, c);
     }
     out
+}
+
+fn push_html(out: &mut String, c: char) {
+    match c {
+        '&' => out.push_str("&amp;"),
+        '<' => out.push_str("&lt;"),
+        '>' => out.push_str("&gt;"),
+        '"' => out.push_str("&quot;"),
+        '\'' => out.push_str("&#39;"),
+        _ => out.push(c),
+    }
 }
 
 /// Text for XML 1.0 content and attributes: escaped, white space kept as
@@ -43,7 +47,7 @@ pub fn xml(text: &str) -> String {
             '\r' => out.push_str("&#13;"),
             '\t' => out.push_str("&#9;"),
             c if c.is_control() => out.push('\u{fffd}'),
-            c => out.push_str(&html(c.encode_utf8(&mut [0; 4]))),
+            c => push_html(&mut out, c),
         }
     }
     out

@@ -14,7 +14,7 @@ use std::io::{self, Write};
 use super::escape::{MESSAGE_LIMIT, markdown as esc, markdown_within};
 use super::{Report, TableReport};
 use crate::format::{count, number, percent, signed_percent};
-use crate::rules::{RuleOutcome, Status, Verdict};
+use crate::rules::{RuleOutcome, Status, StatusCounts, Verdict};
 
 /// The hidden first line a bot looks for to update its comment.
 pub const MARKER: &str = "<!-- dualrun -->";
@@ -105,15 +105,9 @@ fn outcomes_of<'a>(report: &'a Report, table: &str) -> Vec<&'a RuleOutcome> {
         .collect()
 }
 
-fn table_verdict(outcomes: &[&RuleOutcome]) -> Verdict {
-    let owned: Vec<RuleOutcome> = outcomes.iter().map(|o| (*o).clone()).collect();
-    Verdict::of(&owned)
-}
-
 fn compose(report: &Report, detail: Detail, max_tables: usize) -> String {
     let mut md = String::new();
     let _ = writeln!(md, "{MARKER}");
-    let c = report.judged_by.counts;
     let _ = writeln!(
         md,
         "### {} dualrun: {}\n",
@@ -125,17 +119,7 @@ fn compose(report: &Report, detail: Detail, max_tables: usize) -> String {
         report.tables.len(),
         if report.tables.len() == 1 { "" } else { "s" }
     )];
-    for (n, what) in [
-        (c.fail, "failed"),
-        (c.error, "could not be evaluated"),
-        (c.warn, "warned"),
-        (c.info, "info"),
-        (c.pass, "passed"),
-    ] {
-        if n > 0 {
-            parts.push(format!("{n} {what}"));
-        }
-    }
+    parts.extend(report.judged_by.counts.phrases());
     let rules = if report.judged_by.rules_files.is_empty() {
         "no rules file: any difference rejects".to_string()
     } else {
@@ -172,7 +156,7 @@ fn compose(report: &Report, detail: Detail, max_tables: usize) -> String {
         .iter()
         .map(|t| {
             let outcomes = outcomes_of(report, &t.name);
-            let verdict = table_verdict(&outcomes);
+            let verdict = Verdict::of(outcomes.iter().copied());
             (t, outcomes, verdict)
         })
         .collect();
@@ -333,16 +317,13 @@ fn table_details(
         .copied()
         .filter(|o| o.status != Status::Pass)
         .collect();
-    let tally = |status: Status| shown.iter().filter(|o| o.status == status).count();
-    let mut counts: Vec<String> = [
-        (tally(Status::Fail), "failed"),
-        (tally(Status::Error), "could not be evaluated"),
-        (tally(Status::Warn), "warned"),
-    ]
-    .iter()
-    .filter(|(n, _)| *n > 0)
-    .map(|(n, what)| format!("{n} {what}"))
-    .collect();
+    // The summary line names what needs a look: not info, not passes.
+    let mut counts = StatusCounts {
+        info: 0,
+        pass: 0,
+        ..StatusCounts::of(shown.iter().copied())
+    }
+    .phrases();
     if counts.is_empty() {
         counts.push("every rule passed".to_string());
     }

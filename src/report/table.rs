@@ -81,18 +81,7 @@ fn render_verdict(report: &Report, color: bool, out: &mut dyn Write) -> io::Resu
     };
     let word = paint(report.verdict.word(), ansi, color);
     let judged = &report.judged_by;
-    let c = judged.counts;
-    let parts: Vec<String> = [
-        (c.fail, "failed"),
-        (c.error, "could not be evaluated"),
-        (c.warn, "warned"),
-        (c.info, "info"),
-        (c.pass, "passed"),
-    ]
-    .iter()
-    .filter(|(n, _)| *n > 0)
-    .map(|(n, what)| format!("{n} {what}"))
-    .collect();
+    let parts = judged.counts.phrases();
     let rules = if judged.rules_files.is_empty() {
         "no rules file: any difference rejects".to_string()
     } else {

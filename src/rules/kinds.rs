@@ -10,7 +10,7 @@ use super::eval::Finding;
 use super::model::{
     Above, Below, KeyProblem, Method, Metric, Rule, RuleKind, RuleSet, SchemaChange,
 };
-use super::names::changed_ignore_set;
+use super::names::{TableColumns, changed_ignore_set};
 use super::outcome::Status;
 use crate::diff::{ColumnDiff, ColumnStats, Tolerance};
 use crate::format::{count, number, percent, signed_percent};
@@ -65,6 +65,16 @@ pub fn table_columns(t: &TableReport) -> Vec<String> {
     names.extend(d.schema.ignored.iter().cloned());
     names.extend(d.schema.skipped.iter().map(|s| s.column.clone()));
     names
+}
+
+impl TableColumns {
+    /// The names of a table already diffed, from its report.
+    pub fn of_report(t: &TableReport) -> Self {
+        TableColumns {
+            name: t.name.clone(),
+            columns: table_columns(t),
+        }
+    }
 }
 
 fn needs_key(check: &str) -> Finding {

@@ -15,7 +15,6 @@ pub mod outcome;
 mod parse;
 
 pub use eval::{Judgement, judge};
-pub use kinds::table_columns;
 pub use model::{Rule, RuleKind, RuleSet};
 pub use names::{DiffNeeds, TableColumns, check_names, diff_needs};
 pub use outcome::{RuleOutcome, Status, StatusCounts, Verdict};

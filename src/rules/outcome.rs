@@ -86,10 +86,11 @@ pub enum Verdict {
 impl Verdict {
     /// A failed rule decides on its own; otherwise an unevaluated rule
     /// leaves the question open.
-    pub fn of(outcomes: &[RuleOutcome]) -> Self {
-        if outcomes.iter().any(|o| o.status == Status::Fail) {
+    pub fn of<'a>(outcomes: impl IntoIterator<Item = &'a RuleOutcome>) -> Self {
+        let counts = StatusCounts::of(outcomes);
+        if counts.fail > 0 {
             Verdict::Rejected
-        } else if outcomes.iter().any(|o| o.status == Status::Error) {
+        } else if counts.error > 0 {
             Verdict::Error
         } else {
             Verdict::Approved
@@ -124,7 +125,7 @@ pub struct StatusCounts {
 }
 
 impl StatusCounts {
-    pub fn of(outcomes: &[RuleOutcome]) -> Self {
+    pub fn of<'a>(outcomes: impl IntoIterator<Item = &'a RuleOutcome>) -> Self {
         let mut counts = StatusCounts::default();
         for outcome in outcomes {
             *match outcome.status {
@@ -136,5 +137,21 @@ impl StatusCounts {
             } += 1;
         }
         counts
+    }
+
+    /// `["1 failed", "2 warned", "9 passed"]`: the non-zero counts, worst
+    /// first, for summary lines.
+    pub fn phrases(&self) -> Vec<String> {
+        [
+            (self.fail, "failed"),
+            (self.error, "could not be evaluated"),
+            (self.warn, "warned"),
+            (self.info, "info"),
+            (self.pass, "passed"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect()
     }
 }
