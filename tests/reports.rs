@@ -302,24 +302,16 @@ fn hostile_names_and_values_come_out_inert() {
 
 #[test]
 fn a_comment_for_two_hundred_tables_fits_with_a_note() {
-    let output = dualrun(
-        repo(),
-        &[
-            "diff",
-            PROD,
-            CANDIDATE,
-            "--key",
-            "order_id",
-            "--name",
-            "orders",
-            "--rules",
-            "samples/orders_rules.toml",
-            "--format",
-            "json",
-            "--sample",
-            "50",
-        ],
-    );
+    let output = orders_diff(&[
+        "--name",
+        "orders",
+        "--rules",
+        "samples/orders_rules.toml",
+        "--format",
+        "json",
+        "--sample",
+        "50",
+    ]);
     let mut report: Report = serde_json::from_slice(&output.stdout).unwrap();
     let table = report.tables[0].clone();
     let outcomes = report.rules.clone();

@@ -610,20 +610,7 @@ fn rule_packs_load_and_judge_the_sample() {
         ("lenient", "rejected"),
     ] {
         let path = format!("rules/{pack}.toml");
-        let output = dualrun(
-            repo(),
-            &[
-                "diff",
-                "samples/orders_prod.csv",
-                "samples/orders_candidate.csv",
-                "--key",
-                "order_id",
-                "--rules",
-                &path,
-                "--format",
-                "json",
-            ],
-        );
+        let output = orders_diff(&["--rules", &path, "--format", "json"]);
         let report = json_report(&output);
         assert_eq!(report["verdict"], verdict, "{pack}: {report:#}");
         let outcomes = report["rules"].as_array().unwrap();
@@ -675,20 +662,7 @@ fn rule_packs_load_and_judge_the_sample() {
 
 #[test]
 fn sample_rules_reject_on_the_duplicate_key_only() {
-    let output = dualrun(
-        repo(),
-        &[
-            "diff",
-            "samples/orders_prod.csv",
-            "samples/orders_candidate.csv",
-            "--key",
-            "order_id",
-            "--name",
-            "orders",
-            "--rules",
-            "samples/orders_rules.toml",
-        ],
-    );
+    let output = orders_diff(&["--name", "orders", "--rules", "samples/orders_rules.toml"]);
     assert_eq!(output.status.code(), Some(1));
     insta::assert_snapshot!(stdout(&output));
 }

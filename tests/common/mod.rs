@@ -27,6 +27,20 @@ pub fn dualrun(dir: &Path, args: &[&str]) -> Output {
         .expect("the dualrun binary runs")
 }
 
+/// `dualrun diff` of the committed orders pair by `order_id`, from the
+/// repository root, with `extra` arguments.
+pub fn orders_diff(extra: &[&str]) -> Output {
+    let mut args = vec![
+        "diff",
+        "samples/orders_prod.csv",
+        "samples/orders_candidate.csv",
+        "--key",
+        "order_id",
+    ];
+    args.extend_from_slice(extra);
+    dualrun(repo(), &args)
+}
+
 pub fn stdout(output: &Output) -> String {
     String::from_utf8(output.stdout.clone()).expect("utf-8 stdout")
 }
