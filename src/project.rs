@@ -106,9 +106,12 @@ pub struct Project {
 /// How one side produces its outputs.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SidePlan {
-    /// Folders of `NAME.sql` models run on embedded DataFusion; a model in
-    /// a later folder replaces the one of the same name in an earlier one.
-    DataFusion { models: Vec<PathBuf> },
+    /// Folders of `NAME.sql` models run by an embedded SQL engine; a model
+    /// in a later folder replaces the one of the same name in an earlier one.
+    Sql {
+        engine: SqlEngine,
+        models: Vec<PathBuf>,
+    },
     /// A program run with `sh -c`, writing `NAME.parquet` (or csv/ndjson)
     /// per output into `$DUALRUN_OUTPUT_DIR`.
     Command {
@@ -129,7 +132,8 @@ impl SidePlan {
             Err(_) => p.to_path_buf(),
         };
         match self {
-            SidePlan::DataFusion { models } => SidePlan::DataFusion {
+            SidePlan::Sql { engine, models } => SidePlan::Sql {
+                engine: *engine,
                 models: models.iter().map(|m| move_path(m)).collect(),
             },
             SidePlan::Command {
@@ -149,9 +153,26 @@ impl SidePlan {
 
     pub fn engine(&self) -> &'static str {
         match self {
-            SidePlan::DataFusion { .. } => "datafusion",
+            SidePlan::Sql { engine, .. } => engine.name(),
             SidePlan::Command { .. } => "command",
             SidePlan::Files { .. } => "files",
+        }
+    }
+}
+
+/// The embedded engines that run a folder of SQL models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqlEngine {
+    DataFusion,
+    /// Polars' SQL engine (cargo feature `polars`).
+    Polars,
+}
+
+impl SqlEngine {
+    pub fn name(self) -> &'static str {
+        match self {
+            SqlEngine::DataFusion => "datafusion",
+            SqlEngine::Polars => "polars",
         }
     }
 }
@@ -164,7 +185,7 @@ pub struct OutputPlan {
     pub tolerances: BTreeMap<String, Tolerance>,
 }
 
-const ENGINES: &str = "`datafusion`, `command`, `files`";
+const ENGINES: &str = "`datafusion`, `polars`, `command`, `files`";
 
 /// Reads `dualrun.toml` from `path` (the file, or a directory holding it).
 pub fn load(path: &Path) -> Result<Project> {
@@ -285,7 +306,19 @@ fn side(file: &str, name: &str, raw: RawSide, root: &Path) -> Result<SidePlan> {
         }
     };
     match engine {
-        "datafusion" => {
+        "datafusion" | "polars" => {
+            let engine = if engine == "polars" {
+                if !cfg!(feature = "polars") {
+                    return Err(bad(
+                        "asks for the `polars` engine, which this build of dualrun leaves out"
+                            .to_string(),
+                        "build dualrun with its default features (`cargo install dualrun`), which include `polars`",
+                    ));
+                }
+                SqlEngine::Polars
+            } else {
+                SqlEngine::DataFusion
+            };
             for (field, present) in [
                 ("run", raw.run.is_some()),
                 ("timeout", raw.timeout.is_some()),
@@ -310,7 +343,8 @@ fn side(file: &str, name: &str, raw: RawSide, root: &Path) -> Result<SidePlan> {
                     ));
                 }
             };
-            Ok(SidePlan::DataFusion {
+            Ok(SidePlan::Sql {
+                engine,
                 models: folders.iter().map(|f| root.join(f)).collect(),
             })
         }
@@ -376,6 +410,8 @@ pub const STARTER: &str = r#"# dualrun project: runs prod and candidate over the
 #   engine = "datafusion" (the default): `models` is a folder of NAME.sql
 #     files, one SELECT each, reading inputs and other models by name (or a
 #     list of folders: a model in a later one replaces its namesake).
+#   engine = "polars": the same models, run by Polars' SQL engine (to
+#     validate a move from one engine to the other).
 #   engine = "command": `run` is executed with `sh -c` in `workdir` (default:
 #     this directory) and must write NAME.parquet (or .csv, .ndjson) for
 #     every output into $DUALRUN_OUTPUT_DIR; `timeout` defaults to 1h.

@@ -199,7 +199,7 @@ fn output_dir_gets_every_format_and_refuses_foreign_files() {
     assert!(stdout(&output).is_empty());
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(reports.join("report.json")).unwrap()).unwrap();
-    assert_eq!(json["schema_version"], 2);
+    assert_eq!(json["schema_version"], 3);
     assert!(
         std::fs::read_to_string(reports.join("report.txt"))
             .unwrap()

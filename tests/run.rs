@@ -511,6 +511,41 @@ fn the_shop_sample_is_rejected_at_its_changed_join_and_approved_in_cents() {
     assert_eq!(ranking["rows"]["removed"], 3);
 }
 
+#[cfg(feature = "polars")]
+#[test]
+fn the_shop_moved_to_polars_matches_in_values_and_warns_on_types() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("run");
+    let output = dualrun(
+        repo(),
+        &[
+            "run",
+            "samples/shop/polars.toml",
+            "--run-dir",
+            run_dir.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report = json_report(&output);
+    assert_eq!(report["verdict"], "approved");
+    assert_eq!(report["judged_by"]["counts"]["fail"], 0);
+    assert!(report["judged_by"]["counts"]["warn"].as_u64().unwrap() > 0);
+    for table in report["tables"].as_array().unwrap() {
+        let rows = &table["rows"];
+        assert_eq!(rows["changed"], 0, "{}", table["name"]);
+        assert_eq!(rows["added"], 0, "{}", table["name"]);
+        assert_eq!(rows["removed"], 0, "{}", table["name"]);
+    }
+    // Polars keeps timestamps in microseconds: the first model to differ
+    // is the one that casts them.
+    assert_eq!(
+        report["models"]["first_divergent"],
+        serde_json::json!(["stg_orders"])
+    );
+}
+
 #[test]
 fn snapshot_inputs_shields_the_run_from_a_changing_source() {
     // The candidate changes the original input behind the run's back.

@@ -111,10 +111,7 @@ fn page(report: &Report) -> String {
             "<tr><td><a href=\"#t-{}\">{}</a></td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
             anchor(&t.name),
             esc(&t.name),
-            match t.status {
-                super::TableStatus::Equal => "equal",
-                super::TableStatus::Different => "different",
-            },
+            t.status.name(),
             count(r.prod),
             count(r.candidate),
             count(r.identical),

@@ -235,7 +235,9 @@ fn summary_table(md: &mut String, tables: &[(&TableReport, Vec<&RuleOutcome>, Ve
     let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|---|");
     for (t, outcomes, verdict) in tables {
         let rows = &t.diff.rows;
-        let delta = if rows.prod == 0 {
+        let delta = if let Some(side) = t.status.only_on() {
+            format!(" (only in {side})")
+        } else if rows.prod == 0 {
             String::new()
         } else {
             format!(

@@ -11,7 +11,7 @@ use crate::rules::{Judgement, RuleOutcome, StatusCounts, Verdict};
 use crate::runner::SideRun;
 
 /// Bumped when a field changes meaning or disappears; new fields don't bump it.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
@@ -69,6 +69,30 @@ impl Default for Tool {
 pub enum TableStatus {
     Equal,
     Different,
+    /// Only the candidate has the table (a SQL side's new model).
+    Added,
+    /// Only prod has the table: the candidate no longer builds it.
+    Removed,
+}
+
+impl TableStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            TableStatus::Equal => "equal",
+            TableStatus::Different => "different",
+            TableStatus::Added => "added",
+            TableStatus::Removed => "removed",
+        }
+    }
+
+    /// The side that has a table present on one side only.
+    pub fn only_on(self) -> Option<&'static str> {
+        match self {
+            TableStatus::Added => Some("candidate"),
+            TableStatus::Removed => Some("prod"),
+            TableStatus::Equal | TableStatus::Different => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -95,6 +119,23 @@ impl TableReport {
             diff,
         }
     }
+
+    /// A table only one side has: `diff` compares it with an empty table of
+    /// the same columns (so its rows count as added or removed and its
+    /// columns have statistics), and the absent side says it is absent.
+    pub fn one_sided(name: &str, status: TableStatus, present: &Table, diff: TableDiff) -> Self {
+        let (prod, candidate) = match status {
+            TableStatus::Added => (SideInfo::absent(), SideInfo::of(present)),
+            _ => (SideInfo::of(present), SideInfo::absent()),
+        };
+        TableReport {
+            name: name.to_string(),
+            status,
+            prod,
+            candidate,
+            diff,
+        }
+    }
 }
 
 /// Where one side's table came from.
@@ -115,6 +156,17 @@ impl SideInfo {
             files: table.files.len(),
             rows: table.num_rows() as u64,
             columns: table.schema.fields().len(),
+        }
+    }
+
+    /// The side of a table only the other side has.
+    pub fn absent() -> Self {
+        SideInfo {
+            source: String::new(),
+            format: "absent".to_string(),
+            files: 0,
+            rows: 0,
+            columns: 0,
         }
     }
 }

@@ -139,6 +139,8 @@ fn render_table(t: &TableReport, color: bool, out: &mut dyn Write) -> io::Result
     let word = match t.status {
         TableStatus::Equal => paint("EQUAL", GREEN, color),
         TableStatus::Different => paint("DIFFERENT", RED, color),
+        TableStatus::Added => paint("ADDED", YELLOW, color),
+        TableStatus::Removed => paint("REMOVED", RED, color),
     };
     let key = if t.diff.key.is_empty() {
         "no key: whole rows compared".to_string()
@@ -153,20 +155,19 @@ fn render_table(t: &TableReport, color: bool, out: &mut dyn Write) -> io::Result
         count(rows.added),
         count(rows.removed)
     )?;
-    writeln!(
-        out,
-        "  prod:      {} ({} rows, {} columns)",
-        t.prod.source,
-        count(t.prod.rows),
-        t.prod.columns
-    )?;
-    writeln!(
-        out,
-        "  candidate: {} ({} rows, {} columns)",
-        t.candidate.source,
-        count(t.candidate.rows),
-        t.candidate.columns
-    )?;
+    for (label, side) in [("prod:     ", &t.prod), ("candidate:", &t.candidate)] {
+        if side.source.is_empty() {
+            writeln!(out, "  {label} (no such table)")?;
+        } else {
+            writeln!(
+                out,
+                "  {label} {} ({} rows, {} columns)",
+                side.source,
+                count(side.rows),
+                side.columns
+            )?;
+        }
+    }
 
     let mut classes = new_table(&["rows", "prod", "candidate"]);
     let both = |n: u64| vec![count(n), count(n)];

@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::kinds::evaluate;
-use super::model::{Rule, RuleKind, RuleSet};
+use super::model::{Rule, RuleKind, RuleSet, SchemaChange};
 use super::outcome::{RuleOutcome, Status, Verdict};
-use crate::report::TableReport;
+use crate::report::{TableReport, TableStatus};
 
 /// The outcomes of every rule, and the verdict.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,6 +63,7 @@ pub fn judge(tables: &[TableReport], rules: &RuleSet, strict: bool) -> Judgement
             ));
         }
     }
+    outcomes.extend(unjudged_presence(tables, rules));
     apply_expectations(&mut outcomes, rules);
     if strict {
         for outcome in outcomes.iter_mut().filter(|o| o.status == Status::Warn) {
@@ -113,6 +114,47 @@ fn matched_nothing(rule: &Rule, no_table: bool) -> Finding {
             message: format!("{message} it applies to"),
         }
     }
+}
+
+/// Tables on one side only that no `schema` (or `identical`) rule judged
+/// are not let through silently: a removed table fails (its readers would
+/// break), a new one warns.
+fn unjudged_presence(tables: &[TableReport], rules: &RuleSet) -> Vec<RuleOutcome> {
+    tables
+        .iter()
+        .filter_map(|t| Some((t, t.status.only_on()?)))
+        .filter(|(t, _)| {
+            !rules.rules.iter().any(|r| {
+                matches!(r.kind, RuleKind::Schema { .. } | RuleKind::Identical)
+                    && r.tables.matches(&t.name)
+            })
+        })
+        .map(|(t, side)| {
+            let (change, status) = if t.status == TableStatus::Removed {
+                (SchemaChange::TableRemoved, Status::Fail)
+            } else {
+                (SchemaChange::TableAdded, Status::Warn)
+            };
+            RuleOutcome {
+                rule: "table presence".to_string(),
+                check: "schema".to_string(),
+                origin: "built-in".to_string(),
+                table: Some(t.name.clone()),
+                column: None,
+                status,
+                observed: json!(change.name()),
+                bound: Value::Null,
+                message: format!(
+                    "the table is only in {side}, and no `schema` rule says what that means: {}",
+                    if status == Status::Fail {
+                        "a removed table fails"
+                    } else {
+                        "a new table warns"
+                    }
+                ),
+            }
+        })
+        .collect()
 }
 
 /// Turns warnings and failures that an `expect` rule declares intended into

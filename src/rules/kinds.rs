@@ -14,10 +14,26 @@ use super::names::{TableColumns, changed_ignore_set};
 use super::outcome::Status;
 use crate::diff::{ColumnDiff, ColumnStats, Tolerance};
 use crate::format::{count, number, percent, signed_percent};
-use crate::report::TableReport;
+use crate::report::{TableReport, TableStatus};
 
 pub fn evaluate(rule: &Rule, rules: &RuleSet, t: &TableReport) -> Vec<Finding> {
     let rows = &t.diff.rows;
+    // A table on one side only is a schema matter: figures comparing the
+    // two sides would only restate that one of them is empty.
+    if let Some(side) = t.status.only_on()
+        && !matches!(
+            rule.kind,
+            RuleKind::Identical | RuleKind::Schema { .. } | RuleKind::Expect { .. }
+        )
+    {
+        return vec![Finding {
+            column: None,
+            status: Status::Info,
+            observed: Value::Null,
+            bound: Value::Null,
+            message: format!("not evaluated: the table is only in {side}"),
+        }];
+    }
     match &rule.kind {
         RuleKind::Identical => vec![identical(t)],
         RuleKind::RowCount { relative, absolute } => row_count(t, relative, absolute),
@@ -193,7 +209,9 @@ fn identical(t: &TableReport) -> Finding {
         count(rows.added),
         count(rows.removed)
     )];
-    if t.diff.schema.has_changes() {
+    if let Some(side) = t.status.only_on() {
+        parts = vec![format!("the table is only in {side}")];
+    } else if t.diff.schema.has_changes() {
         parts.push("the schema changed".to_string());
     }
     if rows.null_keys.prod != rows.null_keys.candidate {
@@ -203,7 +221,7 @@ fn identical(t: &TableReport) -> Finding {
             count(rows.null_keys.candidate)
         ));
     }
-    let differs = t.diff.differs();
+    let differs = t.status != TableStatus::Equal;
     Finding {
         column: None,
         status: if differs { Status::Fail } else { Status::Pass },
@@ -579,6 +597,19 @@ fn schema(
 ) -> Vec<Finding> {
     let s = &t.diff.schema;
     let mut changes: Vec<(SchemaChange, Option<String>, String)> = Vec::new();
+    match t.status {
+        TableStatus::Added => changes.push((
+            SchemaChange::TableAdded,
+            None,
+            "the table is only in the candidate".into(),
+        )),
+        TableStatus::Removed => changes.push((
+            SchemaChange::TableRemoved,
+            None,
+            "the table is only in prod".into(),
+        )),
+        TableStatus::Equal | TableStatus::Different => {}
+    }
     for c in &s.added {
         changes.push((
             SchemaChange::Added,

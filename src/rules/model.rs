@@ -168,15 +168,21 @@ pub enum SchemaChange {
     TypeChanged,
     NullabilityChanged,
     Reordered,
+    /// The whole table is new in the candidate.
+    TableAdded,
+    /// The candidate no longer has the table.
+    TableRemoved,
 }
 
 impl SchemaChange {
-    pub const ALL: [SchemaChange; 5] = [
+    pub const ALL: [SchemaChange; 7] = [
         SchemaChange::Added,
         SchemaChange::Removed,
         SchemaChange::TypeChanged,
         SchemaChange::NullabilityChanged,
         SchemaChange::Reordered,
+        SchemaChange::TableAdded,
+        SchemaChange::TableRemoved,
     ];
 
     pub fn name(self) -> &'static str {
@@ -186,6 +192,8 @@ impl SchemaChange {
             SchemaChange::TypeChanged => "type_changed",
             SchemaChange::NullabilityChanged => "nullability_changed",
             SchemaChange::Reordered => "reordered",
+            SchemaChange::TableAdded => "table_added",
+            SchemaChange::TableRemoved => "table_removed",
         }
     }
 }

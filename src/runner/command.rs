@@ -69,6 +69,10 @@ pub fn run(
         .process_group(0)
         .spawn()
         .map_err(|e| format!("cannot start `sh -c` in `{}`: {e}", workdir.display()))?;
+    let group = child.id();
+    // Ctrl-C reaches only dualrun's own process group: the command's must
+    // be killed on its way out.
+    let _on_interrupt = crate::interrupt::on_interrupt(move || kill_group(group));
     let started = Instant::now();
     loop {
         match child.try_wait() {
@@ -80,10 +84,7 @@ pub fn run(
                 });
             }
             Ok(None) if started.elapsed() >= timeout => {
-                // The negative pid names the whole process group.
-                let _ = Command::new("kill")
-                    .args(["-s", "KILL", "--", &format!("-{}", child.id())])
-                    .status();
+                kill_group(group);
                 let _ = child.wait();
                 return Err(format!(
                     "`{script}` timed out after {} s and was killed with everything it started",
@@ -94,6 +95,14 @@ pub fn run(
             Err(e) => return Err(format!("cannot wait for `{script}`: {e}")),
         }
     }
+}
+
+/// Kills process group `group` and everything in it.
+fn kill_group(group: u32) {
+    // The negative pid names the whole process group.
+    let _ = Command::new("kill")
+        .args(["-s", "KILL", "--", &format!("-{group}")])
+        .status();
 }
 
 /// The last `n` lines of `log`.

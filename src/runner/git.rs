@@ -1,6 +1,6 @@
 //! `git = "REV"` sides: the side's files come from a detached `git worktree`
 //! of that revision in a temporary directory, removed when the side is done
-//! (also when it fails). Inputs stay those of the working tree, so both
+//! (also when it fails, and when the run is interrupted). Inputs stay those of the working tree, so both
 //! sides read the same data.
 
 use std::path::{Path, PathBuf};
@@ -12,6 +12,8 @@ pub struct Worktree {
     pub top: PathBuf,
     pub path: PathBuf,
     pub commit: String,
+    /// Removes the worktree if the run is interrupted before `Drop` can.
+    _on_interrupt: crate::interrupt::Registered,
     _dir: tempfile::TempDir,
 }
 
@@ -62,10 +64,19 @@ impl Worktree {
             ],
         )
         .map_err(|e| format!("cannot check out `{rev}`: {e}"))?;
+        let top = PathBuf::from(top);
+        let on_interrupt = {
+            let (top, path, dir) = (top.clone(), path.clone(), dir.path().to_path_buf());
+            crate::interrupt::on_interrupt(move || {
+                remove_worktree(&top, &path);
+                let _ = std::fs::remove_dir_all(dir);
+            })
+        };
         Ok(Worktree {
-            top: PathBuf::from(top),
+            top,
             path,
             commit,
+            _on_interrupt: on_interrupt,
             _dir: dir,
         })
     }
@@ -73,14 +84,13 @@ impl Worktree {
 
 impl Drop for Worktree {
     fn drop(&mut self) {
-        let _ = git(
-            &self.top,
-            &[
-                "worktree",
-                "remove",
-                "--force",
-                &self.path.display().to_string(),
-            ],
-        );
+        remove_worktree(&self.top, &self.path);
     }
+}
+
+fn remove_worktree(top: &Path, path: &Path) {
+    let _ = git(
+        top,
+        &["worktree", "remove", "--force", &path.display().to_string()],
+    );
 }

@@ -1,13 +1,17 @@
 //! Running the two sides of a project over the same inputs, each with its
-//! own engine (`datafusion` builds SQL models, `command` runs a program,
-//! `files` takes outputs already written), at the same time. A side that fails is a finding for the
-//! report (with its log's last lines), not an error that hides the rest.
+//! own engine (`datafusion` and `polars` build SQL models, `command` runs a
+//! program, `files` takes outputs already written), at the same time. A
+//! side that fails is a finding for the report (with its log's last lines),
+//! not an error that hides the rest.
 
 mod command;
+mod datafusion;
 mod files;
 mod git;
 pub mod models;
-mod sql;
+#[cfg(feature = "polars")]
+mod polars;
+mod timeline;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,8 +19,12 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::project::{Project, SidePlan};
+pub use self::datafusion::write_parquet;
+use crate::progress::{Line, Progress};
+use crate::project::{Project, SidePlan, SqlEngine};
 pub use files::find_output;
+pub use timeline::ModelRun;
+use timeline::{Timeline, now_utc, seconds};
 
 /// Lines of a failed side's log the report shows.
 pub const LOG_TAIL: usize = 20;
@@ -27,10 +35,18 @@ pub struct SideRun {
     /// `prod` or `candidate`.
     pub side: String,
     pub engine: String,
+    /// The embedded engine's version (SQL sides).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine_version: Option<String>,
     /// `ok` or `failed`.
     pub status: String,
     /// Why it failed; empty when it did not.
     pub message: String,
+    /// UTC, to the millisecond.
+    #[serde(default)]
+    pub started_at: String,
+    #[serde(default)]
+    pub ended_at: String,
     pub seconds: f64,
     /// Where its output and error streams went (command sides).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -38,14 +54,17 @@ pub struct SideRun {
     /// The log's last lines, when the side failed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub log_tail: Vec<String>,
-    /// Output name -> the file read for it.
+    /// Output name -> the file read for it. A SQL side that did not build
+    /// a declared output leaves it out (the output is then only on the
+    /// other side); other engines must write every one.
     pub outputs: BTreeMap<String, String>,
     /// The git revision the side's files came from, and its commit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git: Option<GitRevision>,
-    /// SQL sides: each model and the tables (inputs or models) it reads.
+    /// SQL sides: each model, the tables (inputs or models) it reads, and
+    /// when it was built.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub models: BTreeMap<String, Vec<String>>,
+    pub models: BTreeMap<String, ModelRun>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,26 +77,63 @@ impl SideRun {
     pub fn failed(&self) -> bool {
         self.status != "ok"
     }
+
+    /// SQL sides: each model and the tables it reads.
+    pub fn model_graph(&self) -> BTreeMap<String, Vec<String>> {
+        self.models
+            .iter()
+            .map(|(name, run)| (name.clone(), run.reads.clone()))
+            .collect()
+    }
+
+    fn fail(&mut self, message: String) {
+        self.status = "failed".to_string();
+        self.message = message;
+    }
 }
 
-/// Runs both sides at once; `run_dir` receives the outputs of command
-/// sides (`prod/`, `candidate/`) and their logs.
-pub fn run_sides(project: &Project, run_dir: &Path) -> [SideRun; 2] {
+/// Runs both sides at once; `run_dir` receives each side's outputs
+/// (`prod/`, `candidate/`) and the logs of command sides.
+pub fn run_sides(project: &Project, run_dir: &Path, progress: &Progress) -> [SideRun; 2] {
+    // Lines drawn in side order, whichever side starts first.
+    let prod_line = side_line(progress, "prod", &project.prod);
+    let candidate_line = side_line(progress, "candidate", &project.candidate);
     std::thread::scope(|scope| {
-        let prod = scope.spawn(|| run_side(project, 0, &project.prod, run_dir));
-        let candidate = scope.spawn(|| run_side(project, 1, &project.candidate, run_dir));
+        let prod = scope.spawn(|| run_side(project, 0, &project.prod, run_dir, prod_line));
+        let candidate =
+            scope.spawn(|| run_side(project, 1, &project.candidate, run_dir, candidate_line));
         [prod, candidate].map(|h| h.join().expect("a side's thread does not panic"))
     })
 }
 
-fn run_side(project: &Project, index: usize, plan: &SidePlan, run_dir: &Path) -> SideRun {
+/// The side's line of the progress display: models built, or the
+/// command's elapsed time; a `files` side has nothing to show.
+fn side_line(progress: &Progress, side: &str, plan: &SidePlan) -> Line {
+    let label = format!("{side} ({})", plan.engine());
+    match plan {
+        SidePlan::Sql { .. } => progress.counter(&label, 0),
+        SidePlan::Command { run, .. } => progress.spinner(&label, run),
+        SidePlan::Files { .. } => Progress::hidden().counter(&label, 0),
+    }
+}
+
+fn run_side(
+    project: &Project,
+    index: usize,
+    plan: &SidePlan,
+    run_dir: &Path,
+    line: Line,
+) -> SideRun {
     let side = ["prod", "candidate"][index];
-    let started = Instant::now();
+    let clock = Instant::now();
     let mut run = SideRun {
         side: side.to_string(),
         engine: plan.engine().to_string(),
+        engine_version: None,
         status: "ok".to_string(),
         message: String::new(),
+        started_at: now_utc(),
+        ended_at: String::new(),
         seconds: 0.0,
         log: None,
         log_tail: Vec::new(),
@@ -101,18 +157,18 @@ fn run_side(project: &Project, index: usize, plan: &SidePlan, run_dir: &Path) ->
                 &rebased
             }
             Err(message) => {
-                run.status = "failed".to_string();
-                run.message = message;
-                return run;
+                run.fail(message);
+                return finished(run, clock);
             }
         },
     };
+    let out = run_dir.join(side);
     let outputs_dir: Result<PathBuf, String> = match plan {
         SidePlan::Files { outputs_dir } => Ok(outputs_dir.clone()),
-        SidePlan::DataFusion { models } => {
-            let out = run_dir.join(side);
-            sql::run(models, &project.inputs, &out).map(|graph| {
-                run.models = graph;
+        SidePlan::Sql { engine, models } => {
+            run.engine_version = Some(engine_version(*engine).to_string());
+            build_models(project, *engine, models, &out, run_dir, line).map(|built| {
+                run.models = built;
                 out
             })
         }
@@ -121,11 +177,11 @@ fn run_side(project: &Project, index: usize, plan: &SidePlan, run_dir: &Path) ->
             workdir,
             timeout,
         } => {
-            let out = run_dir.join(side);
             let log = run_dir.join(format!("{side}.log"));
             run.log = Some(log.display().to_string());
             let env = command::environment(project, side, &out);
             let result = command::run(script, workdir, *timeout, &env, &out, &log);
+            line.finish(if result.is_ok() { "done" } else { "failed" });
             if result.is_err() {
                 run.log_tail = command::tail(&log, LOG_TAIL);
             }
@@ -143,23 +199,73 @@ fn run_side(project: &Project, index: usize, plan: &SidePlan, run_dir: &Path) ->
                     None => missing.push(format!("`{name}`")),
                 }
             }
-            if !missing.is_empty() {
-                run.status = "failed".to_string();
-                run.message = format!(
+            // A SQL side without a declared output no longer has that
+            // model: a finding about the table, not a failure of the side.
+            if !missing.is_empty() && !matches!(plan, SidePlan::Sql { .. }) {
+                run.fail(format!(
                     "wrote no output {} into `{}`",
                     missing.join(", "),
                     dir.display()
-                );
+                ));
                 if let Some(log) = &run.log {
                     run.log_tail = command::tail(Path::new(log), LOG_TAIL);
                 }
             }
         }
-        Err(message) => {
-            run.status = "failed".to_string();
-            run.message = message;
-        }
+        Err(message) => run.fail(message),
     }
-    run.seconds = (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
+    finished(run, clock)
+}
+
+fn finished(mut run: SideRun, clock: Instant) -> SideRun {
+    run.ended_at = now_utc();
+    run.seconds = seconds(clock);
     run
+}
+
+fn engine_version(engine: SqlEngine) -> &'static str {
+    match engine {
+        SqlEngine::DataFusion => self::datafusion::VERSION,
+        #[cfg(feature = "polars")]
+        SqlEngine::Polars => self::polars::VERSION,
+        #[cfg(not(feature = "polars"))]
+        SqlEngine::Polars => "not built",
+    }
+}
+
+/// Builds a SQL side's models into `out`; returns each model's run.
+fn build_models(
+    project: &Project,
+    engine: SqlEngine,
+    folders: &[PathBuf],
+    out: &Path,
+    run_dir: &Path,
+    line: Line,
+) -> Result<BTreeMap<String, ModelRun>, String> {
+    let names: Vec<String> = project.inputs.keys().cloned().collect();
+    let models = models::load(folders, &names)?;
+    std::fs::create_dir_all(out).map_err(|e| format!("cannot create `{}`: {e}", out.display()))?;
+    let timeline = Timeline::new(line.clone(), models.models.len());
+    let result = match engine {
+        SqlEngine::DataFusion => self::datafusion::build(&models, &project.inputs, out, &timeline),
+        #[cfg(feature = "polars")]
+        SqlEngine::Polars => {
+            // Inputs Polars cannot scan where they are, converted once.
+            let scratch = run_dir.join(format!(
+                "{}-inputs",
+                out.file_name()
+                    .map_or_else(Default::default, |n| n.to_string_lossy())
+            ));
+            let built = self::polars::build(&models, &project.inputs, out, &scratch, &timeline);
+            let _ = std::fs::remove_dir_all(&scratch);
+            built
+        }
+        #[cfg(not(feature = "polars"))]
+        SqlEngine::Polars => {
+            let _ = run_dir;
+            Err("this build of dualrun has no `polars` engine".to_string())
+        }
+    };
+    line.finish(if result.is_ok() { "done" } else { "failed" });
+    result.map(|()| timeline.into_runs())
 }

@@ -11,29 +11,24 @@ use std::sync::Arc;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::datasource::MemTable;
-use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::prelude::SessionContext;
 
-use super::models::{self, Model};
+use super::models::{Model, Models};
+use super::timeline::Timeline;
 use crate::error::first_line;
 use crate::input::{CsvOptions, TableSource, read_table};
 
-/// Builds every model of `models_dir`; returns what each model reads, or
-/// says which model or input failed and why.
-pub fn run(
-    models_dirs: &[PathBuf],
+/// The engine's name and version, for the manifest.
+pub const VERSION: &str = datafusion::DATAFUSION_VERSION;
+
+/// Builds every model into `out_dir`, or says which model or input failed
+/// and why.
+pub fn build(
+    models: &Models,
     inputs: &BTreeMap<String, PathBuf>,
     out_dir: &Path,
-) -> Result<BTreeMap<String, Vec<String>>, String> {
-    let names: Vec<String> = inputs.keys().cloned().collect();
-    let models = models::load(models_dirs, &names)?;
-    let graph = models
-        .models
-        .iter()
-        .map(|(name, m)| (name.clone(), m.reads.iter().cloned().collect()))
-        .collect();
-    std::fs::create_dir_all(out_dir)
-        .map_err(|e| format!("cannot create `{}`: {e}", out_dir.display()))?;
+    timeline: &Timeline,
+) -> Result<(), String> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -41,29 +36,40 @@ pub fn run(
     runtime.block_on(async {
         let ctx = SessionContext::new();
         for (name, path) in inputs {
-            let source = TableSource {
-                spec: path.display().to_string(),
-                format: None,
-                csv: CsvOptions::default(),
-            };
-            let table = read_table(&ctx, &source)
-                .await
-                .map_err(|e| format!("input `{name}`: {e}"))?;
-            register(&ctx, &name.to_lowercase(), table.schema, table.batches)?;
+            let (schema, batches) = read_input(&ctx, name, path).await?;
+            register(&ctx, &name.to_lowercase(), schema, batches)?;
         }
         for level in &models.levels {
             let built = futures::future::try_join_all(
                 level
                     .iter()
-                    .map(|name| build(&ctx, name, &models.models[name], out_dir)),
+                    .map(|name| build_model(&ctx, name, &models.models[name], out_dir, timeline)),
             )
             .await?;
             for (name, schema, batches) in built {
                 register(&ctx, &name, schema, batches)?;
             }
         }
-        Ok(graph)
+        Ok(())
     })
+}
+
+/// One input as dualrun reads any table (format from the path, CSV types
+/// inferred), so every engine starts from the same typed values.
+pub async fn read_input(
+    ctx: &SessionContext,
+    name: &str,
+    path: &Path,
+) -> Result<(SchemaRef, Vec<RecordBatch>), String> {
+    let source = TableSource {
+        spec: path.display().to_string(),
+        format: None,
+        csv: CsvOptions::default(),
+    };
+    let table = read_table(ctx, &source)
+        .await
+        .map_err(|e| format!("input `{name}`: {e}"))?;
+    Ok((table.schema, table.batches))
 }
 
 fn register(
@@ -79,11 +85,12 @@ fn register(
     Ok(())
 }
 
-async fn build(
+async fn build_model(
     ctx: &SessionContext,
     name: &str,
     model: &Model,
     out_dir: &Path,
+    timeline: &Timeline,
 ) -> Result<(String, SchemaRef, Vec<RecordBatch>), String> {
     let failed = |e: &dyn std::fmt::Display| {
         format!(
@@ -92,16 +99,30 @@ async fn build(
             first_line(&e.to_string())
         )
     };
+    let building = timeline.start(name);
     let frame = ctx.sql(&model.sql).await.map_err(|e| failed(&e))?;
     let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
     let batches = frame.collect().await.map_err(|e| failed(&e))?;
-    let path = out_dir.join(format!("{name}.parquet"));
-    let file = std::fs::File::create(&path).map_err(|e| failed(&e))?;
+    write_parquet(&out_dir.join(format!("{name}.parquet")), &schema, &batches)
+        .map_err(|e| failed(&e))?;
+    timeline.done(building, model.reads.iter().cloned());
+    Ok((name.to_string(), schema, batches))
+}
+
+/// Writes `batches` as one Parquet file.
+pub fn write_parquet(
+    path: &Path,
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+) -> Result<(), String> {
+    use datafusion::parquet::arrow::ArrowWriter;
+    let failed = |e: &dyn std::fmt::Display| format!("cannot write `{}`: {e}", path.display());
+    let file = std::fs::File::create(path).map_err(|e| failed(&e))?;
     let mut writer =
-        ArrowWriter::try_new(file, Arc::clone(&schema), None).map_err(|e| failed(&e))?;
-    for batch in &batches {
+        ArrowWriter::try_new(file, Arc::clone(schema), None).map_err(|e| failed(&e))?;
+    for batch in batches {
         writer.write(batch).map_err(|e| failed(&e))?;
     }
     writer.close().map_err(|e| failed(&e))?;
-    Ok((name.to_string(), schema, batches))
+    Ok(())
 }

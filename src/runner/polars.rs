@@ -1,0 +1,101 @@
+//! The `polars` engine (cargo feature `polars`): runs the same folder of SQL
+//! models with Polars' SQL engine, so a move from one engine to the other
+//! is validated like any change. Polars has its own Arrow implementation:
+//! everything crosses into and out of this module as Parquet files. Inputs
+//! are first read by dualrun's own reader (so both engines start from the
+//! same typed values); a single Parquet input is scanned where it is.
+
+use std::collections::BTreeMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use polars::sql::SQLContext;
+
+use super::models::{Model, Models};
+use super::timeline::Timeline;
+use crate::error::first_line;
+
+/// The engine's version, for the manifest.
+pub const VERSION: &str = polars::VERSION;
+
+/// Builds every model into `out_dir`, or says which model or input failed
+/// and why. `scratch` holds inputs converted to Parquet for Polars.
+pub fn build(
+    models: &Models,
+    inputs: &BTreeMap<String, PathBuf>,
+    out_dir: &Path,
+    scratch: &Path,
+    timeline: &Timeline,
+) -> Result<(), String> {
+    let mut ctx = SQLContext::new();
+    for (name, path) in inputs {
+        let parquet = as_parquet(name, path, scratch)?;
+        let frame = LazyFrame::scan_parquet(
+            PlRefPath::new(parquet.display().to_string()),
+            ScanArgsParquet::default(),
+        )
+        .map_err(|e| format!("input `{name}`: {}", first_line(&e.to_string())))?;
+        ctx.register(&name.to_lowercase(), frame);
+    }
+    for level in &models.levels {
+        // Polars runs each query on all cores itself: models go one by one.
+        for name in level {
+            let model = &models.models[name];
+            let building = timeline.start(name);
+            let frame = build_model(&mut ctx, model, &out_dir.join(format!("{name}.parquet")))?;
+            ctx.register(name, frame.lazy());
+            timeline.done(building, model.reads.iter().cloned());
+        }
+    }
+    Ok(())
+}
+
+fn build_model(ctx: &mut SQLContext, model: &Model, out: &Path) -> Result<DataFrame, String> {
+    let failed = |e: &dyn std::fmt::Display| {
+        format!(
+            "model `{}`: {}",
+            model.file.display(),
+            first_line(&e.to_string())
+        )
+    };
+    // Polars' SQL front end still panics on some statements it does not
+    // support; that is this model's failure, not the whole run's.
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        ctx.execute(&model.sql).and_then(LazyFrame::collect)
+    }));
+    let mut frame = match result {
+        Ok(frame) => frame.map_err(|e| failed(&e))?,
+        Err(panic) => {
+            let why = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "Polars stopped on it".to_string());
+            return Err(failed(&format!("Polars cannot run it: {why}")));
+        }
+    };
+    let file = std::fs::File::create(out).map_err(|e| failed(&e))?;
+    ParquetWriter::new(file)
+        .finish(&mut frame)
+        .map_err(|e| failed(&e))?;
+    Ok(frame)
+}
+
+/// A Parquet file holding input `name`: the input itself when it is one
+/// Parquet file, or else a copy read by dualrun's reader.
+fn as_parquet(name: &str, path: &Path, scratch: &Path) -> Result<PathBuf, String> {
+    if path.is_file() && path.extension().is_some_and(|x| x == "parquet") {
+        return Ok(path.to_path_buf());
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| format!("cannot start the reader: {e}"))?;
+    let ctx = datafusion::prelude::SessionContext::new();
+    let (schema, batches) = runtime.block_on(super::datafusion::read_input(&ctx, name, path))?;
+    std::fs::create_dir_all(scratch)
+        .map_err(|e| format!("cannot create `{}`: {e}", scratch.display()))?;
+    let copy = scratch.join(format!("{name}.parquet"));
+    super::datafusion::write_parquet(&copy, &schema, &batches)?;
+    Ok(copy)
+}
