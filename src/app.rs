@@ -6,7 +6,10 @@ use std::time::Instant;
 
 use datafusion::prelude::{SessionConfig, SessionContext};
 
-use crate::cli::{CheckArgs, Cli, Command, DiffArgs, InitArgs, ProfileArgs};
+use crate::cli::{
+    CheckArgs, Cli, Command, DiffArgs, InitArgs, ProfileArgs, PublishArgs, RollbackArgs,
+    VersionsArgs,
+};
 use crate::diff::diff_tables;
 use crate::error::{Error, Result};
 use crate::input::read_table;
@@ -25,6 +28,9 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Check(args) => check(&args),
         Command::Run(args) => crate::dual_run::run_project(&args),
         Command::Init(args) => init(&args),
+        Command::Publish(args) => publish(&args),
+        Command::Rollback(args) => rollback(&args),
+        Command::Versions(args) => versions(&args),
     }
 }
 
@@ -155,5 +161,108 @@ pub fn init(args: &InitArgs) -> Result<u8> {
     for (path, text) in files {
         std::fs::write(&path, text).map_err(|source| Error::Output { path, source })?;
     }
+    Ok(0)
+}
+
+/// `dualrun publish RUN_DIR --to TARGET`: the run's candidate outputs become
+/// the target's live version.
+pub fn publish(args: &PublishArgs) -> Result<u8> {
+    let only = args
+        .only
+        .as_deref()
+        .map(|text| {
+            glob::Pattern::new(text).map_err(|e| {
+                Error::usage(format!("`--only {text}` is not a glob: {e}"))
+                    .with_hint("write a pattern like `mart_*`")
+            })
+        })
+        .transpose()?;
+    let request = crate::publish::PublishRequest {
+        run_dir: args.run_dir.clone(),
+        target: args.to.clone(),
+        forced_reason: args.reason.clone(),
+        only,
+        keep: args.keep,
+    };
+    let published = crate::publish::publish(&request)?;
+    print_published(&published, &args.to);
+    Ok(0)
+}
+
+pub(crate) fn print_published(published: &crate::publish::Published, target: &std::path::Path) {
+    let mut line = format!(
+        "published {} to {} ({})",
+        published.version,
+        target.display(),
+        published.outputs.join(", ")
+    );
+    if !published.carried.is_empty() {
+        line.push_str(&format!(
+            "; kept {} as they were",
+            published.carried.join(", ")
+        ));
+    }
+    if let Some(previous) = &published.previous {
+        line.push_str(&format!("; previous version {previous}"));
+    }
+    if !published.pruned.is_empty() {
+        line.push_str(&format!("; removed {}", published.pruned.join(", ")));
+    }
+    println!("{line}");
+}
+
+/// `dualrun rollback TARGET [--to RUN_ID]`.
+pub fn rollback(args: &RollbackArgs) -> Result<u8> {
+    let (from, to) = crate::publish::rollback(&args.target, args.to.as_deref())?;
+    println!("{} is live again (was {from})", to);
+    Ok(0)
+}
+
+/// `dualrun versions TARGET`: every version, oldest first, the live one
+/// marked.
+pub fn versions(args: &VersionsArgs) -> Result<u8> {
+    let target = crate::publish::Target::existing(&args.target)?;
+    let current = target.current()?;
+    let versions = target.versions()?;
+    if args.json {
+        let listed: Vec<serde_json::Value> = versions
+            .iter()
+            .map(|v| {
+                let mut value = serde_json::to_value(v).expect("a version record serializes");
+                value["live"] = serde_json::json!(Some(&v.version) == current.as_ref());
+                value
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&listed).expect("versions serialize")
+        );
+        return Ok(0);
+    }
+    let mut table =
+        report::table::new_table(&["", "version", "published at", "verdict", "outputs"]);
+    for v in &versions {
+        let live = if Some(&v.version) == current.as_ref() {
+            "live"
+        } else {
+            ""
+        };
+        let verdict = match &v.forced_reason {
+            Some(reason) => format!(
+                "{} (forced: {reason})",
+                crate::publish::verdict_word(v.verdict)
+            ),
+            None => crate::publish::verdict_word(v.verdict),
+        };
+        let outputs: Vec<&str> = v.outputs.keys().map(String::as_str).collect();
+        table.add_row([
+            live.to_string(),
+            v.version.clone(),
+            v.published_at.clone(),
+            verdict,
+            outputs.join(", "),
+        ]);
+    }
+    println!("{table}");
     Ok(0)
 }

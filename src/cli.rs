@@ -29,6 +29,58 @@ pub enum Command {
     Run(RunArgs),
     /// Write a commented starter dualrun.toml and rules.toml
     Init(InitArgs),
+    /// Make an approved run's candidate outputs the live version of a target, atomically
+    Publish(PublishArgs),
+    /// Make the version before the live one (or a named one) live again, atomically
+    Rollback(RollbackArgs),
+    /// List a target's published versions
+    Versions(VersionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// A run directory written by `dualrun run`
+    pub run_dir: PathBuf,
+
+    /// The target directory readers use (TARGET/current/NAME.parquet)
+    #[arg(long, value_name = "TARGET")]
+    pub to: PathBuf,
+
+    /// Publish a rejected run (needs --reason, which is recorded)
+    #[arg(long, requires = "reason")]
+    pub force: bool,
+
+    /// Why a rejected run is published anyway
+    #[arg(long, value_name = "TEXT", requires = "force")]
+    pub reason: Option<String>,
+
+    /// Publish only the outputs matching this glob; the others stay as the live version has them
+    #[arg(long, value_name = "GLOB")]
+    pub only: Option<String>,
+
+    /// Keep only the newest N versions (never the live one or the one before it)
+    #[arg(long, value_name = "N")]
+    pub keep: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The target directory
+    pub target: PathBuf,
+
+    /// The version (run id) to make live; default: the one published before the live one
+    #[arg(long, value_name = "RUN_ID")]
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VersionsArgs {
+    /// The target directory
+    pub target: PathBuf,
+
+    /// Print the versions as JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -48,6 +100,10 @@ pub struct RunArgs {
     /// Copy the inputs into the run directory first, and give the sides the copies
     #[arg(long)]
     pub snapshot_inputs: bool,
+
+    /// Publish the candidate's outputs to this target when, and only when, the verdict is approved
+    #[arg(long, value_name = "TARGET")]
+    pub publish_to: Option<PathBuf>,
 
     #[command(flatten)]
     pub judge: JudgeArgs,

@@ -12,6 +12,28 @@ use serde::{Deserialize, Serialize};
 pub struct Divergence {
     pub first_divergent: Vec<String>,
     pub models: Vec<ModelState>,
+    /// Models one side builds and the other does not.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub only_in_prod: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub only_in_candidate: Vec<String>,
+}
+
+impl Divergence {
+    /// `2 of 7 shared models differ; only in the candidate: x`.
+    pub fn summary(&self) -> String {
+        let differing = self.models.iter().filter(|m| m.differs).count();
+        let mut text = format!("{differing} of {} shared models differ", self.models.len());
+        for (side, names) in [
+            ("prod", &self.only_in_prod),
+            ("the candidate", &self.only_in_candidate),
+        ] {
+            if !names.is_empty() {
+                text.push_str(&format!("; only in {side}: {}", names.join(", ")));
+            }
+        }
+        text
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -51,9 +73,18 @@ pub fn divergence(
         .filter(|m| m.differs && !m.reads.iter().any(upstream_differs))
         .map(|m| m.name.clone())
         .collect();
+    let only_in = |this: usize| {
+        graphs[this]
+            .keys()
+            .filter(|m| !graphs[1 - this].contains_key(*m))
+            .cloned()
+            .collect()
+    };
     Divergence {
         first_divergent,
         models,
+        only_in_prod: only_in(0),
+        only_in_candidate: only_in(1),
     }
 }
 

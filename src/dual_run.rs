@@ -146,7 +146,34 @@ pub fn run_project(args: &RunArgs) -> Result<u8> {
     }
     report::write_run_files(&report, &run_dir)?;
     report::emit(&report, &output)?;
+    if let Some(target) = &args.publish_to {
+        publish_if_approved(&report, &run_dir, target)?;
+    }
     Ok(report.exit_code())
+}
+
+/// `--publish-to`: an approved run goes live; any other stays where it is.
+fn publish_if_approved(report: &Report, run_dir: &Path, target: &Path) -> Result<()> {
+    if report.verdict != Verdict::Approved {
+        eprintln!(
+            "not published to {}: the verdict is {}",
+            target.display(),
+            crate::publish::verdict_word(report.verdict)
+        );
+        return Ok(());
+    }
+    let published = crate::publish::publish(&crate::publish::PublishRequest {
+        run_dir: run_dir.to_path_buf(),
+        target: target.to_path_buf(),
+        ..Default::default()
+    })?;
+    eprintln!(
+        "published {} to {} ({})",
+        published.version,
+        target.display(),
+        published.outputs.join(", ")
+    );
+    Ok(())
 }
 
 fn diff_options(spec: &OutputSpec, stats: bool, sample: usize) -> DiffOptions {

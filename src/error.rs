@@ -48,6 +48,16 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A publish, rollback or read of a published version cannot go on:
+    /// the run is incomplete or not approved, the target is locked, a
+    /// version is unknown.
+    #[error("`{target}`: {message}")]
+    Publish {
+        target: String,
+        message: String,
+        hint: Option<String>,
+    },
+
     /// Arrow or DataFusion failed while computing the diff.
     #[error("{context}: {reason}")]
     Compute { context: String, reason: String },
@@ -84,6 +94,14 @@ impl Error {
         }
     }
 
+    pub fn publish(target: &std::path::Path, message: impl Into<String>) -> Self {
+        Error::Publish {
+            target: target.display().to_string(),
+            message: message.into(),
+            hint: None,
+        }
+    }
+
     pub fn compute(context: impl Into<String>, reason: impl std::fmt::Display) -> Self {
         Error::Compute {
             context: context.into(),
@@ -97,7 +115,8 @@ impl Error {
             Error::Usage { hint, .. }
             | Error::Input { hint, .. }
             | Error::Schema { hint, .. }
-            | Error::Config { hint, .. } => *hint = Some(text.into()),
+            | Error::Config { hint, .. }
+            | Error::Publish { hint, .. } => *hint = Some(text.into()),
             Error::Output { .. } | Error::Compute { .. } => {}
         }
         self
@@ -108,7 +127,8 @@ impl Error {
             Error::Usage { hint, .. }
             | Error::Input { hint, .. }
             | Error::Schema { hint, .. }
-            | Error::Config { hint, .. } => hint.as_deref(),
+            | Error::Config { hint, .. }
+            | Error::Publish { hint, .. } => hint.as_deref(),
             Error::Output { .. } | Error::Compute { .. } => None,
         }
     }

@@ -21,6 +21,7 @@ pub mod plan;
 pub mod profile;
 pub mod progress;
 pub mod project;
+pub mod publish;
 pub mod report;
 pub mod rules;
 pub mod runner;

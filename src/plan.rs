@@ -97,18 +97,26 @@ pub struct OutputPlan {
     pub no_samples: bool,
 }
 
+/// A table argument, with `TARGET@current/NAME` (or `@RUN_ID`) resolved to
+/// the published file, pinned now.
+fn published_or(spec: &str) -> Result<String> {
+    Ok(crate::publish::resolve(spec)?
+        .map(|path| path.display().to_string())
+        .unwrap_or_else(|| spec.to_string()))
+}
+
 pub fn diff_plan(args: &DiffArgs) -> Result<DiffPlan> {
     let csv = CsvOptions {
         has_header: !args.no_header,
         delimiter: parse_delimiter(&args.delimiter)?,
     };
     let left = TableSource {
-        spec: args.left.clone(),
+        spec: published_or(&args.left)?,
         format: parse_format(args.format_left.as_deref(), "--format-left")?,
         csv,
     };
     let right = TableSource {
-        spec: args.right.clone(),
+        spec: published_or(&args.right)?,
         format: parse_format(args.format_right.as_deref(), "--format-right")?,
         csv,
     };

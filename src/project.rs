@@ -231,16 +231,16 @@ pub fn parse(file: &str, text: &str, root: &Path) -> Result<Project> {
             .with_hint("see `dualrun init` for a commented example")
     })?;
     let resolve = |p: &str| root.join(p);
-    let inputs = raw
-        .inputs
-        .into_iter()
-        .map(|(name, input)| {
-            let path = match input {
-                RawInput::Path(p) | RawInput::Table(RawInputTable { path: p }) => p,
-            };
-            (name, resolve(&path))
-        })
-        .collect();
+    let mut inputs = BTreeMap::new();
+    for (name, input) in raw.inputs {
+        let path = match input {
+            RawInput::Path(p) | RawInput::Table(RawInputTable { path: p }) => p,
+        };
+        // `TARGET@current/NAME` is pinned to one version for the whole run.
+        let spec = resolve(&path).display().to_string();
+        let resolved = crate::publish::resolve(&spec)?.unwrap_or_else(|| resolve(&path));
+        inputs.insert(name, resolved);
+    }
     if raw.outputs.is_empty() {
         return Err(bad("`[outputs]` declares no output".to_string())
             .with_hint("add `[outputs.NAME]` with a `key` for each table both sides write"));

@@ -203,6 +203,14 @@ fn a_declared_output_on_one_side_only_is_an_added_or_removed_table() {
         "{added:#}"
     );
     assert_eq!(table(&report, "order_regions")["status"], "equal");
+    assert_eq!(
+        report["models"]["only_in_prod"],
+        serde_json::json!(["revenue"])
+    );
+    assert_eq!(
+        report["models"]["only_in_candidate"],
+        serde_json::json!(["large_orders"])
+    );
     // Without rules, any difference rejects.
     let identical = |name: &str| {
         report["rules"]

@@ -18,9 +18,13 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fingerprint {
     pub input: String,
+    /// Where the input was read (a file, directory or glob), so it can be
+    /// fingerprinted again later (`publish` does).
+    #[serde(default)]
+    pub path: String,
     pub files: u64,
     pub bytes: u64,
-    /// Hex xxh3 of every file's path, length and content.
+    /// Hex xxh3 over every file's path, length and content digest.
     pub xxh3: String,
 }
 
@@ -35,28 +39,38 @@ pub fn fingerprint(name: &str, path: &Path) -> Result<Fingerprint> {
     files.sort();
     let mut hasher = Xxh3::new();
     let mut bytes = 0u64;
-    let mut buffer = vec![0u8; 1 << 20];
     for file in &files {
         let io_error = |e: std::io::Error| Error::input(file.display().to_string(), e.to_string());
-        let mut reader = std::fs::File::open(file).map_err(io_error)?;
-        let length = reader.metadata().map_err(io_error)?.len();
+        let (length, digest) = digest(file).map_err(io_error)?;
         hasher.update(file.display().to_string().as_bytes());
         hasher.update(&length.to_le_bytes());
-        loop {
-            let n = reader.read(&mut buffer).map_err(io_error)?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buffer[..n]);
-        }
+        hasher.update(&digest.to_le_bytes());
         bytes += length;
     }
     Ok(Fingerprint {
         input: name.to_string(),
+        path: path.display().to_string(),
         files: files.len() as u64,
         bytes,
         xxh3: format!("{:016x}", hasher.digest()),
     })
+}
+
+/// The length of one file and the xxh3 of its content (not its name, so a
+/// file keeps its digest when its directory moves).
+pub fn digest(file: &Path) -> std::io::Result<(u64, u64)> {
+    let mut reader = std::fs::File::open(file)?;
+    let mut hasher = Xxh3::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut length = 0u64;
+    loop {
+        let n = reader.read(&mut buffer)?;
+        if n == 0 {
+            return Ok((length, hasher.digest()));
+        }
+        hasher.update(&buffer[..n]);
+        length += n as u64;
+    }
 }
 
 /// Copies every input into `dir` (a file as `NAME.ext`, several files into

@@ -7,7 +7,7 @@ mod format;
 mod locate;
 mod read;
 
-pub use fingerprint::{Fingerprint, fingerprint, snapshot};
+pub use fingerprint::{Fingerprint, digest, fingerprint, snapshot};
 pub use format::{CsvOptions, FileFormat};
 pub use locate::locate_files;
 pub use read::{Table, read_table};

@@ -85,12 +85,13 @@ fn page(report: &Report) -> String {
     if let Some(models) = &report.models {
         let _ = writeln!(
             h,
-            "<p id=\"first-divergent\"><b>First divergent models:</b> {}</p>",
+            "<p id=\"first-divergent\"><b>First divergent models:</b> {} <span class=\"muted\">({})</span></p>",
             if models.first_divergent.is_empty() {
                 "none".to_string()
             } else {
                 esc(&models.first_divergent.join(", "))
-            }
+            },
+            esc(&models.summary())
         );
     }
     for side in report.sides.iter().filter(|s| s.failed()) {

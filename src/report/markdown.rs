@@ -141,12 +141,11 @@ fn compose(report: &Report, detail: Detail, max_tables: usize) -> String {
         && !models.first_divergent.is_empty()
     {
         let first: Vec<String> = models.first_divergent.iter().map(|m| esc(m)).collect();
-        let differing = models.models.iter().filter(|m| m.differs).count();
         let _ = writeln!(
             md,
-            "**First divergent models**: {} ({differing} of {} shared models differ)\n",
+            "**First divergent models**: {} ({})\n",
             first.join(", "),
-            models.models.len()
+            esc(&models.summary())
         );
     }
 

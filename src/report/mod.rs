@@ -102,12 +102,34 @@ pub fn write_run_files(report: &Report, dir: &Path) -> Result<()> {
         render(report, format, false, &mut text).expect("rendering into memory cannot fail");
         write_atomically(&dir.join(file_name(format)), &text)?;
     }
+    // The candidate's outputs as the run left them: `publish` promotes
+    // these files only while they still match.
+    let mut candidate_outputs = serde_json::Map::new();
+    for table in report
+        .tables
+        .iter()
+        .filter(|t| t.candidate.format != "absent")
+    {
+        let file = dir
+            .join("candidate")
+            .join(format!("{}.parquet", table.name));
+        let (bytes, xxh3) = crate::input::digest(&file).map_err(|source| Error::Output {
+            path: file.clone(),
+            source,
+        })?;
+        candidate_outputs.insert(
+            table.name.clone(),
+            serde_json::json!({"bytes": bytes, "xxh3": format!("{xxh3:016x}")}),
+        );
+    }
     let manifest = serde_json::json!({
+        "run_id": dir.file_name().map(|n| n.to_string_lossy()),
         "tool": report.tool,
         "verdict": report.verdict,
         "inputs": report.inputs,
         "sides": report.sides,
         "outputs": report.tables.iter().map(|t| &t.name).collect::<Vec<_>>(),
+        "candidate_outputs": candidate_outputs,
     });
     let text = serde_json::to_vec_pretty(&manifest).expect("a manifest serializes");
     write_atomically(&dir.join("manifest.json"), &text)

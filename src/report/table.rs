@@ -17,7 +17,6 @@ pub fn render(report: &Report, color: bool, out: &mut dyn Write) -> io::Result<(
     render_rules(report, out)?;
     render_failed_sides(report, out)?;
     if let Some(models) = &report.models {
-        let differing = models.models.iter().filter(|m| m.differs).count();
         let first = if models.first_divergent.is_empty() {
             "none".to_string()
         } else {
@@ -25,8 +24,8 @@ pub fn render(report: &Report, color: bool, out: &mut dyn Write) -> io::Result<(
         };
         writeln!(
             out,
-            "\nfirst divergent models: {first} ({differing} of {} shared models differ)",
-            models.models.len()
+            "\nfirst divergent models: {first} ({})",
+            models.summary()
         )?;
     }
     for table in &report.tables {
@@ -43,7 +42,7 @@ pub fn render(report: &Report, color: bool, out: &mut dyn Write) -> io::Result<(
     Ok(())
 }
 
-fn new_table(header: &[&str]) -> Table {
+pub fn new_table(header: &[&str]) -> Table {
     let mut table = Table::new();
     table
         .load_style(presets::UTF8_FULL_CONDENSED)

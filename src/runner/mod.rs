@@ -23,8 +23,8 @@ pub use self::datafusion::write_parquet;
 use crate::progress::{Line, Progress};
 use crate::project::{Project, SidePlan, SqlEngine};
 pub use files::find_output;
-pub use timeline::ModelRun;
-use timeline::{Timeline, now_utc, seconds};
+pub use timeline::{ModelRun, now_utc};
+use timeline::{Timeline, seconds};
 
 /// Lines of a failed side's log the report shows.
 pub const LOG_TAIL: usize = 20;

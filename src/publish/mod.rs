@@ -1,0 +1,358 @@
+//! Publish and rollback: the P of write-audit-publish, blue-green for data
+//! on disk. `publish` makes an approved run's candidate outputs the live
+//! version of a target without rebuilding them, `rollback` makes an earlier
+//! version live again, `versions` lists them; every switch is one atomic
+//! rename (see `target`) and is logged (see `log`). Nothing outside the
+//! target is written or removed: outputs are hard-linked (or copied) from
+//! the run directory, which is left as it was.
+
+mod log;
+mod run;
+mod target;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::rules::Verdict;
+pub use log::LogEntry;
+pub use run::ApprovedRun;
+pub use target::{Target, VersionRecord};
+use target::{VERSION_FILE, sync_dir};
+
+/// What `publish` is asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct PublishRequest {
+    pub run_dir: PathBuf,
+    pub target: PathBuf,
+    /// Publish a rejected run, for this reason.
+    pub forced_reason: Option<String>,
+    /// Publish only the outputs matching this pattern; the others are
+    /// carried over from the live version.
+    pub only: Option<glob::Pattern>,
+    /// Keep only this many versions (never the live one or the one before).
+    pub keep: Option<usize>,
+}
+
+/// What a publish did.
+#[derive(Debug, Clone)]
+pub struct Published {
+    pub version: String,
+    pub previous: Option<String>,
+    pub outputs: Vec<String>,
+    pub carried: Vec<String>,
+    pub pruned: Vec<String>,
+}
+
+/// The steps of a publish after which a crash can be simulated
+/// (`DUALRUN_CRASH_AT=STEP`), so tests can prove each leaves `current`
+/// whole.
+const CRASH_STEPS: [&str; 3] = ["staged", "versioned", "switched"];
+
+fn crash_point(step: &str) {
+    debug_assert!(CRASH_STEPS.contains(&step));
+    if std::env::var("DUALRUN_CRASH_AT").is_ok_and(|s| s == step) {
+        std::process::abort();
+    }
+}
+
+pub fn publish(request: &PublishRequest) -> Result<Published> {
+    let run = ApprovedRun::open(&request.run_dir, request.forced_reason.as_deref())?;
+    let target = Target::new(&request.target);
+    let _lock = target.lock()?;
+    log::reconcile(&target)?;
+    let version = run.id.clone();
+    let final_dir = target.version_dir(&version);
+    if final_dir.exists() {
+        return Err(Error::publish(
+            &target.root,
+            format!("the run `{version}` is already published"),
+        )
+        .with_hint(format!(
+            "make it live again with `dualrun rollback {} --to {version}`",
+            target.root.display()
+        )));
+    }
+    let previous = target.current()?;
+    let previous_record = match &previous {
+        Some(v) => target.versions()?.into_iter().find(|r| &r.version == v),
+        None => None,
+    };
+    let (outputs, carried): (Vec<String>, Vec<String>) = {
+        let chosen: Vec<String> = run
+            .outputs
+            .keys()
+            .filter(|name| request.only.as_ref().is_none_or(|p| p.matches(name)))
+            .cloned()
+            .collect();
+        if chosen.is_empty() {
+            return Err(Error::publish(
+                &target.root,
+                format!(
+                    "`--only` matches none of the run's outputs ({})",
+                    run.outputs.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
+        let carried = match (&request.only, &previous_record) {
+            (Some(_), Some(record)) => record
+                .outputs
+                .keys()
+                .filter(|name| !chosen.contains(name))
+                .cloned()
+                .collect(),
+            _ => Vec::new(),
+        };
+        (chosen, carried)
+    };
+
+    // Build the version under a hidden name, so it appears whole or not
+    // at all; leftovers of a crashed publish are cleared first.
+    let versions_dir = target.versions_dir();
+    fs::create_dir_all(&versions_dir).map_err(|e| target.io_error(&versions_dir, e))?;
+    clear_leftovers(&target)?;
+    let staging = versions_dir.join(format!(".{version}.partial"));
+    fs::create_dir_all(&staging).map_err(|e| target.io_error(&staging, e))?;
+    let mut record = VersionRecord {
+        version: version.clone(),
+        published_at: crate::runner::now_utc(),
+        verdict: run.verdict,
+        forced_reason: run.forced_reason.clone(),
+        inputs: run.inputs.clone(),
+        outputs: Default::default(),
+    };
+    for name in &outputs {
+        place(
+            &target,
+            &run.outputs[name],
+            &staging.join(format!("{name}.parquet")),
+        )?;
+        record.outputs.insert(name.clone(), version.clone());
+    }
+    if let (Some(from), Some(prev)) = (&previous_record, &previous) {
+        for name in &carried {
+            let file = target.version_dir(prev).join(format!("{name}.parquet"));
+            place(&target, &file, &staging.join(format!("{name}.parquet")))?;
+            record
+                .outputs
+                .insert(name.clone(), from.outputs[name].clone());
+        }
+    }
+    write_synced(
+        &target,
+        &staging.join(VERSION_FILE),
+        &serde_json::to_vec_pretty(&record).expect("a version record serializes"),
+    )?;
+    sync_dir(&staging).map_err(|e| target.io_error(&staging, e))?;
+    crash_point("staged");
+    fs::rename(&staging, &final_dir).map_err(|e| target.io_error(&final_dir, e))?;
+    sync_dir(&versions_dir).map_err(|e| target.io_error(&versions_dir, e))?;
+    crash_point("versioned");
+    target.switch_to(&version)?;
+    crash_point("switched");
+
+    let pruned = match request.keep {
+        Some(keep) => prune(&target, keep)?,
+        None => Vec::new(),
+    };
+    let mut entry = LogEntry::new("publish", &version, previous.clone());
+    entry.verdict = Some(run.verdict);
+    entry.forced_reason = run.forced_reason.clone();
+    entry.inputs = run.inputs.clone();
+    entry.outputs = outputs.clone();
+    entry.pruned = pruned.clone();
+    log::append(&target, &entry)?;
+    Ok(Published {
+        version,
+        previous,
+        outputs,
+        carried,
+        pruned,
+    })
+}
+
+/// Makes the version before the live one (or `to`) live again.
+pub fn rollback(target: &Path, to: Option<&str>) -> Result<(String, String)> {
+    let target = Target::existing(target)?;
+    let _lock = target.lock()?;
+    log::reconcile(&target)?;
+    let versions = target.versions()?;
+    let current = target
+        .current()?
+        .ok_or_else(|| Error::publish(&target.root, "has no live version to roll back from"))?;
+    let chosen = match to {
+        Some(id) => versions
+            .iter()
+            .find(|r| r.version == id)
+            .ok_or_else(|| {
+                Error::publish(&target.root, format!("has no version `{id}`")).with_hint(format!(
+                    "`dualrun versions {}` lists them",
+                    target.root.display()
+                ))
+            })?
+            .version
+            .clone(),
+        None => {
+            // The newest older version that was ever live: a version a
+            // crashed publish left complete but never switched to is not
+            // a place to go back to.
+            let logged: Vec<String> = log::read(&target)?.into_iter().map(|e| e.version).collect();
+            let position = versions.iter().position(|r| r.version == current);
+            let previous = position.and_then(|p| {
+                versions[..p]
+                    .iter()
+                    .rev()
+                    .find(|r| logged.contains(&r.version))
+            });
+            match previous {
+                Some(record) => record.version.clone(),
+                None => {
+                    return Err(Error::publish(
+                        &target.root,
+                        format!("has no version older than the live `{current}`"),
+                    ));
+                }
+            }
+        }
+    };
+    if chosen == current {
+        return Err(Error::publish(
+            &target.root,
+            format!("`{chosen}` is already live"),
+        ));
+    }
+    target.switch_to(&chosen)?;
+    log::append(
+        &target,
+        &LogEntry::new("rollback", &chosen, Some(current.clone())),
+    )?;
+    Ok((current, chosen))
+}
+
+/// Removes all but the newest `keep` versions, never the live one or the
+/// one before it (the rollback target).
+fn prune(target: &Target, keep: usize) -> Result<Vec<String>> {
+    let versions = target.versions()?;
+    let current = target.current()?;
+    let live = versions
+        .iter()
+        .position(|r| Some(&r.version) == current.as_ref());
+    let protected: Vec<&str> = live
+        .into_iter()
+        .flat_map(|p| [Some(p), p.checked_sub(1)])
+        .flatten()
+        .map(|p| versions[p].version.as_str())
+        .collect();
+    let surplus = versions.len().saturating_sub(keep);
+    let mut pruned = Vec::new();
+    for record in versions.iter().take(surplus) {
+        if protected.contains(&record.version.as_str()) {
+            continue;
+        }
+        // Renamed away first, so a half-removed version is never listed.
+        let dir = target.version_dir(&record.version);
+        let doomed = target
+            .versions_dir()
+            .join(format!(".{}.removing", record.version));
+        fs::rename(&dir, &doomed).map_err(|e| target.io_error(&dir, e))?;
+        fs::remove_dir_all(&doomed).map_err(|e| target.io_error(&doomed, e))?;
+        pruned.push(record.version.clone());
+    }
+    Ok(pruned)
+}
+
+/// Hidden directories a crashed publish or prune left in `versions/`.
+fn clear_leftovers(target: &Target) -> Result<()> {
+    let dir = target.versions_dir();
+    for entry in fs::read_dir(&dir).map_err(|e| target.io_error(&dir, e))? {
+        let path = entry.map_err(|e| target.io_error(&dir, e))?.path();
+        if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        {
+            fs::remove_dir_all(&path).map_err(|e| target.io_error(&path, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Hard-links `from` to `to` (same filesystem), or copies and syncs it.
+fn place(target: &Target, from: &Path, to: &Path) -> Result<()> {
+    if fs::hard_link(from, to).is_ok() {
+        return Ok(());
+    }
+    fs::copy(from, to)
+        .and_then(|_| fs::File::open(to)?.sync_all())
+        .map(|_| ())
+        .map_err(|e| target.io_error(to, e))
+}
+
+fn write_synced(target: &Target, path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let mut file = fs::File::create(path).map_err(|e| target.io_error(path, e))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| target.io_error(path, e))
+}
+
+/// `TARGET@current/NAME` or `TARGET@RUN_ID/NAME` (or without `/NAME` when
+/// the version has one output): the file of that output in that version,
+/// pinned now, so a publish while the caller reads changes nothing.
+/// `None` when `spec` is not such a reference.
+pub fn resolve(spec: &str) -> Result<Option<PathBuf>> {
+    let Some((root, reference)) = spec.rsplit_once('@') else {
+        return Ok(None);
+    };
+    let root = Path::new(root);
+    if !root.join("versions").is_dir() {
+        return Ok(None);
+    }
+    let target = Target::existing(root)?;
+    let (version, name) = match reference.split_once('/') {
+        Some((version, name)) => (version, Some(name)),
+        None => (reference, None),
+    };
+    let version = if version == "current" {
+        target.current()?.ok_or_else(|| {
+            Error::publish(root, "has no live version").with_hint("publish a run to it first")
+        })?
+    } else {
+        version.to_string()
+    };
+    let record = target
+        .versions()?
+        .into_iter()
+        .find(|r| r.version == version)
+        .ok_or_else(|| {
+            Error::publish(root, format!("has no version `{version}`"))
+                .with_hint(format!("`dualrun versions {}` lists them", root.display()))
+        })?;
+    let outputs: Vec<&String> = record.outputs.keys().collect();
+    let name = match name {
+        Some(name) if record.outputs.contains_key(name) => name.to_string(),
+        None if outputs.len() == 1 => outputs[0].clone(),
+        asked => {
+            let listed: Vec<String> = outputs.iter().map(|o| format!("`{o}`")).collect();
+            let problem = match asked {
+                Some(name) => format!("has no output `{name}`"),
+                None => "has several outputs".to_string(),
+            };
+            return Err(Error::publish(
+                root,
+                format!("version `{version}` {problem}: {}", listed.join(", ")),
+            )
+            .with_hint(format!("name one: `{}@{version}/NAME`", root.display())));
+        }
+    };
+    Ok(Some(
+        target.version_dir(&version).join(format!("{name}.parquet")),
+    ))
+}
+
+/// The verdict as the JSON report spells it.
+pub fn verdict_word(verdict: Verdict) -> String {
+    serde_json::to_value(verdict)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}

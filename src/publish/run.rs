@@ -1,0 +1,154 @@
+//! The run a publish promotes, checked before anything is written: a
+//! complete run directory of `dualrun run`, a verdict that allows it, the
+//! candidate's output files unchanged since the run, and inputs that are
+//! still those the run read (what was proven is what goes live).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::input::Fingerprint;
+use crate::rules::Verdict;
+
+/// A run that may be published.
+#[derive(Debug, Clone)]
+pub struct ApprovedRun {
+    /// The run directory's name.
+    pub id: String,
+    pub verdict: Verdict,
+    pub forced_reason: Option<String>,
+    pub inputs: Vec<Fingerprint>,
+    /// Output name -> the candidate's Parquet file in the run directory.
+    pub outputs: BTreeMap<String, PathBuf>,
+}
+
+impl ApprovedRun {
+    /// Checks `dir`; `forced_reason` allows a rejected run.
+    pub fn open(dir: &Path, forced_reason: Option<&str>) -> Result<Self> {
+        let refuse = |message: String| Error::publish(dir, message);
+        let incomplete = |what: &str| {
+            refuse(format!("is not a complete run directory: {what}"))
+                .with_hint("publish a directory that `dualrun run` wrote and finished")
+        };
+        for file in ["report.json", "manifest.json"] {
+            if !dir.join(file).is_file() {
+                return Err(incomplete(&format!("`{file}` is missing")));
+            }
+        }
+        let report = crate::report::json::read(&dir.join("report.json"))?;
+        if report.command != "run" {
+            return Err(incomplete("its report is not of `dualrun run`"));
+        }
+        let manifest: serde_json::Value = std::fs::read(dir.join("manifest.json"))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .ok_or_else(|| incomplete("`manifest.json` is not a manifest"))?;
+        let agrees = serde_json::to_value(report.verdict).ok().as_ref() == manifest.get("verdict")
+            && serde_json::to_value(&report.inputs).ok().as_ref() == manifest.get("inputs");
+        if !agrees {
+            return Err(refuse(
+                "its report and its manifest disagree on the verdict or the inputs".to_string(),
+            )
+            .with_hint("a run directory must not be edited; run again"));
+        }
+        let forced_reason = match (report.verdict, forced_reason) {
+            (Verdict::Approved, _) => None,
+            (Verdict::Rejected, Some(reason)) => Some(reason.to_string()),
+            (Verdict::Rejected, None) => {
+                return Err(refuse("the run was rejected".to_string()).with_hint(
+                    "fix the candidate, or publish it anyway with `--force --reason \"...\"`",
+                ));
+            }
+            (Verdict::Error, _) => {
+                return Err(refuse(
+                    "the run could not decide (verdict `error`), so there is nothing proven to publish"
+                        .to_string(),
+                )
+                .with_hint("fix what its report says and run again"));
+            }
+        };
+        let outputs = candidate_outputs(dir, &manifest)?;
+        check_inputs(dir, &report.inputs)?;
+        let id = dir
+            .canonicalize()
+            .ok()
+            .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .ok_or_else(|| incomplete("it has no name to publish it under"))?;
+        Ok(ApprovedRun {
+            id,
+            verdict: report.verdict,
+            forced_reason,
+            inputs: report.inputs,
+            outputs,
+        })
+    }
+}
+
+/// The candidate's files the manifest lists, each still as the run left it.
+fn candidate_outputs(
+    dir: &Path,
+    manifest: &serde_json::Value,
+) -> Result<BTreeMap<String, PathBuf>> {
+    let listed = manifest
+        .get("candidate_outputs")
+        .and_then(|v| v.as_object())
+        .filter(|o| !o.is_empty())
+        .ok_or_else(|| {
+            Error::publish(dir, "its manifest lists no candidate output to publish")
+                .with_hint("publish a run whose candidate built its outputs")
+        })?;
+    let mut outputs = BTreeMap::new();
+    for (name, expected) in listed {
+        let file = dir.join("candidate").join(format!("{name}.parquet"));
+        let found = crate::input::digest(&file).ok().map(
+            |(bytes, xxh3)| serde_json::json!({"bytes": bytes, "xxh3": format!("{xxh3:016x}")}),
+        );
+        match found {
+            None => {
+                return Err(Error::publish(
+                    dir,
+                    format!(
+                        "is not a complete run directory: `candidate/{name}.parquet` is missing"
+                    ),
+                )
+                .with_hint("publish a directory that `dualrun run` wrote and finished"));
+            }
+            Some(found) if &found != expected => {
+                return Err(Error::publish(
+                    dir,
+                    format!("`candidate/{name}.parquet` changed after the run"),
+                )
+                .with_hint("a run directory must not be edited; run again"));
+            }
+            Some(_) => {
+                outputs.insert(name.clone(), file);
+            }
+        }
+    }
+    Ok(outputs)
+}
+
+/// Every input fingerprinted again where the run read it.
+fn check_inputs(dir: &Path, inputs: &[Fingerprint]) -> Result<()> {
+    for recorded in inputs {
+        let now = crate::input::fingerprint(&recorded.input, Path::new(&recorded.path)).ok();
+        if now.as_ref() != Some(recorded) {
+            let what = if now.is_none() {
+                "can no longer be read"
+            } else {
+                "has changed"
+            };
+            return Err(Error::publish(
+                dir,
+                format!(
+                    "the input `{}` (`{}`) {what} since the run, so its outputs are not what the inputs give now",
+                    recorded.input, recorded.path
+                ),
+            )
+            .with_hint(
+                "run again on the current inputs (`--snapshot-inputs` keeps a run's inputs in its run directory)",
+            ));
+        }
+    }
+    Ok(())
+}

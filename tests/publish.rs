@@ -1,0 +1,505 @@
+//! `dualrun publish`, `rollback` and `versions` on real run directories and
+//! targets in temp dirs: publish/rollback cycles, concurrent publishes,
+//! crashes at every step (the process really aborts), `--only`, `--keep`,
+//! and the refusals (rejected, tampered, changed inputs, locked).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::*;
+
+/// A project whose two sides are files: prod in `prod/`, the candidate in
+/// `cand/`, two outputs `t` and `u`.
+fn project(root: &Path) {
+    for dir in ["prod", "cand"] {
+        std::fs::create_dir_all(root.join(dir)).unwrap();
+    }
+    std::fs::write(root.join("prod/t.csv"), "id,v\n1,10\n2,20\n").unwrap();
+    std::fs::write(root.join("prod/u.csv"), "id,w\n1,a\n").unwrap();
+    std::fs::write(
+        root.join("dualrun.toml"),
+        "[inputs]\nseed = \"prod/t.csv\"\n[prod]\nengine = \"files\"\noutputs_dir = \"prod\"\n\
+         [candidate]\nengine = \"files\"\noutputs_dir = \"cand\"\n\
+         [outputs.t]\nkey = [\"id\"]\n[outputs.u]\nkey = [\"id\"]\n",
+    )
+    .unwrap();
+}
+
+/// A run whose candidate has `t` and `u` as given; approved when they
+/// equal prod's.
+fn make_run(root: &Path, name: &str, t: &str, u: &str) -> PathBuf {
+    std::fs::write(root.join("cand/t.csv"), t).unwrap();
+    std::fs::write(root.join("cand/u.csv"), u).unwrap();
+    let dir = root.join("runs").join(name);
+    let output = dualrun(
+        root,
+        &["run", ".", "--run-dir", dir.to_str().unwrap(), "--quiet"],
+    );
+    assert!(
+        output.status.code().is_some_and(|c| c < 2),
+        "{}",
+        stderr(&output)
+    );
+    dir
+}
+
+const T: &str = "id,v\n1,10\n2,20\n";
+const U: &str = "id,w\n1,a\n";
+
+fn publish(root: &Path, run: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["publish", run.to_str().unwrap(), "--to", "target"];
+    args.extend_from_slice(extra);
+    dualrun(root, &args)
+}
+
+fn live(root: &Path) -> String {
+    std::fs::read_link(root.join("target/current"))
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn log(root: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(root.join("target/published.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The rows of output `name` as readers see it through `current`.
+fn current_rows(root: &Path, name: &str) -> Vec<String> {
+    let output = dualrun(
+        root,
+        &[
+            "profile",
+            &format!("target/current/{name}.parquet"),
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    vec![json["table"]["rows"].to_string()]
+}
+
+/// `dualrun diff` of the live output against a candidate file: 0 if equal.
+fn live_equals(root: &Path, name: &str, file: &Path) -> bool {
+    let output = dualrun(
+        root,
+        &[
+            "diff",
+            &format!("target@current/{name}"),
+            file.to_str().unwrap(),
+            "--key",
+            "id",
+            "--quiet",
+        ],
+    );
+    assert!(
+        output.status.code().is_some_and(|c| c < 2),
+        "{}",
+        stderr(&output)
+    );
+    output.status.code() == Some(0)
+}
+
+#[test]
+fn publish_rollback_publish_keeps_current_whole_and_the_log_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    project(root);
+    let first = make_run(root, "r1", T, U);
+    let output = publish(root, &first, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(live(root), "r1");
+    assert!(live_equals(root, "t", &first.join("candidate/t.parquet")));
+    // The run directory is left as it was, the target holds its own files.
+    assert!(first.join("candidate/t.parquet").is_file());
+    assert_eq!(current_rows(root, "t"), vec!["2".to_string()]);
+
+    // A rejected run needs --force and a reason, which is recorded.
+    let second = make_run(root, "r2", "id,v\n1,10\n2,21\n3,30\n", U);
+    let refused = publish(root, &second, &[]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        stderr(&refused).contains("the run was rejected"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(stderr(&refused).contains("hint: "));
+    assert_eq!(live(root), "r1", "a refused publish changes nothing");
+    let forced = publish(
+        root,
+        &second,
+        &["--force", "--reason", "finance signed off"],
+    );
+    assert_eq!(forced.status.code(), Some(0), "{}", stderr(&forced));
+    assert_eq!(live(root), "r2");
+    assert_eq!(current_rows(root, "t"), vec!["3".to_string()]);
+    // Publishing the same run twice is refused.
+    assert_eq!(
+        publish(root, &second, &["--force", "--reason", "x"])
+            .status
+            .code(),
+        Some(2)
+    );
+
+    let back = dualrun(root, &["rollback", "target"]);
+    assert_eq!(back.status.code(), Some(0), "{}", stderr(&back));
+    assert_eq!(live(root), "r1");
+    assert!(live_equals(root, "t", &first.join("candidate/t.parquet")));
+    let again = dualrun(root, &["rollback", "target", "--to", "r2"]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    assert_eq!(live(root), "r2");
+    let unknown = dualrun(root, &["rollback", "target", "--to", "nope"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(stderr(&unknown).contains("has no version `nope`"));
+
+    let third = make_run(root, "r3", T, U);
+    assert_eq!(publish(root, &third, &[]).status.code(), Some(0));
+    assert_eq!(live(root), "r3");
+
+    let events: Vec<(String, String)> = log(root)
+        .iter()
+        .map(|e| {
+            (
+                e["event"].as_str().unwrap().to_string(),
+                e["version"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String)> = [
+        ("publish", "r1"),
+        ("publish", "r2"),
+        ("rollback", "r1"),
+        ("rollback", "r2"),
+        ("publish", "r3"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(events, expected);
+    let entries = log(root);
+    assert_eq!(entries[1]["forced_reason"], "finance signed off");
+    assert_eq!(entries[1]["verdict"], "rejected");
+    assert_eq!(entries[4]["previous"], "r2");
+    assert!(entries[0]["inputs"][0]["xxh3"].is_string());
+
+    let listed = dualrun(root, &["versions", "target", "--json"]);
+    let versions: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let live_flags: Vec<(String, bool)> = versions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["version"].as_str().unwrap().to_string(),
+                v["live"] == true,
+            )
+        })
+        .collect();
+    assert_eq!(
+        live_flags,
+        vec![
+            ("r1".to_string(), false),
+            ("r2".to_string(), false),
+            ("r3".to_string(), true)
+        ]
+    );
+    let table = stdout(&dualrun(root, &["versions", "target"]));
+    assert!(table.contains("forced: finance signed off"), "{table}");
+}
+
+#[test]
+fn only_publishes_a_subset_and_keep_prunes_old_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    project(root);
+    let first = make_run(root, "r1", T, U);
+    assert_eq!(publish(root, &first, &[]).status.code(), Some(0));
+    // r2 changes both outputs but publishes only `u`: `t` stays r1's.
+    let second = make_run(root, "r2", "id,v\n1,11\n2,20\n", "id,w\n1,b\n");
+    let output = publish(
+        root,
+        &second,
+        &["--force", "--reason", "u only", "--only", "u"],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("kept t as they were"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(live_equals(root, "t", &first.join("candidate/t.parquet")));
+    assert!(live_equals(root, "u", &second.join("candidate/u.parquet")));
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("target/current/version.json")).unwrap())
+            .unwrap();
+    assert_eq!(record["outputs"]["t"], "r1");
+    assert_eq!(record["outputs"]["u"], "r2");
+    let nothing = publish(
+        root,
+        &second,
+        &["--force", "--reason", "x", "--only", "zz*"],
+    );
+    assert_eq!(nothing.status.code(), Some(2));
+
+    for name in ["r3", "r4"] {
+        let run = make_run(root, name, T, U);
+        assert_eq!(publish(root, &run, &[]).status.code(), Some(0));
+    }
+    // Roll back to r3, then publish r5 keeping 1 version: r5 is live and r4
+    // is the one before it, so both stay; r1 to r3 go.
+    assert_eq!(
+        dualrun(root, &["rollback", "target", "--to", "r3"])
+            .status
+            .code(),
+        Some(0)
+    );
+    let run = make_run(root, "r5", T, U);
+    let output = publish(root, &run, &["--keep", "1"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let kept: Vec<String> = std::fs::read_dir(root.join("target/versions"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(kept, vec!["r4".to_string(), "r5".to_string()]);
+    assert_eq!(live(root), "r5");
+    let last = log(root).pop().unwrap();
+    assert_eq!(last["pruned"], serde_json::json!(["r1", "r2", "r3"]));
+}
+
+#[test]
+fn publish_refuses_tampered_runs_changed_inputs_and_a_held_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    project(root);
+    let run = make_run(root, "r1", T, U);
+
+    // The candidate's file changed after the run.
+    let tampered = root.join("runs/tampered");
+    copy_dir(&run, &tampered);
+    std::fs::write(tampered.join("candidate/t.parquet"), b"not the run's").unwrap();
+    let output = publish(root, &tampered, &[]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("changed after the run"),
+        "{}",
+        stderr(&output)
+    );
+
+    // Incomplete: no manifest.
+    let incomplete = root.join("runs/incomplete");
+    copy_dir(&run, &incomplete);
+    std::fs::remove_file(incomplete.join("manifest.json")).unwrap();
+    let output = publish(root, &incomplete, &[]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("`manifest.json` is missing"));
+
+    // Another process holds the target's lock.
+    std::fs::create_dir_all(root.join("target")).unwrap();
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(root.join("target/.lock"))
+        .unwrap();
+    lock.lock().unwrap();
+    let output = publish(root, &run, &[]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("another publish holds the lock"),
+        "{}",
+        stderr(&output)
+    );
+    drop(lock);
+    assert_eq!(publish(root, &run, &[]).status.code(), Some(0));
+
+    // The input the run read has changed since.
+    let later = make_run(root, "r2", T, U);
+    std::fs::write(root.join("prod/t.csv"), "id,v\n1,10\n2,20\n9,90\n").unwrap();
+    let output = publish(root, &later, &[]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("the input `seed`"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(live(root), "r1");
+    // Nothing outside the target was touched: the run dirs are intact.
+    assert!(later.join("candidate/t.parquet").is_file());
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    let status = Command::new("cp")
+        .args(["-r", from.to_str().unwrap(), to.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn a_crash_at_any_step_leaves_current_whole() {
+    for (step, live_after) in [("staged", "r1"), ("versioned", "r1"), ("switched", "r2")] {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        project(root);
+        let first = make_run(root, "r1", T, U);
+        assert_eq!(publish(root, &first, &[]).status.code(), Some(0));
+        let second = make_run(root, "r2", T, "id,w\n1,a\n2,b\n");
+        let crashed = Command::new(env!("CARGO_BIN_EXE_dualrun"))
+            .args([
+                "publish",
+                second.to_str().unwrap(),
+                "--to",
+                "target",
+                "--force",
+            ])
+            .args(["--reason", "crash test"])
+            .current_dir(root)
+            .env("DUALRUN_CRASH_AT", step)
+            .output()
+            .unwrap();
+        assert_eq!(crashed.status.code(), None, "{step}: the process aborted");
+        assert_eq!(live(root), live_after, "{step}");
+        // Every output of the live version reads, and is the right one.
+        let expected = if live_after == "r1" { &first } else { &second };
+        for name in ["t", "u"] {
+            assert!(
+                live_equals(
+                    root,
+                    name,
+                    &expected.join(format!("candidate/{name}.parquet"))
+                ),
+                "{step}: {name}"
+            );
+        }
+        // The next publish cleans up and goes on; the log says what the
+        // crash left unsaid.
+        let third = make_run(root, "r3", T, U);
+        let output = publish(root, &third, &[]);
+        assert_eq!(output.status.code(), Some(0), "{step}: {}", stderr(&output));
+        assert_eq!(live(root), "r3");
+        let hidden: Vec<_> = std::fs::read_dir(root.join("target/versions"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with('.'))
+            .collect();
+        assert!(hidden.is_empty(), "{step}: {hidden:?}");
+        let events: Vec<String> = log(root)
+            .iter()
+            .map(|e| {
+                format!(
+                    "{} {}",
+                    e["event"].as_str().unwrap(),
+                    e["version"].as_str().unwrap()
+                )
+            })
+            .collect();
+        if step == "switched" {
+            assert_eq!(
+                events,
+                ["publish r1", "recovered r2", "publish r3"],
+                "{step}"
+            );
+        } else {
+            assert_eq!(events, ["publish r1", "publish r3"], "{step}");
+        }
+    }
+}
+
+#[test]
+fn concurrent_publishes_one_at_a_time_and_never_a_torn_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    project(root);
+    let runs: Vec<PathBuf> = (0..6)
+        .map(|i| make_run(root, &format!("c{i}"), T, U))
+        .collect();
+    let children: Vec<_> = runs
+        .iter()
+        .map(|run| {
+            Command::new(env!("CARGO_BIN_EXE_dualrun"))
+                .args(["publish", run.to_str().unwrap(), "--to", "target"])
+                .current_dir(root)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut published = 0;
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        match output.status.code() {
+            Some(0) => published += 1,
+            Some(2) => assert!(
+                stderr(&output).contains("another publish holds the lock"),
+                "{}",
+                stderr(&output)
+            ),
+            other => panic!("{other:?}: {}", stderr(&output)),
+        }
+    }
+    assert!(published >= 1);
+    // Every publish that said so is logged, and `current` is one of them.
+    let logged: Vec<String> = log(root)
+        .iter()
+        .map(|e| e["version"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(logged.len(), published);
+    assert_eq!(logged.last().unwrap(), &live(root));
+    for name in ["t", "u"] {
+        assert!(live_equals(
+            root,
+            name,
+            &runs[0].join(format!("candidate/{name}.parquet"))
+        ));
+    }
+}
+
+#[test]
+fn run_publishes_only_what_it_approves() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    project(root);
+    std::fs::write(root.join("cand/t.csv"), T).unwrap();
+    std::fs::write(root.join("cand/u.csv"), U).unwrap();
+    let output = dualrun(root, &["run", ".", "--quiet", "--publish-to", "target"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stderr(&output).contains("published"), "{}", stderr(&output));
+    let first = live(root);
+    assert!(first.len() > 16, "a run id: {first}");
+
+    std::fs::write(root.join("cand/t.csv"), "id,v\n1,99\n2,20\n").unwrap();
+    let output = dualrun(root, &["run", ".", "--quiet", "--publish-to", "target"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("not published"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(live(root), first);
+
+    // The next project's prod reads what is live.
+    let text = std::fs::read_to_string(root.join("dualrun.toml")).unwrap();
+    std::fs::write(
+        root.join("dualrun.toml"),
+        text.replace("seed = \"prod/t.csv\"", "seed = \"target@current/t\""),
+    )
+    .unwrap();
+    let output = dualrun(root, &["run", ".", "--format", "json"]);
+    let report = json_report(&output);
+    let path = report["inputs"][0]["path"].as_str().unwrap();
+    assert!(
+        path.ends_with(&format!("target/versions/{first}/t.parquet")),
+        "{path}"
+    );
+}
