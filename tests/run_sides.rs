@@ -98,6 +98,16 @@ fn table<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value
         .unwrap_or_else(|| panic!("no table {name} in {report:#}"))
 }
 
+/// The outcome of `check` on `table`.
+fn outcome<'a>(report: &'a serde_json::Value, table: &str, check: &str) -> &'a serde_json::Value {
+    report["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["table"] == table && o["check"] == check)
+        .unwrap_or_else(|| panic!("no {check} on {table}: {report:#}"))
+}
+
 #[cfg(feature = "polars")]
 #[test]
 fn polars_and_datafusion_build_the_same_outputs_from_the_same_models() {
@@ -212,18 +222,9 @@ fn a_declared_output_on_one_side_only_is_an_added_or_removed_table() {
         serde_json::json!(["large_orders"])
     );
     // Without rules, any difference rejects.
-    let identical = |name: &str| {
-        report["rules"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|o| o["table"] == name)
-            .unwrap()
-            .clone()
-    };
-    assert_eq!(identical("revenue")["status"], "fail");
+    assert_eq!(outcome(&report, "revenue", "identical")["status"], "fail");
     assert!(
-        identical("large_orders")["message"]
+        outcome(&report, "large_orders", "identical")["message"]
             .as_str()
             .unwrap()
             .contains("only in candidate")
@@ -243,20 +244,20 @@ fn a_declared_output_on_one_side_only_is_an_added_or_removed_table() {
     );
     let report = json_report(&output);
     assert_eq!(output.status.code(), Some(1), "{report:#}");
-    let outcome = |table: &str, check: &str| {
-        report["rules"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|o| o["table"] == table && o["check"] == check)
-            .unwrap_or_else(|| panic!("no {check} on {table}: {report:#}"))
-            .clone()
-    };
-    assert_eq!(outcome("revenue", "schema")["status"], "fail");
-    assert_eq!(outcome("revenue", "schema")["observed"], "table_removed");
-    assert_eq!(outcome("large_orders", "schema")["status"], "warn");
-    assert_eq!(outcome("large_orders", "rows_changed")["status"], "info");
-    assert_eq!(outcome("order_regions", "rows_changed")["status"], "pass");
+    assert_eq!(outcome(&report, "revenue", "schema")["status"], "fail");
+    assert_eq!(
+        outcome(&report, "revenue", "schema")["observed"],
+        "table_removed"
+    );
+    assert_eq!(outcome(&report, "large_orders", "schema")["status"], "warn");
+    assert_eq!(
+        outcome(&report, "large_orders", "rows_changed")["status"],
+        "info"
+    );
+    assert_eq!(
+        outcome(&report, "order_regions", "rows_changed")["status"],
+        "pass"
+    );
 
     // Without a schema rule, the built-in presence check still judges.
     std::fs::write(
@@ -375,18 +376,6 @@ fn the_run_directory_keeps_every_output_as_parquet_and_a_full_manifest() {
         serde_json::json!(["order_regions"])
     );
     assert_eq!(manifest["inputs"].as_array().unwrap().len(), 2);
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let status = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-        .args(args)
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success(), "git {args:?}");
 }
 
 fn worktrees(dir: &Path) -> usize {
