@@ -13,7 +13,7 @@ use crate::cli::RunArgs;
 use crate::diff::{DiffOptions, diff_tables};
 use crate::divergence::Divergence;
 use crate::error::{Error, Result};
-use crate::input::{CsvOptions, Fingerprint, Table, TableSource};
+use crate::input::{Fingerprint, Table, TableSource};
 use crate::plan;
 use crate::progress::Progress;
 use crate::project::{self, OutputPlan as OutputSpec, Project};
@@ -189,15 +189,7 @@ fn diff_options(spec: &OutputSpec, stats: bool, sample: usize) -> DiffOptions {
 
 /// Each side's table of one output, where that side has it.
 fn read_outputs(paths: &[Option<&String>; 2], threads: usize) -> Result<[Option<Table>; 2]> {
-    let sources: Vec<TableSource> = paths
-        .iter()
-        .flatten()
-        .map(|path| TableSource {
-            spec: path.to_string(),
-            format: None,
-            csv: CsvOptions::default(),
-        })
-        .collect();
+    let sources: Vec<TableSource> = paths.iter().flatten().map(TableSource::of_path).collect();
     let mut read = read_tables(threads, &sources)?.into_iter();
     Ok(paths.map(|p| p.and_then(|_| read.next())))
 }
@@ -301,14 +293,8 @@ fn model_divergence(
         }
         let sources: Vec<TableSource> = SIDES
             .iter()
-            .map(|side| TableSource {
-                spec: run_dir
-                    .join(side)
-                    .join(format!("{name}.parquet"))
-                    .display()
-                    .to_string(),
-                format: None,
-                csv: CsvOptions::default(),
+            .map(|side| {
+                TableSource::of_path(run_dir.join(side).join(format!("{name}.parquet")).display())
             })
             .collect();
         let mut read = read_tables(threads, &sources)?;

@@ -24,11 +24,6 @@ impl Progress {
         }
     }
 
-    /// No display at all.
-    pub fn hidden() -> Self {
-        Progress { lines: None }
-    }
-
     /// A new line counting `total` steps, labelled `label`.
     pub fn counter(&self, label: &str, total: u64) -> Line {
         let bar = self.lines.as_ref().map(|lines| {
@@ -70,6 +65,11 @@ pub struct Line {
 }
 
 impl Line {
+    /// A line that shows nothing.
+    pub fn none() -> Self {
+        Line { bar: None }
+    }
+
     pub fn set_total(&self, total: u64) {
         if let Some(bar) = &self.bar {
             bar.set_length(total);

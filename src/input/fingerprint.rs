@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::Xxh3;
 
-use super::{CsvOptions, TableSource, locate_files};
+use super::{TableSource, locate_files};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,13 +30,7 @@ pub struct Fingerprint {
 
 /// The fingerprint of input `name` at `path` (a file, directory or glob).
 pub fn fingerprint(name: &str, path: &Path) -> Result<Fingerprint> {
-    let source = TableSource {
-        spec: path.display().to_string(),
-        format: None,
-        csv: CsvOptions::default(),
-    };
-    let (mut files, _) = locate_files(&source)?;
-    files.sort();
+    let files = sorted_files(path)?;
     let mut hasher = Xxh3::new();
     let mut bytes = 0u64;
     for file in &files {
@@ -54,6 +48,13 @@ pub fn fingerprint(name: &str, path: &Path) -> Result<Fingerprint> {
         bytes,
         xxh3: format!("{:016x}", hasher.digest()),
     })
+}
+
+/// The files an input names, in path order.
+fn sorted_files(path: &Path) -> Result<Vec<PathBuf>> {
+    let (mut files, _) = locate_files(&TableSource::of_path(path.display()))?;
+    files.sort();
+    Ok(files)
 }
 
 /// The length of one file and the xxh3 of its content (not its name, so a
@@ -86,13 +87,7 @@ pub fn snapshot(
     std::fs::create_dir_all(dir).map_err(|e| output_error(dir, e))?;
     let mut copies = BTreeMap::new();
     for (name, path) in inputs {
-        let source = TableSource {
-            spec: path.display().to_string(),
-            format: None,
-            csv: CsvOptions::default(),
-        };
-        let (mut files, _) = locate_files(&source)?;
-        files.sort();
+        let files = sorted_files(path)?;
         let copy = |from: &Path, to: &Path| {
             std::fs::copy(from, to)
                 .map(|_| ())

@@ -128,14 +128,9 @@ fn single_format(spec: &str, files: &[PathBuf]) -> Result<FileFormat> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::input::CsvOptions;
 
     fn source(spec: &str) -> TableSource {
-        TableSource {
-            spec: spec.to_string(),
-            format: None,
-            csv: CsvOptions::default(),
-        }
+        TableSource::of_path(spec)
     }
 
     #[test]

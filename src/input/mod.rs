@@ -21,3 +21,16 @@ pub struct TableSource {
     pub format: Option<FileFormat>,
     pub csv: CsvOptions,
 }
+
+impl TableSource {
+    /// A path (file, directory or glob) read as its extension says, with
+    /// the default CSV options: how dualrun reads what it wrote itself and
+    /// a project's inputs and outputs.
+    pub fn of_path(spec: impl std::fmt::Display) -> Self {
+        TableSource {
+            spec: spec.to_string(),
+            format: None,
+            csv: CsvOptions::default(),
+        }
+    }
+}

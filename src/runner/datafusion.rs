@@ -16,7 +16,7 @@ use datafusion::prelude::SessionContext;
 use super::models::{Model, Models};
 use super::timeline::Timeline;
 use crate::error::first_line;
-use crate::input::{CsvOptions, TableSource, read_table};
+use crate::input::{TableSource, read_table};
 
 /// The engine's name and version, for the manifest.
 pub const VERSION: &str = datafusion::DATAFUSION_VERSION;
@@ -61,12 +61,7 @@ pub async fn read_input(
     name: &str,
     path: &Path,
 ) -> Result<(SchemaRef, Vec<RecordBatch>), String> {
-    let source = TableSource {
-        spec: path.display().to_string(),
-        format: None,
-        csv: CsvOptions::default(),
-    };
-    let table = read_table(ctx, &source)
+    let table = read_table(ctx, &TableSource::of_path(path.display()))
         .await
         .map_err(|e| format!("input `{name}`: {e}"))?;
     Ok((table.schema, table.batches))

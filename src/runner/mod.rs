@@ -113,7 +113,7 @@ fn side_line(progress: &Progress, side: &str, plan: &SidePlan) -> Line {
     match plan {
         SidePlan::Sql { .. } => progress.counter(&label, 0),
         SidePlan::Command { run, .. } => progress.spinner(&label, run),
-        SidePlan::Files { .. } => Progress::hidden().counter(&label, 0),
+        SidePlan::Files { .. } => Line::none(),
     }
 }
 
