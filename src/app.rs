@@ -4,8 +4,6 @@
 
 use std::time::Instant;
 
-use datafusion::prelude::{SessionConfig, SessionContext};
-
 use crate::cli::{
     CheckArgs, Cli, Command, DiffArgs, InitArgs, ProfileArgs, PublishArgs, RollbackArgs,
     VersionsArgs,
@@ -19,6 +17,7 @@ use crate::profile::profile_table;
 use crate::project;
 use crate::report::{self, ProfileReport, Report, Timings};
 use crate::rules::{self, TableColumns};
+use crate::threads;
 
 /// Runs the command and returns the process exit code of its verdict.
 pub fn run(cli: Cli) -> Result<u8> {
@@ -31,6 +30,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Publish(args) => publish(&args),
         Command::Rollback(args) => rollback(&args),
         Command::Versions(args) => versions(&args),
+        Command::Bench(command) => crate::bench::run(&command),
     }
 }
 
@@ -41,7 +41,7 @@ pub fn profile(args: &ProfileArgs) -> Result<u8> {
     let threads = plan.output.threads;
     let table = read_tables(threads, std::slice::from_ref(&plan.table))?.remove(0);
     let read_done = Instant::now();
-    let profile = thread_pool(threads)?.install(|| profile_table(&table, &plan.columns))?;
+    let profile = threads::rayon_pool(threads)?.install(|| profile_table(&table, &plan.columns))?;
     let mut report = ProfileReport::of(&plan.name, &table, profile);
     if plan.output.timings {
         report.timings = Some(timings(started, read_done));
@@ -52,23 +52,12 @@ pub fn profile(args: &ProfileArgs) -> Result<u8> {
 
 /// Reads tables concurrently with DataFusion on a runtime of `threads`.
 pub(crate) fn read_tables(threads: usize, sources: &[TableSource]) -> Result<Vec<Table>> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
-        .enable_all()
-        .build()
+    let runtime = threads::tokio_runtime(threads)
         .map_err(|e| Error::compute("cannot start the reader runtime", e))?;
-    let context =
-        SessionContext::new_with_config(SessionConfig::new().with_target_partitions(threads));
+    let context = threads::session(threads);
     runtime.block_on(futures::future::try_join_all(
         sources.iter().map(|source| read_table(&context, source)),
     ))
-}
-
-pub(crate) fn thread_pool(threads: usize) -> Result<rayon::ThreadPool> {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .map_err(|e| Error::compute("cannot start the thread pool", e))
 }
 
 pub(crate) fn timings(started: Instant, read_done: Instant) -> Timings {
@@ -106,7 +95,8 @@ pub fn diff_report(plan: &DiffPlan, started: Instant) -> Result<Report> {
     rules::check_names(&plan.judge.rules, std::slice::from_ref(&columns))?;
     let needs = rules::diff_needs(&plan.judge.rules, &columns)?;
     let options = plan::with_rule_needs(&plan.options, needs)?;
-    let diff = thread_pool(threads)?.install(|| diff_tables(&prod, &candidate, &options))?;
+    let diff =
+        threads::rayon_pool(threads)?.install(|| diff_tables(&prod, &candidate, &options))?;
     let mut report = Report::of_diff(&plan.name, &prod, &candidate, diff);
     judge(&mut report, &plan.judge);
     if plan.output.timings {

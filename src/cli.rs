@@ -35,6 +35,86 @@ pub enum Command {
     Rollback(RollbackArgs),
     /// List a target's published versions
     Versions(VersionsArgs),
+    /// Tools for benchmarks: generate a pair, time a full scan
+    #[command(hide = true, subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Write a deterministic prod/candidate Parquet pair and print the counts a diff must find
+    Generate(GenerateArgs),
+    /// Decode every column of Parquet files with DataFusion (the yardstick of benchmarks)
+    Scan(ScanArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// A new directory (or one without a pair yet) for prod.parquet and candidate.parquet
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Rows of prod
+    #[arg(long, default_value_t = 5_000_000, value_name = "N")]
+    pub rows: u64,
+
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub seed: u64,
+
+    /// Int64 columns
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub ints: usize,
+
+    /// Float64 columns
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub floats: usize,
+
+    /// Decimal(18,2) columns
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub decimals: usize,
+
+    /// Utf8 columns (a word of a vocabulary, a word with a number, free text, in turn)
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub strings: usize,
+
+    /// Timestamp (microseconds) columns
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub timestamps: usize,
+
+    /// Boolean columns
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub bools: usize,
+
+    /// Fraction of value cells that are NULL
+    #[arg(long, default_value_t = 0.0, value_name = "FRACTION")]
+    pub nulls: f64,
+
+    /// Fraction of rows the candidate changes (one column each)
+    #[arg(long, default_value_t = 0.01, value_name = "FRACTION")]
+    pub changed: f64,
+
+    /// Fraction of rows the candidate removes
+    #[arg(long, default_value_t = 0.001, value_name = "FRACTION")]
+    pub removed: f64,
+
+    /// Rows the candidate adds, as a fraction of prod's
+    #[arg(long, default_value_t = 0.001, value_name = "FRACTION")]
+    pub added: f64,
+
+    /// Also write prod.csv and candidate.csv
+    #[arg(long)]
+    pub csv: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Parquet files, scanned concurrently
+    #[arg(required = true)]
+    pub files: Vec<String>,
+
+    /// Worker threads (default: one per core)
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
 }
 
 #[derive(Debug, Args)]

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::app::{read_tables, thread_pool, timings};
+use crate::app::{read_tables, timings};
 use crate::cli::RunArgs;
 use crate::diff::{DiffOptions, diff_tables};
 use crate::divergence::Divergence;
@@ -20,6 +20,7 @@ use crate::project::{self, OutputPlan as OutputSpec, Project};
 use crate::report::{self, Report, TableReport, TableStatus};
 use crate::rules::{self, Judgement, RuleOutcome, Status, TableColumns, Verdict};
 use crate::runner::{self, SideRun};
+use crate::threads::rayon_pool;
 
 const SIDES: [&str; 2] = ["prod", "candidate"];
 
@@ -34,6 +35,7 @@ pub fn run_project(args: &RunArgs) -> Result<u8> {
         rules: rule_files,
         strict: args.judge.strict || project.strict,
     })?;
+    crate::threads::bound_polars(output.threads);
     crate::interrupt::install();
     let run_dir = new_run_dir(&project, args.run_dir.as_deref())?;
     if args.snapshot_inputs {
@@ -42,7 +44,7 @@ pub fn run_project(args: &RunArgs) -> Result<u8> {
     let progress = Progress::on_stderr(output.quiet);
     let fingerprints = input_fingerprints(&project)?;
     let started = Instant::now();
-    let sides = runner::run_sides(&project, &run_dir, &progress);
+    let sides = runner::run_sides(&project, &run_dir, &progress, output.threads);
     // An input that changed while the sides ran may have been read
     // differently by each: the comparison would prove nothing.
     let tampered: Vec<String> = input_fingerprints(&project)?
@@ -57,7 +59,7 @@ pub fn run_project(args: &RunArgs) -> Result<u8> {
     let mut unbuilt = Vec::new();
     if !sides.iter().any(SideRun::failed) {
         let line = progress.counter("diff", project.outputs.len() as u64);
-        let pool = thread_pool(output.threads)?;
+        let pool = rayon_pool(output.threads)?;
         // One output at a time, so only one pair of tables is in memory.
         for (name, spec) in &project.outputs {
             line.working_on(name);
@@ -280,7 +282,7 @@ fn model_divergence(
     tables: &[TableReport],
     threads: usize,
 ) -> Result<Divergence> {
-    let pool = thread_pool(threads)?;
+    let pool = rayon_pool(threads)?;
     let mut differs = BTreeMap::new();
     for name in sides[0]
         .models

@@ -9,6 +9,7 @@
 //! decide.
 
 pub mod app;
+pub mod bench;
 pub mod cli;
 pub mod diff;
 pub mod divergence;
@@ -25,6 +26,7 @@ pub mod publish;
 pub mod report;
 pub mod rules;
 pub mod runner;
+pub mod threads;
 
 pub use diff::{DiffOptions, TableDiff, diff_tables};
 pub use error::{Error, Result};

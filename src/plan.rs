@@ -229,6 +229,16 @@ pub fn profile_plan(args: &ProfileArgs) -> Result<ProfilePlan> {
     })
 }
 
+/// `--threads`, checked; one per core when not given.
+pub fn thread_count(threads: Option<usize>) -> Result<usize> {
+    match threads {
+        Some(0) => Err(Error::usage("`--threads` must be at least 1")
+            .with_hint("leave it out to use one thread per core")),
+        Some(n) => Ok(n),
+        None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+    }
+}
+
 pub fn output_plan(args: &OutputArgs) -> Result<OutputPlan> {
     let mut formats = args.format.clone();
     formats.dedup();
@@ -241,14 +251,7 @@ pub fn output_plan(args: &OutputArgs) -> Result<OutputPlan> {
                 .with_hint("add `--output-dir DIR`"),
         );
     }
-    let threads = match args.threads {
-        Some(0) => {
-            return Err(Error::usage("`--threads` must be at least 1")
-                .with_hint("leave it out to use one thread per core"));
-        }
-        Some(n) => n,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-    };
+    let threads = thread_count(args.threads)?;
     let color = match args.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,

@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::diff::ColumnStats;
 use crate::diff::canon::comparison_type;
 use crate::diff::compare::ColumnRule;
-use crate::diff::prepare::{Side, StatsOf, prepare_side};
+use crate::diff::prepare::{MatchOn, Side, StatsOf, prepare_side};
 use crate::diff::schema::ColumnPair;
 use crate::error::{Error, Result};
 use crate::input::Table;
@@ -53,7 +53,16 @@ pub fn profile_table(table: &Table, columns: &[String]) -> Result<Vec<ProfiledCo
             own_tolerance: false,
         })
         .collect();
-    let side = prepare_side(Side::Prod, &table.batches, &pairs, &[], StatsOf::Keys)?;
+    let side = prepare_side(
+        Side::Prod,
+        &table.batches,
+        &MatchOn {
+            columns: &pairs,
+            nulls_excluded: false,
+        },
+        &[],
+        StatsOf::Keys,
+    )?;
     Ok(pairs
         .iter()
         .zip(&side.stats)

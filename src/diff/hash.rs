@@ -163,6 +163,47 @@ pub fn value_hashes(array: &dyn Array) -> Result<Vec<u64>, ArrowError> {
     Ok(hashes)
 }
 
+/// A bijection of u64 (splitmix64's finalizer: xor-shifts and odd
+/// multipliers, each invertible), so distinct inputs never share an output.
+fn bijective_mix(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// Key hashes that are injective on the key's values, for a single key
+/// column whose canonical value fits in 64 bits (integers, dates, times,
+/// timestamps, durations, canonical floats): equal hashes then prove equal
+/// keys, so matching never reads the key columns. `None` for other types.
+/// NULL keys get `NULL_HASH`, which some value shares: callers leave rows
+/// with NULL keys out of matching.
+pub fn exact_key_hashes(array: &dyn Array) -> Option<Vec<u64>> {
+    use DataType::*;
+    fn exact<T: ArrowPrimitiveType>(
+        array: &dyn Array,
+        bits: impl Fn(T::Native) -> u64,
+    ) -> Vec<u64> {
+        primitive_hashes::<T>(array, |v| bijective_mix(bits(v) ^ KEY_SEED))
+    }
+    let as_bits = |v: i64| v as u64;
+    Some(match array.data_type() {
+        Int64 => exact::<Int64Type>(array, as_bits),
+        Float64 => exact::<Float64Type>(array, |v| canonical_f64(v).to_bits()),
+        Date32 => exact::<Date32Type>(array, |v| i64::from(v) as u64),
+        Date64 => exact::<Date64Type>(array, as_bits),
+        Time64(TimeUnit::Nanosecond) => exact::<Time64NanosecondType>(array, as_bits),
+        Timestamp(TimeUnit::Second, _) => exact::<TimestampSecondType>(array, as_bits),
+        Timestamp(TimeUnit::Millisecond, _) => exact::<TimestampMillisecondType>(array, as_bits),
+        Timestamp(TimeUnit::Microsecond, _) => exact::<TimestampMicrosecondType>(array, as_bits),
+        Timestamp(TimeUnit::Nanosecond, _) => exact::<TimestampNanosecondType>(array, as_bits),
+        Duration(TimeUnit::Second) => exact::<DurationSecondType>(array, as_bits),
+        Duration(TimeUnit::Millisecond) => exact::<DurationMillisecondType>(array, as_bits),
+        Duration(TimeUnit::Microsecond) => exact::<DurationMicrosecondType>(array, as_bits),
+        Duration(TimeUnit::Nanosecond) => exact::<DurationNanosecondType>(array, as_bits),
+        _ => return None,
+    })
+}
+
 /// Nested and other whole-value types are hashed through Arrow's row format,
 /// a canonical byte encoding of any value; the few types it cannot encode
 /// (maps) are hashed through their display text.
@@ -235,6 +276,19 @@ mod tests {
         assert_eq!(hashes[0], hashes[1]);
         assert_eq!(hashes[2], hashes[3]);
         assert_ne!(hashes[0], hashes[2]);
+    }
+
+    #[test]
+    fn exact_key_hashes_are_injective_where_xxh3_need_not_be() {
+        // Neighbouring and sign-flipped values, and the float zeros.
+        let ints: ArrayRef = Arc::new(Int64Array::from(vec![0, 1, -1, i64::MIN, i64::MAX]));
+        let hashes = exact_key_hashes(ints.as_ref()).unwrap();
+        let distinct: std::collections::HashSet<_> = hashes.iter().collect();
+        assert_eq!(distinct.len(), 5);
+        let zeros: ArrayRef = Arc::new(Float64Array::from(vec![0.0, -0.0]));
+        let zeros = exact_key_hashes(zeros.as_ref()).unwrap();
+        assert_eq!(zeros[0], zeros[1]);
+        assert!(exact_key_hashes(strings(&[Some("a")]).as_ref()).is_none());
     }
 
     #[test]

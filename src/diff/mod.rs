@@ -34,7 +34,7 @@ pub use stats::ColumnStats;
 use crate::error::Result;
 use crate::input::Table;
 use matching::{MatchConfig, MatchResult, match_rows};
-use prepare::{PreparedSide, Side, StatsOf, prepare_side};
+use prepare::{MatchOn, PreparedSide, Side, StatsOf, prepare_side};
 use samples::SampleColumns;
 use schema::{ColumnPair, Sources, plan_columns};
 
@@ -82,18 +82,17 @@ pub fn diff_tables(prod: &Table, candidate: &Table, options: &DiffOptions) -> Re
         (true, true) => StatsOf::Values,
         (true, false) => StatsOf::Keys,
     };
+    let match_on = MatchOn {
+        columns: match_on,
+        nulls_excluded: keyed,
+    };
+    let prepare =
+        |side, table: &Table| prepare_side(side, &table.batches, &match_on, values, stats_of);
     let (prod_side, candidate_side) = rayon::join(
-        || prepare_side(Side::Prod, &prod.batches, match_on, values, stats_of),
-        || {
-            prepare_side(
-                Side::Candidate,
-                &candidate.batches,
-                match_on,
-                values,
-                stats_of,
-            )
-        },
+        || prepare(Side::Prod, prod),
+        || prepare(Side::Candidate, candidate),
     );
+    let match_on = match_on.columns;
     let (prod_side, candidate_side) = (prod_side?, candidate_side?);
     let rules: Vec<ColumnRule> = values.iter().map(|v| v.rule).collect();
     let ignore_sets: Vec<Vec<bool>> = options

@@ -7,7 +7,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use rayon::prelude::*;
 
 use super::canon::to_comparison;
-use super::hash::{KEY_SEED, ROW_SEED, fold_into, value_hashes};
+use super::hash::{KEY_SEED, ROW_SEED, exact_key_hashes, fold_into, value_hashes};
 use super::schema::ColumnPair;
 use super::stats::{CellSource, Sample, StatsState};
 use super::value::cell_to_json;
@@ -70,6 +70,9 @@ impl PreparedBatch {
 /// A whole side, ready to match.
 pub struct PreparedSide {
     pub batches: Vec<PreparedBatch>,
+    /// Key hashes are injective (see `hash::exact_key_hashes`): equal key
+    /// hashes are equal keys.
+    pub exact_keys: bool,
     pub stats_of: StatsOf,
     /// One merged state per statistics column.
     pub stats: Vec<StatsState>,
@@ -98,13 +101,29 @@ impl CellSource for StatCells<'_> {
     }
 }
 
+/// Which columns rows are matched on, and whether rows with a NULL in them
+/// stay out of matching (a real key) or take part (a whole-row diff).
+pub struct MatchOn<'a> {
+    pub columns: &'a [ColumnPair],
+    pub nulls_excluded: bool,
+}
+
 pub fn prepare_side(
     side: Side,
     batches: &[RecordBatch],
-    keys: &[ColumnPair],
+    match_on: &MatchOn,
     values: &[ColumnPair],
     stats_of: StatsOf,
 ) -> Result<PreparedSide> {
+    let keys = match_on.columns;
+    // An injective hash cannot keep NULL apart from every value, so it is
+    // used only where NULL keys never take part.
+    let exact_keys = match_on.nulls_excluded
+        && keys.len() == 1
+        && exact_key_hashes(&datafusion::arrow::array::new_empty_array(
+            &keys[0].compared_as,
+        ))
+        .is_some();
     let stat_pairs = match stats_of {
         StatsOf::Nothing => &[][..],
         StatsOf::Keys => keys,
@@ -129,7 +148,7 @@ pub fn prepare_side(
                 let batch = prepare_batch(
                     side,
                     (index as u32, batch, table_rows),
-                    keys,
+                    (keys, exact_keys),
                     values,
                     stats_of,
                     &mut stats,
@@ -152,6 +171,7 @@ pub fn prepare_side(
     stats.par_iter_mut().for_each(StatsState::finalize);
     Ok(PreparedSide {
         batches: prepared.into_iter().map(|(_, batch)| batch).collect(),
+        exact_keys,
         stats_of,
         stats,
     })
@@ -162,7 +182,7 @@ pub fn prepare_side(
 fn prepare_batch(
     side: Side,
     (index, batch, table_rows): (u32, &RecordBatch, usize),
-    keys: &[ColumnPair],
+    (keys, exact_keys): (&[ColumnPair], bool),
     values: &[ColumnPair],
     stats_of: StatsOf,
     stats: &mut [StatsState],
@@ -204,7 +224,17 @@ fn prepare_batch(
         }
         Ok((hashes, per_column))
     };
-    let (key_hashes, key_column_hashes) = hash_columns(&keys, KEY_SEED)?;
+    let (key_hashes, key_column_hashes) = if exact_keys {
+        let hashes = exact_key_hashes(keys[0].as_ref()).ok_or_else(|| {
+            Error::compute(
+                format!("cannot hash the {} keys", side.name()),
+                "the key column changed type",
+            )
+        })?;
+        (hashes, Vec::new())
+    } else {
+        hash_columns(&keys, KEY_SEED)?
+    };
     let (row_hashes, value_column_hashes) = hash_columns(&values, ROW_SEED)?;
     let stat_columns = match stats_of {
         StatsOf::Nothing => None,

@@ -28,13 +28,12 @@ pub fn build(
     inputs: &BTreeMap<String, PathBuf>,
     out_dir: &Path,
     timeline: &Timeline,
+    threads: usize,
 ) -> Result<(), String> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
+    let runtime = crate::threads::tokio_runtime(threads)
         .map_err(|e| format!("cannot start the SQL runtime: {e}"))?;
     runtime.block_on(async {
-        let ctx = SessionContext::new();
+        let ctx = crate::threads::session(threads);
         for (name, path) in inputs {
             let (schema, batches) = read_input(&ctx, name, path).await?;
             register(&ctx, &name.to_lowercase(), schema, batches)?;

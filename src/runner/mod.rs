@@ -94,14 +94,28 @@ impl SideRun {
 
 /// Runs both sides at once; `run_dir` receives each side's outputs
 /// (`prod/`, `candidate/`) and the logs of command sides.
-pub fn run_sides(project: &Project, run_dir: &Path, progress: &Progress) -> [SideRun; 2] {
+/// SQL sides get `threads` threads each.
+pub fn run_sides(
+    project: &Project,
+    run_dir: &Path,
+    progress: &Progress,
+    threads: usize,
+) -> [SideRun; 2] {
     // Lines drawn in side order, whichever side starts first.
     let prod_line = side_line(progress, "prod", &project.prod);
     let candidate_line = side_line(progress, "candidate", &project.candidate);
     std::thread::scope(|scope| {
-        let prod = scope.spawn(|| run_side(project, 0, &project.prod, run_dir, prod_line));
-        let candidate =
-            scope.spawn(|| run_side(project, 1, &project.candidate, run_dir, candidate_line));
+        let prod = scope.spawn(|| run_side(project, 0, &project.prod, run_dir, prod_line, threads));
+        let candidate = scope.spawn(|| {
+            run_side(
+                project,
+                1,
+                &project.candidate,
+                run_dir,
+                candidate_line,
+                threads,
+            )
+        });
         [prod, candidate].map(|h| h.join().expect("a side's thread does not panic"))
     })
 }
@@ -123,6 +137,7 @@ fn run_side(
     plan: &SidePlan,
     run_dir: &Path,
     line: Line,
+    threads: usize,
 ) -> SideRun {
     let side = ["prod", "candidate"][index];
     let clock = Instant::now();
@@ -167,7 +182,7 @@ fn run_side(
         SidePlan::Files { outputs_dir } => Ok(outputs_dir.clone()),
         SidePlan::Sql { engine, models } => {
             run.engine_version = Some(engine_version(*engine).to_string());
-            build_models(project, *engine, models, &out, run_dir, line).map(|built| {
+            build_models(project, *engine, models, &out, run_dir, line, threads).map(|built| {
                 run.models = built;
                 out
             })
@@ -241,13 +256,16 @@ fn build_models(
     out: &Path,
     run_dir: &Path,
     line: Line,
+    threads: usize,
 ) -> Result<BTreeMap<String, ModelRun>, String> {
     let names: Vec<String> = project.inputs.keys().cloned().collect();
     let models = models::load(folders, &names)?;
     std::fs::create_dir_all(out).map_err(|e| format!("cannot create `{}`: {e}", out.display()))?;
     let timeline = Timeline::new(line.clone(), models.models.len());
     let result = match engine {
-        SqlEngine::DataFusion => self::datafusion::build(&models, &project.inputs, out, &timeline),
+        SqlEngine::DataFusion => {
+            self::datafusion::build(&models, &project.inputs, out, &timeline, threads)
+        }
         #[cfg(feature = "polars")]
         SqlEngine::Polars => {
             // Inputs Polars cannot scan where they are, converted once.

@@ -1,0 +1,203 @@
+//! Micro benchmarks of the diff's hot kernels, on 65,536-row batches (the
+//! reader's batch size is 8,192; these are larger so a run is long enough to
+//! time): value hashing per type family, value comparison with and without a
+//! tolerance, statistics accumulation per family, and the whole in-memory
+//! diff of two 200,000-row tables (hashing, matching, comparison, samples).
+//!
+//!     cargo bench --no-default-features --bench kernels
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, BooleanArray, Decimal128Array, Float64Array, Int64Array, RecordBatch,
+    StringArray, TimestampMicrosecondArray,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use divan::{Bencher, black_box};
+use dualrun::diff::compare::{ColumnRule, Tolerance, compare};
+use dualrun::diff::hash::value_hashes;
+use dualrun::diff::stats::{Sample, StatsState};
+use dualrun::{DiffOptions, Table, diff_tables};
+
+const ROWS: usize = 65_536;
+
+fn main() {
+    divan::main();
+}
+
+/// A deterministic stream of pseudo-random numbers.
+fn numbers(seed: u64, n: usize) -> impl Iterator<Item = u64> {
+    (0..n as u64).map(move |i| {
+        let mut x = (i ^ seed).wrapping_add(0x9E37_79B9_7F4A_7C15);
+        x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        x ^ (x >> 31)
+    })
+}
+
+/// One column of each family the diff compares, as the canonical types it
+/// compares them in.
+fn column(family: &str, seed: u64, n: usize) -> ArrayRef {
+    let values = numbers(seed, n);
+    match family {
+        "int64" => Arc::new(Int64Array::from_iter_values(
+            values.map(|v| (v % 1_000_000) as i64),
+        )),
+        "float64" => Arc::new(Float64Array::from_iter_values(
+            values.map(|v| (v % 10_000_000) as f64 / 100.0),
+        )),
+        "decimal" => Arc::new(
+            Decimal128Array::from_iter_values(values.map(|v| (v % 100_000_000) as i128))
+                .with_precision_and_scale(18, 2)
+                .expect("valid precision"),
+        ),
+        "string" => Arc::new(StringArray::from_iter_values(
+            values.map(|v| format!("customer {} of {}", v % 100_000, v % 16)),
+        )),
+        "timestamp" => Arc::new(TimestampMicrosecondArray::from_iter_values(
+            values.map(|v| 1_704_067_200_000_000 + (v % 31_536_000) as i64 * 1_000_000),
+        )),
+        "boolean" => Arc::new(BooleanArray::from_iter(values.map(|v| Some(v & 1 == 1)))),
+        other => unreachable!("no family {other}"),
+    }
+}
+
+const FAMILIES: [&str; 6] = [
+    "int64",
+    "float64",
+    "decimal",
+    "string",
+    "timestamp",
+    "boolean",
+];
+
+#[divan::bench(args = FAMILIES)]
+fn hash_values(bencher: Bencher, family: &str) {
+    let array = column(family, 1, ROWS);
+    bencher
+        .counter(divan::counter::ItemsCount::new(ROWS))
+        .bench(|| value_hashes(black_box(array.as_ref())).expect("hashable"));
+}
+
+/// Compares every row with its counterpart in a column where one row in
+/// ten differs: what matching does for pairs whose row hashes differ.
+#[divan::bench(args = ["int64", "float64", "string"], consts = [false, true])]
+fn compare_values<const TOLERANCE: bool>(bencher: Bencher, family: &str) {
+    let left = column(family, 1, ROWS);
+    let right = column(family, 1, ROWS);
+    let right = datafusion::arrow::compute::take(
+        right.as_ref(),
+        &datafusion::arrow::array::UInt32Array::from_iter_values((0..ROWS as u32).map(|i| {
+            if i % 10 == 0 {
+                (i + 1) % ROWS as u32
+            } else {
+                i
+            }
+        })),
+        None,
+    )
+    .expect("take");
+    let rule = ColumnRule {
+        tolerance: if TOLERANCE {
+            Tolerance {
+                abs: 0.01,
+                rel: 0.0,
+                duration_ns: None,
+            }
+        } else {
+            Tolerance::default()
+        },
+        ..ColumnRule::default()
+    };
+    bencher
+        .counter(divan::counter::ItemsCount::new(ROWS))
+        .bench(|| {
+            (0..ROWS)
+                .filter(|&i| compare(left.as_ref(), i, right.as_ref(), i, &rule).is_unequal())
+                .count()
+        });
+}
+
+/// One batch into a column's statistics state.
+#[divan::bench(args = FAMILIES)]
+fn stats_batch(bencher: Bencher, family: &str) {
+    let array = column(family, 1, ROWS);
+    let hashes = value_hashes(array.as_ref()).expect("hashable");
+    let key_hashes: Vec<u64> = numbers(7, ROWS).collect();
+    bencher
+        .counter(divan::counter::ItemsCount::new(ROWS))
+        .with_inputs(|| StatsState::empty(array.data_type()))
+        .bench_local_values(|mut state| {
+            let sample = Sample::new(&key_hashes, 10 * ROWS);
+            state.add_batch(array.as_ref(), &hashes, 0, &sample);
+            state
+        });
+}
+
+/// Two in-memory tables of `rows` rows (id, int, float, string), the
+/// candidate with 1% of rows changed and its rows reversed.
+fn table_pair(rows: usize) -> (Table, Table) {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("int", DataType::Int64, false),
+        Field::new("float", DataType::Float64, false),
+        Field::new("text", DataType::Utf8, false),
+    ]));
+    let batch = |order: &[usize], changed: bool| {
+        let take = |array: ArrayRef| {
+            datafusion::arrow::compute::take(
+                array.as_ref(),
+                &datafusion::arrow::array::UInt32Array::from_iter_values(
+                    order.iter().map(|&i| i as u32),
+                ),
+                None,
+            )
+            .expect("take")
+        };
+        let ints: ArrayRef = Arc::new(Int64Array::from_iter_values(
+            numbers(2, rows)
+                .enumerate()
+                .map(|(i, v)| (v % 1000) as i64 + i64::from(changed && i % 100 == 0)),
+        ));
+        RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                take(Arc::new(Int64Array::from_iter_values(0..rows as i64))),
+                take(ints),
+                take(column("float64", 3, rows)),
+                take(column("string", 4, rows)),
+            ],
+        )
+        .expect("columns match")
+    };
+    let forward: Vec<usize> = (0..rows).collect();
+    let backward: Vec<usize> = (0..rows).rev().collect();
+    let chunks = |batch: RecordBatch| -> Vec<RecordBatch> {
+        (0..batch.num_rows())
+            .step_by(8192)
+            .map(|start| batch.slice(start, 8192.min(batch.num_rows() - start)))
+            .collect()
+    };
+    (
+        Table::from_batches("prod", schema.clone(), chunks(batch(&forward, false))),
+        Table::from_batches("candidate", schema.clone(), chunks(batch(&backward, true))),
+    )
+}
+
+#[divan::bench(args = [false, true])]
+fn diff_200k_rows(bencher: Bencher, stats: bool) {
+    let (prod, candidate) = table_pair(200_000);
+    let options = DiffOptions {
+        key: vec!["id".to_string()],
+        sample: 10,
+        stats,
+        ..DiffOptions::default()
+    };
+    bencher
+        .counter(divan::counter::ItemsCount::new(400_000usize))
+        .bench(|| {
+            let diff = diff_tables(&prod, &candidate, &options).expect("diff");
+            assert_eq!(diff.rows.changed, 2000);
+            diff
+        });
+}

@@ -1,0 +1,40 @@
+//! The thread pools dualrun works on, each bounded by `--threads`: the tokio
+//! runtime and the session DataFusion reads tables and runs SQL models on,
+//! the rayon pool of the diff and statistics, and Polars' own pool.
+
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+use crate::error::{Error, Result};
+
+/// A runtime for DataFusion: `threads` workers, and as many blocking
+/// threads (local file reads run there; tokio's default allows 512).
+pub fn tokio_runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .max_blocking_threads(threads)
+        .enable_all()
+        .build()
+}
+
+/// A DataFusion session that splits scans and plans into `threads` partitions.
+pub fn session(threads: usize) -> SessionContext {
+    SessionContext::new_with_config(SessionConfig::new().with_target_partitions(threads))
+}
+
+/// The pool the diff, statistics and profiles run on.
+pub fn rayon_pool(threads: usize) -> Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| Error::compute("cannot start the thread pool", e))
+}
+
+/// Polars sizes its global pool once, from `POLARS_MAX_THREADS`, when it is
+/// first used: set it before any side runs, unless the user already did.
+pub fn bound_polars(threads: usize) {
+    if cfg!(feature = "polars") && std::env::var_os("POLARS_MAX_THREADS").is_none() {
+        // SAFETY: called on the main thread before any thread of dualrun's
+        // that reads the environment (the sides, Polars' pool) has started.
+        unsafe { std::env::set_var("POLARS_MAX_THREADS", threads.to_string()) };
+    }
+}

@@ -1,0 +1,124 @@
+//! The benchmark tools, kept from rotting: `dualrun bench generate` makes a
+//! pair whose counts every diff must find (as Parquet and as CSV, with
+//! every column family and NULLs), and `benches/peers.sh` runs end to end on
+//! a tiny pair with dualrun's own tools and checks every run's counts.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{dualrun, repo, stderr, stdout};
+use serde_json::Value;
+
+fn generate(out: &Path, extra: &[&str]) -> Value {
+    let mut args = vec!["bench", "generate", "--out", out.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let output = dualrun(repo(), &args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    serde_json::from_str(&stdout(&output)).expect("the expected counts are JSON")
+}
+
+fn diff_rows(prod: &Path, candidate: &Path) -> Value {
+    let output = dualrun(
+        repo(),
+        &[
+            "diff",
+            prod.to_str().unwrap(),
+            candidate.to_str().unwrap(),
+            "--key",
+            "id",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    report["tables"][0]["rows"].clone()
+}
+
+/// 20,000 rows of every column family with NULLs, and more changes than
+/// the default so that each kind occurs often.
+const EVERY_FAMILY: &str = "--rows 20000 --ints 1 --floats 1 --decimals 1 --strings 3 \
+    --timestamps 1 --bools 1 --nulls 0.1 --changed 0.05 --removed 0.01 --added 0.02";
+
+#[test]
+fn a_generated_pair_has_the_counts_it_promises_as_parquet_and_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let pair = dir.path().join("pair");
+    let every_family: Vec<&str> = EVERY_FAMILY.split_whitespace().collect();
+    let mut with_csv = every_family.clone();
+    with_csv.push("--csv");
+    let expected = generate(&pair, &with_csv);
+    assert_eq!(expected["rows"], 20000);
+    assert_eq!(expected["added"], 400);
+    let changed = expected["changed"].as_u64().unwrap();
+    assert!(
+        (800..1200).contains(&changed),
+        "about 5% changed: {changed}"
+    );
+    for extension in ["parquet", "csv"] {
+        let rows = diff_rows(
+            &pair.join(format!("prod.{extension}")),
+            &pair.join(format!("candidate.{extension}")),
+        );
+        for count in ["changed", "added", "removed", "identical"] {
+            assert_eq!(rows[count], expected[count], "{extension}: {count}");
+        }
+    }
+    // The same seed writes the same pair.
+    let again = dir.path().join("again");
+    assert_eq!(generate(&again, &every_family), expected);
+    assert_eq!(
+        std::fs::read(pair.join("candidate.parquet")).unwrap(),
+        std::fs::read(again.join("candidate.parquet")).unwrap()
+    );
+}
+
+fn peers_script(pair: &Path, rows: &str) -> std::process::Output {
+    Command::new("bash")
+        .arg(repo().join("benches/peers.sh"))
+        .env("ROWS", rows)
+        .env("RUNS", "1")
+        .env("TOOLS", "scan,dualrun,dualrun-no-stats,dualrun-1t")
+        .env("PAIR", pair)
+        .env("DUALRUN", env!("CARGO_BIN_EXE_dualrun"))
+        .output()
+        .expect("bash runs")
+}
+
+#[test]
+fn the_peers_benchmark_runs_and_checks_every_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let pair = dir.path().join("pair");
+    let output = peers_script(&pair, "10000");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let table = stdout(&output);
+    for tool in [
+        "| S: DataFusion full scan |",
+        "| dualrun diff |",
+        "| dualrun diff --no-stats |",
+        "| dualrun diff, 1 thread |",
+    ] {
+        assert!(table.contains(tool), "{tool} missing from:\n{table}");
+    }
+    let results: Value =
+        serde_json::from_str(&std::fs::read_to_string(pair.join("results.json")).unwrap()).unwrap();
+    assert_eq!(results["rows"], 10000);
+    assert!(results["results"]["dualrun"]["median_s"].as_f64().unwrap() > 0.0);
+    assert!(results["results"]["scan"]["peak_mib"].as_f64().unwrap() > 1.0);
+
+    // A tool that finds other counts than the generator made fails the run.
+    let expected_path = pair.join("expected.json");
+    let mut expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(&expected_path).unwrap()).unwrap();
+    expected["changed"] = (expected["changed"].as_u64().unwrap() + 1).into();
+    std::fs::write(&expected_path, expected.to_string()).unwrap();
+    let output = peers_script(&pair, "10000");
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("the generator made"),
+        "{}",
+        stderr(&output)
+    );
+}
