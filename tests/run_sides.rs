@@ -80,6 +80,17 @@ fn run(root: &Path) -> (std::process::Output, serde_json::Value) {
     (output, report)
 }
 
+/// Runs the project whose sides build `prod_models` and `candidate_models`.
+fn run_overlays(root: &Path, outputs: &str) -> (std::process::Output, serde_json::Value) {
+    write_project(
+        root,
+        "models = \"prod_models\"",
+        "models = \"candidate_models\"",
+        outputs,
+    );
+    run(root)
+}
+
 fn only_run_dir(root: &Path) -> std::path::PathBuf {
     let mut runs: Vec<_> = std::fs::read_dir(root.join(".dualrun/runs"))
         .unwrap()
@@ -193,13 +204,7 @@ fn a_declared_output_on_one_side_only_is_an_added_or_removed_table() {
         ],
     );
     let outputs = format!("{OUTPUTS}\n[outputs.large_orders]\nkey = [\"order_id\"]\n");
-    write_project(
-        root,
-        "models = \"prod_models\"",
-        "models = \"candidate_models\"",
-        &outputs,
-    );
-    let (output, report) = run(root);
+    let (output, report) = run_overlays(root, &outputs);
     assert_eq!(output.status.code(), Some(1), "{report:#}");
     let removed = table(&report, "revenue");
     assert_eq!(removed["status"], "removed");
@@ -288,13 +293,7 @@ fn a_declared_output_on_one_side_only_is_an_added_or_removed_table() {
 
     // A declared output neither side builds cannot be decided.
     let outputs = format!("{outputs}\n[outputs.nowhere]\nkey = [\"id\"]\n");
-    write_project(
-        root,
-        "models = \"prod_models\"",
-        "models = \"candidate_models\"",
-        &outputs,
-    );
-    let (output, report) = run(root);
+    let (output, report) = run_overlays(root, &outputs);
     assert_eq!(output.status.code(), Some(2), "{report:#}");
     assert!(
         report["rules"]

@@ -211,18 +211,21 @@ fn sorted_entries(side: &PreparedSide, null_keys_match: bool) -> (Vec<Entry>, u6
                 (a, x + y)
             },
         );
-    let mut starts = Vec::with_capacity(BUCKETS + 1);
-    starts.push(0);
-    for size in &sizes {
-        starts.push(starts[starts.len() - 1] + size);
-    }
+    // Where each bucket's next entry goes: first its start.
+    let mut next: Vec<usize> = sizes
+        .iter()
+        .scan(0, |start, size| {
+            let this = *start;
+            *start += size;
+            Some(this)
+        })
+        .collect();
     let placeholder = Entry {
         key_hash: 0,
         row_hash: 0,
         pos: Pos { batch: 0, row: 0 },
     };
-    let mut entries = vec![placeholder; starts[BUCKETS]];
-    let mut next = starts.clone();
+    let mut entries = vec![placeholder; sizes.iter().sum()];
     for (b, batch) in side.batches.iter().enumerate() {
         for (row, (&key_hash, &row_hash)) in
             batch.key_hashes.iter().zip(&batch.row_hashes).enumerate()
