@@ -8,15 +8,15 @@ use crate::cli::{
     CheckArgs, Cli, Command, DiffArgs, InitArgs, ProfileArgs, PublishArgs, RollbackArgs,
     VersionsArgs,
 };
-use crate::diff::diff_tables;
 use crate::error::{Error, Result};
-use crate::input::read_table;
 use crate::input::{Table, TableSource};
+use crate::input::{open_table, read_table};
 use crate::plan::{self, DiffPlan, JudgePlan};
 use crate::profile::profile_table;
 use crate::project;
 use crate::report::{self, ProfileReport, Report, Timings};
 use crate::rules::{self, TableColumns};
+use crate::stream_diff::diff_streamed;
 use crate::threads;
 
 /// Runs the command and returns the process exit code of its verdict.
@@ -83,20 +83,27 @@ pub fn diff(args: &DiffArgs) -> Result<u8> {
 /// computes), diff, judge.
 pub fn diff_report(plan: &DiffPlan, started: Instant) -> Result<Report> {
     let threads = plan.output.threads;
-    let mut tables = read_tables(threads, &[plan.left.clone(), plan.right.clone()])?;
-    let (prod, candidate) = (tables.remove(0), tables.remove(0));
+    let runtime = threads::tokio_runtime(threads)
+        .map_err(|e| Error::compute("cannot start the reader runtime", e))?;
+    let context = threads::session(threads);
+    let (prod, candidate) = runtime.block_on(futures::future::try_join(
+        open_table(&context, &plan.left),
+        open_table(&context, &plan.right),
+    ))?;
+    // Reading goes on during the diff (it streams): `read` is the opening
+    // of the files (footers, schemas).
     let read_done = Instant::now();
     let columns = TableColumns::of_schemas(
         &plan.name,
-        &prod.schema,
-        &candidate.schema,
+        &prod.table.schema,
+        &candidate.table.schema,
         &plan.options.renames,
     );
     rules::check_names(&plan.judge.rules, std::slice::from_ref(&columns))?;
     let needs = rules::diff_needs(&plan.judge.rules, &columns)?;
     let options = plan::with_rule_needs(&plan.options, needs)?;
-    let diff =
-        threads::rayon_pool(threads)?.install(|| diff_tables(&prod, &candidate, &options))?;
+    let (prod, candidate, diff) = threads::rayon_pool(threads)?
+        .install(|| diff_streamed(&runtime, prod, candidate, &options))?;
     let mut report = Report::of_diff(&plan.name, &prod, &candidate, diff);
     judge(&mut report, &plan.judge);
     if plan.output.timings {

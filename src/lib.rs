@@ -2,7 +2,8 @@
 //!
 //! The flow (see `app`): a command line becomes a validated plan (`plan`,
 //! or `project` for `dualrun.toml`), a project's two sides are run
-//! (`runner`), tables are read with DataFusion (`input`), diffed by key
+//! (`runner`), tables are read with DataFusion (`input`) and streamed into
+//! the diff (`stream_diff`), diffed by key
 //! with parallel hashing and tolerance-aware comparison (`diff`), rules
 //! judge the result (`rules`), and it all becomes a report model that
 //! renderers turn into text (`report`). Exit codes are API: 0 approved, 1 rejected, 2 could not
@@ -26,6 +27,7 @@ pub mod publish;
 pub mod report;
 pub mod rules;
 pub mod runner;
+pub mod stream_diff;
 pub mod threads;
 
 pub use diff::{DiffOptions, TableDiff, diff_tables};

@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::diff::ColumnStats;
 use crate::diff::canon::comparison_type;
 use crate::diff::compare::ColumnRule;
-use crate::diff::prepare::{MatchOn, Side, StatsOf, prepare_side};
+use crate::diff::prepare::{MatchOn, Side, SideSpec, StatsOf, prepare_side};
 use crate::diff::schema::ColumnPair;
 use crate::error::{Error, Result};
 use crate::input::Table;
@@ -53,24 +53,27 @@ pub fn profile_table(table: &Table, columns: &[String]) -> Result<Vec<ProfiledCo
             own_tolerance: false,
         })
         .collect();
-    let side = prepare_side(
+    let spec = SideSpec::new(
         Side::Prod,
-        &table.batches,
         &MatchOn {
             columns: &pairs,
             nulls_excluded: false,
         },
         &[],
         StatsOf::Keys,
+        table.num_rows(),
     )?;
-    Ok(pairs
+    let side = prepare_side(&spec, &table.batches)?;
+    pairs
         .iter()
         .zip(&side.stats)
         .enumerate()
-        .map(|(index, (pair, state))| ProfiledColumn {
-            name: pair.name.clone(),
-            data_type: schema.field(pair.prod_index).data_type().to_string(),
-            stats: ColumnStats::finish(state, &pair.compared_as, &side.stat_cells(index)),
+        .map(|(index, (pair, state))| {
+            Ok(ProfiledColumn {
+                name: pair.name.clone(),
+                data_type: schema.field(pair.prod_index).data_type().to_string(),
+                stats: ColumnStats::finish(state, &pair.compared_as, &side.stat_cells(index))?,
+            })
         })
-        .collect())
+        .collect()
 }

@@ -133,7 +133,11 @@ fn seconds_per_unit(data_type: &DataType) -> Option<f64> {
 }
 
 /// Drift of one column whose comparison type is `data_type`.
-pub fn drift(prod_side: &DriftSide, candidate_side: &DriftSide, data_type: &DataType) -> Drift {
+pub fn drift(
+    prod_side: &DriftSide,
+    candidate_side: &DriftSide,
+    data_type: &DataType,
+) -> crate::error::Result<Drift> {
     let (prod, candidate) = (prod_side.state, candidate_side.state);
     let (prod_stats, candidate_stats) = (prod_side.stats, candidate_side.stats);
     let mut notes = Vec::new();
@@ -196,8 +200,8 @@ pub fn drift(prod_side: &DriftSide, candidate_side: &DriftSide, data_type: &Data
         let hashes: std::collections::BTreeSet<u64> =
             shares.iter().flatten().map(|(h, _, _)| *h).collect();
         drift.categories = Some(CategoryDrift {
-            new: missing_from(&ct.top, &pt.top, candidate_side.cells),
-            vanished: missing_from(&pt.top, &ct.top, prod_side.cells),
+            new: missing_from(&ct.top, &pt.top, candidate_side.cells)?,
+            vanished: missing_from(&pt.top, &ct.top, prod_side.cells)?,
             top_share_change_pp: hashes
                 .into_iter()
                 .map(|h| {
@@ -209,14 +213,18 @@ pub fn drift(prod_side: &DriftSide, candidate_side: &DriftSide, data_type: &Data
         });
     }
     drift.notes = notes;
-    drift
+    Ok(drift)
 }
 
 /// Up to `TOP_K` of `side`'s values (most frequent first) that `other` never
 /// has. Only said when `other` counted every value, or absence is unknown.
-fn missing_from(side: &TopValues, other: &TopValues, cells: &dyn CellSource) -> Vec<Value> {
+fn missing_from(
+    side: &TopValues,
+    other: &TopValues,
+    cells: &dyn CellSource,
+) -> crate::error::Result<Vec<Value>> {
     if !other.exact() {
-        return Vec::new();
+        return Ok(Vec::new());
     }
     side.top(usize::MAX)
         .into_iter()

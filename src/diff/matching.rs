@@ -143,17 +143,118 @@ const RANGES: usize = 256;
 /// about 30 KB each at 5,000,000 rows.
 const BUCKET_BITS: u32 = 12;
 
+/// Both sides' entries, sorted, and their NULL-key counts.
+pub struct SortedSides {
+    prod: Vec<Entry>,
+    candidate: Vec<Entry>,
+    null_keys: PerSide,
+    /// `RANGES + 1` cut points of each side.
+    prod_bounds: Vec<usize>,
+    candidate_bounds: Vec<usize>,
+}
+
+impl SortedSides {
+    pub fn of(prod: &PreparedSide, candidate: &PreparedSide, null_keys_match: bool) -> Self {
+        let ((prod, prod_null), (candidate, candidate_null)) = rayon::join(
+            || sorted_entries(prod, null_keys_match),
+            || sorted_entries(candidate, null_keys_match),
+        );
+        SortedSides {
+            prod_bounds: range_bounds(&prod),
+            candidate_bounds: range_bounds(&candidate),
+            prod,
+            candidate,
+            null_keys: [prod_null, candidate_null],
+        }
+    }
+
+    /// The entries of range `r` on each side.
+    fn range(&self, r: usize) -> (&[Entry], &[Entry]) {
+        (
+            &self.prod[self.prod_bounds[r]..self.prod_bounds[r + 1]],
+            &self.candidate[self.candidate_bounds[r]..self.candidate_bounds[r + 1]],
+        )
+    }
+}
+
+/// Rows whose values matching will read, found from hashes alone.
+#[derive(Debug, Default)]
+pub struct ValueNeeds {
+    /// Rows of key hashes on both sides that are not one identical pair:
+    /// changed rows, duplicates, collisions. `[prod, candidate]`.
+    pub compared: [Vec<Pos>; 2],
+    /// Rows of key hashes on one side only: certainly removed (prod) or
+    /// added (candidate).
+    pub one_sided: [Vec<Pos>; 2],
+}
+
+impl ValueNeeds {
+    fn merge(&mut self, other: ValueNeeds) {
+        for s in 0..2 {
+            self.compared[s].extend_from_slice(&other.compared[s]);
+            self.one_sided[s].extend_from_slice(&other.one_sided[s]);
+        }
+    }
+}
+
+pub fn value_needs(sorted: &SortedSides) -> ValueNeeds {
+    let parts: Vec<ValueNeeds> = (0..RANGES)
+        .into_par_iter()
+        .map(|r| {
+            let (prod, candidate) = sorted.range(r);
+            let mut needs = ValueNeeds::default();
+            for_each_hash_group(prod, candidate, |p, c| {
+                let positions =
+                    |entries: &[Entry]| entries.iter().map(|e| e.pos).collect::<Vec<_>>();
+                match (p, c) {
+                    ([one], [other]) if one.row_hash == other.row_hash => {}
+                    ([], rows) => needs.one_sided[1].extend(positions(rows)),
+                    (rows, []) => needs.one_sided[0].extend(positions(rows)),
+                    (p, c) => {
+                        needs.compared[0].extend(positions(p));
+                        needs.compared[1].extend(positions(c));
+                    }
+                }
+            });
+            needs
+        })
+        .collect();
+    let mut needs = ValueNeeds::default();
+    for part in parts {
+        needs.merge(part);
+    }
+    needs
+}
+
+/// Calls `f` with the entries of each key hash, in hash order; one of the
+/// two slices may be empty.
+fn for_each_hash_group(prod: &[Entry], candidate: &[Entry], mut f: impl FnMut(&[Entry], &[Entry])) {
+    let (mut i, mut j) = (0, 0);
+    while i < prod.len() || j < candidate.len() {
+        let hash = match (prod.get(i), candidate.get(j)) {
+            (Some(p), Some(c)) => p.key_hash.min(c.key_hash),
+            (Some(p), None) => p.key_hash,
+            (None, Some(c)) => c.key_hash,
+            (None, None) => unreachable!("loop condition"),
+        };
+        let i_end = i + prod[i..].iter().take_while(|e| e.key_hash == hash).count();
+        let j_end = j + candidate[j..]
+            .iter()
+            .take_while(|e| e.key_hash == hash)
+            .count();
+        f(&prod[i..i_end], &candidate[j..j_end]);
+        (i, j) = (i_end, j_end);
+    }
+}
+
+/// Matches sorted sides; every row `value_needs` named must have its
+/// values fetched.
 pub fn match_rows(
     prod: &PreparedSide,
     candidate: &PreparedSide,
+    sorted: &SortedSides,
     config: &MatchConfig,
 ) -> MatchResult {
-    let ((prod_entries, prod_null), (candidate_entries, candidate_null)) = rayon::join(
-        || sorted_entries(prod, config.null_keys_match),
-        || sorted_entries(candidate, config.null_keys_match),
-    );
-    let prod_bounds = range_bounds(&prod_entries);
-    let candidate_bounds = range_bounds(&candidate_entries);
     let matcher = Matcher {
         exact_keys: prod.exact_keys && candidate.exact_keys,
         prod,
@@ -163,17 +264,15 @@ pub fn match_rows(
     let parts: Vec<MatchResult> = (0..RANGES)
         .into_par_iter()
         .map(|r| {
-            matcher.match_range(
-                &prod_entries[prod_bounds[r]..prod_bounds[r + 1]],
-                &candidate_entries[candidate_bounds[r]..candidate_bounds[r + 1]],
-            )
+            let (prod, candidate) = sorted.range(r);
+            matcher.match_range(prod, candidate)
         })
         .collect();
     let mut result = MatchResult::for_config(config);
     for part in parts {
         result.merge(part);
     }
-    result.null_keys = [prod_null, candidate_null];
+    result.null_keys = sorted.null_keys;
     result
 }
 
@@ -293,22 +392,9 @@ impl Matcher<'_> {
 
     fn match_range(&self, prod: &[Entry], candidate: &[Entry]) -> MatchResult {
         let mut result = MatchResult::for_config(self.config);
-        let (mut i, mut j) = (0, 0);
-        while i < prod.len() || j < candidate.len() {
-            let hash = match (prod.get(i), candidate.get(j)) {
-                (Some(p), Some(c)) => p.key_hash.min(c.key_hash),
-                (Some(p), None) => p.key_hash,
-                (None, Some(c)) => c.key_hash,
-                (None, None) => unreachable!("loop condition"),
-            };
-            let i_end = i + prod[i..].iter().take_while(|e| e.key_hash == hash).count();
-            let j_end = j + candidate[j..]
-                .iter()
-                .take_while(|e| e.key_hash == hash)
-                .count();
-            self.match_hash_group(&prod[i..i_end], &candidate[j..j_end], &mut result);
-            (i, j) = (i_end, j_end);
-        }
+        for_each_hash_group(prod, candidate, |p, c| {
+            self.match_hash_group(p, c, &mut result)
+        });
         result
     }
 
@@ -413,11 +499,8 @@ impl Matcher<'_> {
         let mut keyed: Vec<(OwnedRow, Entry)> = Vec::with_capacity(entries.len());
         for entry in entries.iter() {
             let batch = self.batch(candidate, entry.pos);
-            let columns: Vec<ArrayRef> = batch
-                .values
-                .iter()
-                .map(|a| a.slice(entry.pos.row as usize, 1))
-                .collect();
+            let row = batch.value_index(entry.pos.row);
+            let columns: Vec<ArrayRef> = batch.values.iter().map(|a| a.slice(row, 1)).collect();
             match converter.convert_columns(&columns) {
                 Ok(rows) => keyed.push((rows.row(0).owned(), *entry)),
                 Err(_) => return,
@@ -435,15 +518,19 @@ impl Matcher<'_> {
             return;
         }
         let (prod, candidate) = (self.batch(false, p.pos), self.batch(true, c.pos));
+        let (prod_row, candidate_row) = (
+            prod.value_index(p.pos.row),
+            candidate.value_index(c.pos.row),
+        );
         let mut changed = false;
         let sets = self.config.ignore_sets;
         let mut still_changed = vec![false; sets.len()];
         for (column, rule) in self.config.rules.iter().enumerate() {
             let outcome = compare(
                 prod.values[column].as_ref(),
-                p.pos.row as usize,
+                prod_row,
                 candidate.values[column].as_ref(),
-                c.pos.row as usize,
+                candidate_row,
                 rule,
             );
             changed |= outcome.is_unequal();
@@ -475,7 +562,7 @@ mod tests {
 
     use super::*;
     use crate::diff::DiffOptions;
-    use crate::diff::prepare::{MatchOn, Side, StatsOf, prepare_side};
+    use crate::diff::prepare::{MatchOn, Side, SideSpec, StatsOf, prepare_side};
     use crate::diff::schema::{Sources, plan_columns};
 
     fn batch(ids: &[Option<i64>], names: &[&str]) -> RecordBatch {
@@ -517,15 +604,24 @@ mod tests {
             candidate: "c",
         };
         let plan = plan_columns(&prod.schema(), &candidate.schema(), &options, &sources).unwrap();
-        let mut sides = [(Side::Prod, prod), (Side::Candidate, candidate)].map(|(side, batch)| {
-            let match_on = MatchOn {
-                columns: &plan.keys,
-                nulls_excluded: true,
-            };
-            prepare_side(side, &[batch], &match_on, &plan.values, StatsOf::Nothing).unwrap()
-        });
+        let [mut prod, mut candidate] =
+            [(Side::Prod, prod), (Side::Candidate, candidate)].map(|(side, batch)| {
+                let match_on = MatchOn {
+                    columns: &plan.keys,
+                    nulls_excluded: true,
+                };
+                let spec = SideSpec::new(
+                    side,
+                    &match_on,
+                    &plan.values,
+                    StatsOf::Nothing,
+                    batch.num_rows(),
+                )
+                .unwrap();
+                prepare_side(&spec, &[batch]).unwrap()
+            });
         if collide {
-            for side in &mut sides {
+            for side in [&mut prod, &mut candidate] {
                 // Forced collisions stand for xxh3 keys (strings, several
                 // columns); injective key hashes cannot collide.
                 side.exact_keys = false;
@@ -540,7 +636,7 @@ mod tests {
             ignore_sets: &[],
             null_keys_match: false,
         };
-        match_rows(&sides[0], &sides[1], &config)
+        crate::diff::match_sides(&mut prod, &mut candidate, &config, 0, false).unwrap()
     }
 
     #[test]

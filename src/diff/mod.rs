@@ -16,6 +16,7 @@ mod result;
 pub mod rows_out;
 mod samples;
 pub mod schema;
+mod spill;
 pub mod stats;
 mod value;
 
@@ -33,8 +34,10 @@ pub use stats::ColumnStats;
 
 use crate::error::Result;
 use crate::input::Table;
-use matching::{MatchConfig, MatchResult, match_rows};
-use prepare::{MatchOn, PreparedSide, Side, StatsOf, prepare_side};
+use datafusion::arrow::record_batch::RecordBatch;
+use matching::{MatchConfig, MatchResult, Pos, SortedSides, match_rows, value_needs};
+use prepare::{MatchOn, PreparedSide, StatsOf};
+pub use prepare::{PartitionBuilder, Side, SideSpec, prepare_side};
 use samples::SampleColumns;
 use schema::{ColumnPair, Sources, plan_columns};
 
@@ -62,117 +65,203 @@ pub struct DiffOptions {
     pub diff_rows: Option<PathBuf>,
 }
 
-/// Diffs `prod` against `candidate`.
+/// Diffs `prod` against `candidate`, both in memory.
 pub fn diff_tables(prod: &Table, candidate: &Table, options: &DiffOptions) -> Result<TableDiff> {
-    let sources = Sources {
-        prod: &prod.source,
-        candidate: &candidate.source,
-    };
-    let plan = plan_columns(&prod.schema, &candidate.schema, options, &sources)?;
-    let keyed = !plan.keys.is_empty();
-    // Without a key, the whole row is the key and there is nothing else to
-    // compare: matching then is a multiset diff.
-    let (match_on, values): (&[ColumnPair], &[ColumnPair]) = if keyed {
-        (&plan.keys, &plan.values)
-    } else {
-        (&plan.values, &[])
-    };
-    let stats_of = match (options.stats, keyed) {
-        (false, _) => StatsOf::Nothing,
-        (true, true) => StatsOf::Values,
-        (true, false) => StatsOf::Keys,
-    };
-    let match_on = MatchOn {
-        columns: match_on,
-        nulls_excluded: keyed,
-    };
-    let prepare =
-        |side, table: &Table| prepare_side(side, &table.batches, &match_on, values, stats_of);
+    let plan = DiffPlan::new(prod, candidate, options)?;
+    let prepare = |spec: &SideSpec, table: &Table| prepare_side(spec, &table.batches);
+    let prod_spec = plan.side(
+        Side::Prod,
+        prod.batches.iter().map(RecordBatch::num_rows).sum(),
+    )?;
+    let candidate_spec = plan.side(
+        Side::Candidate,
+        candidate.batches.iter().map(RecordBatch::num_rows).sum(),
+    )?;
     let (prod_side, candidate_side) = rayon::join(
-        || prepare(Side::Prod, prod),
-        || prepare(Side::Candidate, candidate),
+        || prepare(&prod_spec, prod),
+        || prepare(&candidate_spec, candidate),
     );
-    let match_on = match_on.columns;
-    let (prod_side, candidate_side) = (prod_side?, candidate_side?);
-    let rules: Vec<ColumnRule> = values.iter().map(|v| v.rule).collect();
-    let ignore_sets: Vec<Vec<bool>> = options
-        .changed_ignoring
-        .iter()
-        .map(|set| values.iter().map(|v| set.contains(&v.name)).collect())
-        .collect();
-    let matched = match_rows(
-        &prod_side,
-        &candidate_side,
-        &MatchConfig {
+    plan.finish(prod_side?, candidate_side?)
+}
+
+/// A diff planned from the two schemas, before any row is read: callers
+/// that stream batches build each side from `side`'s spec, then `finish`.
+pub struct DiffPlan<'o> {
+    options: &'o DiffOptions,
+    plan: schema::ColumnPlan,
+}
+
+impl<'o> DiffPlan<'o> {
+    pub fn new(prod: &Table, candidate: &Table, options: &'o DiffOptions) -> Result<Self> {
+        let sources = Sources {
+            prod: &prod.source,
+            candidate: &candidate.source,
+        };
+        let plan = plan_columns(&prod.schema, &candidate.schema, options, &sources)?;
+        Ok(DiffPlan { options, plan })
+    }
+
+    fn keyed(&self) -> bool {
+        !self.plan.keys.is_empty()
+    }
+
+    /// Without a key, the whole row is the key and there is nothing else to
+    /// compare: matching then is a multiset diff.
+    fn match_on(&self) -> (MatchOn<'_>, &[ColumnPair]) {
+        let keyed = self.keyed();
+        let (columns, values): (&[ColumnPair], &[ColumnPair]) = if keyed {
+            (&self.plan.keys, &self.plan.values)
+        } else {
+            (&self.plan.values, &[])
+        };
+        (
+            MatchOn {
+                columns,
+                nulls_excluded: keyed,
+            },
+            values,
+        )
+    }
+
+    /// How to prepare one side of `rows` rows.
+    pub fn side(&self, side: Side, rows: usize) -> Result<SideSpec<'_>> {
+        let stats_of = match (self.options.stats, self.keyed()) {
+            (false, _) => StatsOf::Nothing,
+            (true, true) => StatsOf::Values,
+            (true, false) => StatsOf::Keys,
+        };
+        let (match_on, values) = self.match_on();
+        SideSpec::new(side, &match_on, values, stats_of, rows)
+    }
+
+    /// Matches the prepared sides and assembles the diff.
+    pub fn finish(
+        self,
+        mut prod_side: PreparedSide,
+        mut candidate_side: PreparedSide,
+    ) -> Result<TableDiff> {
+        let options = self.options;
+        let keyed = self.keyed();
+        let (match_on, values) = self.match_on();
+        let match_on = match_on.columns;
+        let rules: Vec<ColumnRule> = values.iter().map(|v| v.rule).collect();
+        let ignore_sets: Vec<Vec<bool>> = options
+            .changed_ignoring
+            .iter()
+            .map(|set| values.iter().map(|v| set.contains(&v.name)).collect())
+            .collect();
+        let config = MatchConfig {
             rules: &rules,
             ignore_sets: &ignore_sets,
             null_keys_match: !keyed,
-        },
-    );
+        };
+        let matched = match_sides(
+            &mut prod_side,
+            &mut candidate_side,
+            &config,
+            options.sample,
+            options.diff_rows.is_some(),
+        )?;
+        let (prod_side, candidate_side) = (&prod_side, &candidate_side);
 
-    let key_names: Vec<String> = match_on.iter().map(|c| c.name.clone()).collect();
-    let value_names: Vec<String> = values.iter().map(|c| c.name.clone()).collect();
-    let columns = SampleColumns {
-        keys: &key_names,
-        values: &value_names,
-        rules: &rules,
-        keyed,
-    };
-    let n = options.sample;
-    let first = |side, positions: &[matching::Pos]| -> Result<Vec<matching::Pos>> {
-        let order = samples::first_in_key_order(side, positions, n)?;
-        Ok(order.into_iter().map(|i| positions[i]).collect())
-    };
-    let changed_prod: Vec<_> = matched.changed_pairs.iter().map(|(p, _)| *p).collect();
-    let changed_pairs: Vec<_> = samples::first_in_key_order(&prod_side, &changed_prod, n)?
-        .into_iter()
-        .map(|i| matched.changed_pairs[i])
-        .collect();
-    let added = first(&candidate_side, &matched.added)?;
-    let removed = first(&prod_side, &matched.removed)?;
-    let samples = Samples {
-        changed: samples::changed_rows(&prod_side, &candidate_side, &changed_pairs, &columns),
-        added: samples::whole_rows(&candidate_side, &added, &columns),
-        removed: samples::whole_rows(&prod_side, &removed, &columns),
-    };
-    let key_candidates =
-        (!keyed).then(|| candidates::key_candidates(&prod_side, &candidate_side, &key_names));
-    let diff_rows = match &options.diff_rows {
-        Some(path) => {
-            let rows = rows_out::DiffRows {
-                key_names: &key_names,
-                value_names: &value_names,
-                changed: &matched.changed_pairs,
-                removed: &matched.removed,
-                added: &matched.added,
-            };
-            let written = rows_out::write(path, &prod_side, &candidate_side, &rows)?;
-            Some(DiffRowsFile {
-                path: path.display().to_string(),
-                rows: written,
-            })
-        }
-        None => None,
-    };
+        let key_names: Vec<String> = match_on.iter().map(|c| c.name.clone()).collect();
+        let value_names: Vec<String> = values.iter().map(|c| c.name.clone()).collect();
+        let columns = SampleColumns {
+            keys: &key_names,
+            values: &value_names,
+            rules: &rules,
+            keyed,
+        };
+        let n = options.sample;
+        let first = |side, positions: &[Pos]| -> Result<Vec<Pos>> {
+            let order = samples::first_in_key_order(side, positions, n)?;
+            Ok(order.into_iter().map(|i| positions[i]).collect())
+        };
+        let changed_prod: Vec<_> = matched.changed_pairs.iter().map(|(p, _)| *p).collect();
+        let changed_pairs: Vec<_> = samples::first_in_key_order(prod_side, &changed_prod, n)?
+            .into_iter()
+            .map(|i| matched.changed_pairs[i])
+            .collect();
+        let added = first(candidate_side, &matched.added)?;
+        let removed = first(prod_side, &matched.removed)?;
+        let samples = Samples {
+            changed: samples::changed_rows(prod_side, candidate_side, &changed_pairs, &columns),
+            added: samples::whole_rows(candidate_side, &added, &columns),
+            removed: samples::whole_rows(prod_side, &removed, &columns),
+        };
+        let key_candidates =
+            (!keyed).then(|| candidates::key_candidates(prod_side, candidate_side, &key_names));
+        let diff_rows = match &options.diff_rows {
+            Some(path) => {
+                let rows = rows_out::DiffRows {
+                    key_names: &key_names,
+                    value_names: &value_names,
+                    changed: &matched.changed_pairs,
+                    removed: &matched.removed,
+                    added: &matched.added,
+                };
+                let written = rows_out::write(path, prod_side, candidate_side, &rows)?;
+                Some(DiffRowsFile {
+                    path: path.display().to_string(),
+                    rows: written,
+                })
+            }
+            None => None,
+        };
 
-    Ok(TableDiff {
-        key: if keyed { key_names } else { Vec::new() },
-        rows: row_counts(
-            prod.num_rows(),
-            candidate.num_rows(),
-            &matched,
-            &options.changed_ignoring,
-        ),
-        schema: plan.schema,
-        columns: if keyed {
-            column_diffs(values, &matched, &prod_side, &candidate_side)
+        Ok(TableDiff {
+            key: if keyed { key_names } else { Vec::new() },
+            rows: row_counts(
+                prod_side.num_rows(),
+                candidate_side.num_rows(),
+                &matched,
+                &options.changed_ignoring,
+            ),
+            schema: self.plan.schema.clone(),
+            columns: if keyed {
+                column_diffs(values, &matched, prod_side, candidate_side)?
+            } else {
+                whole_row_columns(match_on, prod_side, candidate_side)?
+            },
+            samples,
+            key_candidates,
+            diff_rows,
+        })
+    }
+}
+
+/// Matches prepared sides in two phases: on hashes alone, which names the
+/// rows whose values matching reads, then, once those rows' values are
+/// fetched back from the spill, for real. Of rows only one side has, the
+/// values fetched are the first `sample` in key order, or all of them for
+/// `--diff-rows` (`all_one_sided`).
+fn match_sides(
+    prod: &mut PreparedSide,
+    candidate: &mut PreparedSide,
+    config: &MatchConfig,
+    sample: usize,
+    all_one_sided: bool,
+) -> Result<MatchResult> {
+    let sorted = SortedSides::of(prod, candidate, config.null_keys_match);
+    let needs = value_needs(&sorted);
+    let [prod_compared, candidate_compared] = needs.compared;
+    let [prod_only, candidate_only] = needs.one_sided;
+    let fetch = |side: &mut PreparedSide, mut rows: Vec<Pos>, only: Vec<Pos>| -> Result<()> {
+        if all_one_sided {
+            rows.extend(only);
         } else {
-            whole_row_columns(match_on, &prod_side, &candidate_side)
-        },
-        samples,
-        key_candidates,
-        diff_rows,
-    })
+            let first = samples::first_in_key_order(side, &only, sample)?;
+            rows.extend(first.into_iter().map(|i| only[i]));
+        }
+        side.fetch_values(&rows)
+    };
+    let (prod_fetched, candidate_fetched) = rayon::join(
+        || fetch(prod, prod_compared, prod_only),
+        || fetch(candidate, candidate_compared, candidate_only),
+    );
+    prod_fetched?;
+    candidate_fetched?;
+    Ok(match_rows(prod, candidate, &sorted, config))
 }
 
 fn row_counts(
@@ -208,15 +297,15 @@ fn column_diffs(
     matched: &MatchResult,
     prod: &PreparedSide,
     candidate: &PreparedSide,
-) -> Vec<ColumnDiff> {
+) -> Result<Vec<ColumnDiff>> {
     let compared = matched.identical + matched.within_tolerance + matched.changed;
     values
         .iter()
         .zip(&matched.columns)
         .enumerate()
         .map(|(index, (pair, tally))| {
-            let (stats, drift) = column_stats(index, pair, prod, candidate);
-            ColumnDiff {
+            let (stats, drift) = column_stats(index, pair, prod, candidate)?;
+            Ok(ColumnDiff {
                 name: pair.name.clone(),
                 compared_as: pair.compared_as.to_string(),
                 tolerance: (!pair.rule.tolerance.is_zero()).then_some(pair.rule.tolerance),
@@ -228,7 +317,7 @@ fn column_diffs(
                 null_mismatch: tally.null_mismatch,
                 stats,
                 drift,
-            }
+            })
         })
         .collect()
 }
@@ -239,13 +328,13 @@ fn whole_row_columns(
     columns: &[ColumnPair],
     prod: &PreparedSide,
     candidate: &PreparedSide,
-) -> Vec<ColumnDiff> {
+) -> Result<Vec<ColumnDiff>> {
     columns
         .iter()
         .enumerate()
         .map(|(index, pair)| {
-            let (stats, drift) = column_stats(index, pair, prod, candidate);
-            ColumnDiff {
+            let (stats, drift) = column_stats(index, pair, prod, candidate)?;
+            Ok(ColumnDiff {
                 name: pair.name.clone(),
                 compared_as: pair.compared_as.to_string(),
                 tolerance: None,
@@ -257,7 +346,7 @@ fn whole_row_columns(
                 null_mismatch: 0,
                 stats,
                 drift,
-            }
+            })
         })
         .collect()
 }
@@ -269,13 +358,13 @@ fn column_stats(
     pair: &ColumnPair,
     prod: &PreparedSide,
     candidate: &PreparedSide,
-) -> (Option<SideStats>, Option<Drift>) {
+) -> Result<(Option<SideStats>, Option<Drift>)> {
     let (Some(p), Some(c)) = (prod.stats.get(index), candidate.stats.get(index)) else {
-        return (None, None);
+        return Ok((None, None));
     };
     let (prod_cells, candidate_cells) = (prod.stat_cells(index), candidate.stat_cells(index));
-    let prod_stats = ColumnStats::finish(p, &pair.compared_as, &prod_cells);
-    let candidate_stats = ColumnStats::finish(c, &pair.compared_as, &candidate_cells);
+    let prod_stats = ColumnStats::finish(p, &pair.compared_as, &prod_cells)?;
+    let candidate_stats = ColumnStats::finish(c, &pair.compared_as, &candidate_cells)?;
     let drift = drift::drift(
         &drift::DriftSide {
             state: p,
@@ -288,12 +377,12 @@ fn column_stats(
             cells: &candidate_cells,
         },
         &pair.compared_as,
-    );
-    (
+    )?;
+    Ok((
         Some(SideStats {
             prod: prod_stats,
             candidate: candidate_stats,
         }),
         Some(drift),
-    )
+    ))
 }

@@ -1,6 +1,9 @@
-//! Prepares one side for matching: casts the paired columns of every record
-//! batch to their comparison types, hashes keys and rows and, in the same
-//! pass over each batch, gathers column statistics; in parallel over batches.
+//! Prepares one side for matching, batch by batch as they arrive: casts the
+//! paired columns to their comparison types, hashes keys and rows, gathers
+//! column statistics in the same pass, and spills the value columns (see
+//! `spill`). A side streams in as partitions, each prepared on its own and
+//! merged in partition order; a side already in memory is cut into one run
+//! of batches per thread and prepared the same way.
 
 use datafusion::arrow::array::{Array, ArrayRef};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -9,6 +12,7 @@ use rayon::prelude::*;
 use super::canon::to_comparison;
 use super::hash::{KEY_SEED, ROW_SEED, exact_key_hashes, fold_into, value_hashes};
 use super::schema::ColumnPair;
+use super::spill::{SpillDir, SpillFile, SpillWriter, spill_dir, spill_schema};
 use super::stats::{CellSource, Sample, StatsState};
 use super::value::cell_to_json;
 use crate::error::{Error, Result};
@@ -49,9 +53,14 @@ pub enum StatsOf {
 #[derive(Debug)]
 pub struct PreparedBatch {
     /// Matching columns: the key, or every compared column when unkeyed.
+    /// They stay in memory: matching checks keys for real equality.
     pub keys: Vec<ArrayRef>,
-    /// Compared non-key columns (empty when unkeyed).
+    /// Compared non-key columns (none when unkeyed), of the rows fetched
+    /// back from the spill only: `value_rows` lists those rows.
     pub values: Vec<ArrayRef>,
+    value_rows: Vec<u32>,
+    /// (spill file, block) holding every row's values.
+    spilled: Option<(usize, usize)>,
     pub key_hashes: Vec<u64>,
     pub row_hashes: Vec<u64>,
 }
@@ -65,6 +74,15 @@ impl PreparedBatch {
     pub fn has_null_key(&self, i: usize) -> bool {
         self.keys.iter().any(|k| k.is_null(i))
     }
+
+    /// Where row `row`'s values are in `values`. Only rows matching asked
+    /// for (`PreparedSide::fetch_values`) are there: asking for another is a
+    /// bug in the fetch plan, not a property of the data.
+    pub fn value_index(&self, row: u32) -> usize {
+        self.value_rows
+            .binary_search(&row)
+            .expect("the fetch plan covers every row whose values are read")
+    }
 }
 
 /// A whole side, ready to match.
@@ -76,12 +94,65 @@ pub struct PreparedSide {
     pub stats_of: StatsOf,
     /// One merged state per statistics column.
     pub stats: Vec<StatsState>,
+    /// Spill files in partition order; each batch knows its block.
+    spills: Vec<SpillFile>,
+    /// Keeps the spill files until the side is dropped.
+    _spill_dir: Option<SpillDir>,
 }
 
 impl PreparedSide {
     /// Typed values of statistics column `column`, for `ColumnStats::finish`.
     pub fn stat_cells(&self, column: usize) -> StatCells<'_> {
         StatCells { side: self, column }
+    }
+
+    pub fn num_rows(&self) -> usize {
+        self.batches.iter().map(PreparedBatch::num_rows).sum()
+    }
+
+    /// Reads the values of `rows` (any order, repeats allowed) back from the
+    /// spill, replacing what was fetched before; one pass over each file.
+    pub fn fetch_values(&mut self, rows: &[Pos]) -> Result<()> {
+        let mut wanted: Vec<Vec<u32>> = vec![Vec::new(); self.batches.len()];
+        for pos in rows {
+            wanted[pos.batch as usize].push(pos.row);
+        }
+        wanted.par_iter_mut().for_each(|rows| {
+            rows.sort_unstable();
+            rows.dedup();
+        });
+        // Per file, the batch of each block.
+        let mut blocks: Vec<Vec<usize>> = vec![Vec::new(); self.spills.len()];
+        for (index, batch) in self.batches.iter().enumerate() {
+            if let Some((file, block)) = batch.spilled {
+                let of_file = &mut blocks[file];
+                if of_file.len() <= block {
+                    of_file.resize(block + 1, usize::MAX);
+                }
+                of_file[block] = index;
+            }
+        }
+        let fetched: Vec<Vec<Vec<ArrayRef>>> = self
+            .spills
+            .par_iter()
+            .zip(&blocks)
+            .map(|(spill, batches)| {
+                spill.fetch(|block| {
+                    batches
+                        .get(block)
+                        .and_then(|&b| wanted.get(b))
+                        .map_or(&[][..], Vec::as_slice)
+                })
+            })
+            .collect::<Result<_>>()?;
+        for (columns_per_block, batches) in fetched.into_iter().zip(&blocks) {
+            for (columns, &index) in columns_per_block.into_iter().zip(batches) {
+                let batch = &mut self.batches[index];
+                batch.values = columns;
+                batch.value_rows = std::mem::take(&mut wanted[index]);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -91,13 +162,24 @@ pub struct StatCells<'a> {
 }
 
 impl CellSource for StatCells<'_> {
-    fn cell(&self, pos: Pos) -> serde_json::Value {
+    fn cell(&self, pos: Pos) -> Result<serde_json::Value> {
         let batch = &self.side.batches[pos.batch as usize];
-        let columns = match self.side.stats_of {
-            StatsOf::Keys => &batch.keys,
-            StatsOf::Values | StatsOf::Nothing => &batch.values,
-        };
-        cell_to_json(columns[self.column].as_ref(), pos.row as usize)
+        let row = pos.row as usize;
+        match self.side.stats_of {
+            StatsOf::Keys => Ok(cell_to_json(batch.keys[self.column].as_ref(), row)),
+            StatsOf::Values | StatsOf::Nothing => {
+                // Statistics point at any row; most are not fetched, so
+                // the cell comes from its spilled block.
+                if let Ok(i) = batch.value_rows.binary_search(&pos.row) {
+                    return Ok(cell_to_json(batch.values[self.column].as_ref(), i));
+                }
+                let Some((file, block)) = batch.spilled else {
+                    return Ok(serde_json::Value::Null);
+                };
+                let column = self.side.spills[file].column(block, self.column)?;
+                Ok(cell_to_json(column.as_ref(), row))
+            }
+        }
     }
 }
 
@@ -108,73 +190,176 @@ pub struct MatchOn<'a> {
     pub nulls_excluded: bool,
 }
 
-pub fn prepare_side(
-    side: Side,
-    batches: &[RecordBatch],
-    match_on: &MatchOn,
-    values: &[ColumnPair],
+/// What preparing one side needs to know before its first batch.
+pub struct SideSpec<'a> {
+    pub side: Side,
+    keys: &'a [ColumnPair],
+    exact_keys: bool,
+    values: &'a [ColumnPair],
     stats_of: StatsOf,
-) -> Result<PreparedSide> {
-    let keys = match_on.columns;
-    // An injective hash cannot keep NULL apart from every value, so it is
-    // used only where NULL keys never take part.
-    let exact_keys = match_on.nulls_excluded
-        && keys.len() == 1
-        && exact_key_hashes(&datafusion::arrow::array::new_empty_array(
-            &keys[0].compared_as,
-        ))
-        .is_some();
-    let stat_pairs = match stats_of {
-        StatsOf::Nothing => &[][..],
-        StatsOf::Keys => keys,
-        StatsOf::Values => values,
-    };
-    let table_rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
-    let no_stats = || -> Vec<StatsState> {
-        stat_pairs
+    /// The side's row count, which sets the quantile sketch's sample.
+    table_rows: usize,
+    spill_dir: Option<SpillDir>,
+}
+
+impl<'a> SideSpec<'a> {
+    pub fn new(
+        side: Side,
+        match_on: &MatchOn<'a>,
+        values: &'a [ColumnPair],
+        stats_of: StatsOf,
+        table_rows: usize,
+    ) -> Result<Self> {
+        let keys = match_on.columns;
+        // An injective hash cannot keep NULL apart from every value, so it is
+        // used only where NULL keys never take part.
+        let exact_keys = match_on.nulls_excluded
+            && keys.len() == 1
+            && exact_key_hashes(&datafusion::arrow::array::new_empty_array(
+                &keys[0].compared_as,
+            ))
+            .is_some();
+        let spill_dir = if values.is_empty() {
+            None
+        } else {
+            Some(spill_dir()?)
+        };
+        Ok(SideSpec {
+            side,
+            keys,
+            exact_keys,
+            values,
+            stats_of,
+            table_rows,
+            spill_dir,
+        })
+    }
+
+    fn stat_pairs(&self) -> &'a [ColumnPair] {
+        match self.stats_of {
+            StatsOf::Nothing => &[],
+            StatsOf::Keys => self.keys,
+            StatsOf::Values => self.values,
+        }
+    }
+
+    /// A builder for one stream of batches (a partition); `partition`
+    /// numbers its spill file.
+    pub fn partition(&self, partition: usize) -> PartitionBuilder<'_, 'a> {
+        PartitionBuilder {
+            spec: self,
+            partition,
+            spill: None,
+            batches: Vec::new(),
+            stats: self
+                .stat_pairs()
+                .iter()
+                .map(|p| StatsState::empty(&p.compared_as))
+                .collect(),
+        }
+    }
+
+    /// The side from its partitions, in partition order.
+    pub fn finish(&self, partitions: Vec<PartitionBuilder>) -> Result<PreparedSide> {
+        let mut batches = Vec::new();
+        let mut spills = Vec::new();
+        let mut stats: Vec<StatsState> = self
+            .stat_pairs()
             .iter()
             .map(|p| StatsState::empty(&p.compared_as))
-            .collect()
-    };
-    // Each worker folds its batches' statistics into its own states, which
-    // are merged at the end: every merge is exact and order-free, so the
-    // result does not depend on how batches were spread over threads.
-    let (mut prepared, mut stats) = batches
-        .par_iter()
-        .enumerate()
-        .try_fold(
-            || (Vec::new(), no_stats()),
-            |(mut prepared, mut stats), (index, batch)| {
-                let batch = prepare_batch(
-                    side,
-                    (index as u32, batch, table_rows),
-                    (keys, exact_keys),
-                    values,
-                    stats_of,
-                    &mut stats,
-                )?;
-                prepared.push((index, batch));
-                Ok::<_, Error>((prepared, stats))
-            },
-        )
-        .try_reduce(
-            || (Vec::new(), no_stats()),
-            |(mut prepared, mut stats), (more, more_stats)| {
-                prepared.extend(more);
-                for (mine, theirs) in stats.iter_mut().zip(more_stats) {
-                    mine.merge(theirs);
-                }
-                Ok((prepared, stats))
-            },
+            .collect();
+        for part in partitions {
+            let offset = batches.len() as u32;
+            let file = spills.len();
+            if let Some(spill) = part.spill {
+                spills.push(spill.finish()?);
+            }
+            for mut batch in part.batches {
+                batch.spilled = batch.spilled.map(|(_, block)| (file, block));
+                batches.push(batch);
+            }
+            for (mine, mut theirs) in stats.iter_mut().zip(part.stats) {
+                theirs.shift_batches(offset);
+                mine.merge(theirs);
+            }
+        }
+        stats.par_iter_mut().for_each(StatsState::finalize);
+        Ok(PreparedSide {
+            batches,
+            exact_keys: self.exact_keys,
+            stats_of: self.stats_of,
+            stats,
+            spills,
+            _spill_dir: self.spill_dir.clone(),
+        })
+    }
+}
+
+/// Prepares one partition's batches as they arrive: each is cast, hashed,
+/// counted into statistics, and its values spilled.
+pub struct PartitionBuilder<'s, 'a> {
+    spec: &'s SideSpec<'a>,
+    partition: usize,
+    spill: Option<SpillWriter>,
+    batches: Vec<PreparedBatch>,
+    /// Statistics of this partition; positions count its batches from 0.
+    stats: Vec<StatsState>,
+}
+
+impl PartitionBuilder<'_, '_> {
+    pub fn push(&mut self, batch: &RecordBatch) -> Result<()> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let spec = self.spec;
+        let index = self.batches.len() as u32;
+        let (mut prepared, values) = prepare_batch(
+            spec.side,
+            (index, batch, spec.table_rows),
+            (spec.keys, spec.exact_keys),
+            spec.values,
+            spec.stats_of,
+            &mut self.stats,
         )?;
-    prepared.sort_unstable_by_key(|(index, _)| *index);
-    stats.par_iter_mut().for_each(StatsState::finalize);
-    Ok(PreparedSide {
-        batches: prepared.into_iter().map(|(_, batch)| batch).collect(),
-        exact_keys,
-        stats_of,
-        stats,
-    })
+        if let Some(dir) = &spec.spill_dir {
+            let spill = match &mut self.spill {
+                Some(spill) => spill,
+                None => self.spill.insert(SpillWriter::create(
+                    dir.path(),
+                    &format!("{}-{}.arrow", spec.side.name(), self.partition),
+                    spill_schema(
+                        &spec
+                            .values
+                            .iter()
+                            .map(|v| v.compared_as.clone())
+                            .collect::<Vec<_>>(),
+                    ),
+                )?),
+            };
+            prepared.spilled = Some((0, spill.write(values)?));
+        }
+        self.batches.push(prepared);
+        Ok(())
+    }
+}
+
+/// Prepares a side held in memory: its batches are split into one run per
+/// thread, each prepared like a streamed partition.
+pub fn prepare_side(spec: &SideSpec, batches: &[RecordBatch]) -> Result<PreparedSide> {
+    let runs = rayon::current_num_threads().max(1);
+    let run_length = batches.len().div_ceil(runs).max(1);
+    let partitions = batches
+        .par_chunks(run_length)
+        .enumerate()
+        .map(|(partition, run)| {
+            let mut builder = spec.partition(partition);
+            for batch in run {
+                builder.push(batch)?;
+            }
+            Ok(builder)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    spec.finish(partitions)
 }
 
 /// `(index, batch, table_rows)`: the batch, its place, and the side's row
@@ -186,7 +371,7 @@ fn prepare_batch(
     values: &[ColumnPair],
     stats_of: StatsOf,
     stats: &mut [StatsState],
-) -> Result<PreparedBatch> {
+) -> Result<(PreparedBatch, Vec<ArrayRef>)> {
     let cast = |pairs: &[ColumnPair]| -> Result<Vec<ArrayRef>> {
         pairs
             .iter()
@@ -247,10 +432,13 @@ fn prepare_batch(
             state.add_batch(column.as_ref(), column_hashes, index, &sample);
         }
     }
-    Ok(PreparedBatch {
+    let prepared = PreparedBatch {
         keys,
-        values,
+        values: Vec::new(),
+        value_rows: Vec::new(),
+        spilled: None,
         key_hashes,
         row_hashes,
-    })
+    };
+    Ok((prepared, values))
 }

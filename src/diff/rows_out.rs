@@ -22,7 +22,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::file::properties::WriterProperties;
 
-use super::prepare::{Pos, PreparedSide};
+use super::prepare::{Pos, PreparedBatch, PreparedSide};
 use crate::error::{Error, Result};
 
 /// Rows per written chunk (and Parquet row group).
@@ -124,10 +124,10 @@ pub fn write(
     for chunk in rows.changed.chunks(CHUNK) {
         let prod_pos: Vec<Pos> = chunk.iter().map(|(p, _)| *p).collect();
         let candidate_pos: Vec<Pos> = chunk.iter().map(|(_, c)| *c).collect();
-        let mut columns = gather(prod, &prod_pos, |b| &b.keys)?;
+        let mut columns = gather(prod, &prod_pos, Part::Keys)?;
         columns.push(change("changed", chunk.len()));
-        let prod_values = gather(prod, &prod_pos, |b| &b.values)?;
-        let candidate_values = gather(candidate, &candidate_pos, |b| &b.values)?;
+        let prod_values = gather(prod, &prod_pos, Part::Values)?;
+        let candidate_values = gather(candidate, &candidate_pos, Part::Values)?;
         for (p, c) in prod_values.into_iter().zip(candidate_values) {
             columns.extend([p, c]);
         }
@@ -138,9 +138,9 @@ pub fn write(
         ("added", candidate, rows.added),
     ] {
         for chunk in positions.chunks(CHUNK) {
-            let mut columns = gather(side, chunk, |b| &b.keys)?;
+            let mut columns = gather(side, chunk, Part::Keys)?;
             columns.push(change(kind, chunk.len()));
-            let present = gather(side, chunk, |b| &b.values)?;
+            let present = gather(side, chunk, Part::Values)?;
             for array in present {
                 let missing = new_null_array(array.data_type(), chunk.len());
                 if kind == "removed" {
@@ -175,18 +175,39 @@ fn change(kind: &str, rows: usize) -> ArrayRef {
     Arc::new(StringArray::from(vec![kind; rows]))
 }
 
+/// Which columns of a prepared batch to gather.
+#[derive(Clone, Copy)]
+enum Part {
+    Keys,
+    /// Value columns hold only the rows fetched back from the spill.
+    Values,
+}
+
 /// Column by column, the cells at `positions` of `side`'s batches.
-fn gather(
-    side: &PreparedSide,
-    positions: &[Pos],
-    columns: impl Fn(&super::prepare::PreparedBatch) -> &Vec<ArrayRef>,
-) -> Result<Vec<ArrayRef>> {
+fn gather(side: &PreparedSide, positions: &[Pos], part: Part) -> Result<Vec<ArrayRef>> {
+    fn columns(part: Part, b: &PreparedBatch) -> &Vec<ArrayRef> {
+        match part {
+            Part::Keys => &b.keys,
+            Part::Values => &b.values,
+        }
+    }
+    let columns = |b| columns(part, b);
     let Some(first) = side.batches.first() else {
         return Ok(Vec::new());
     };
+    if columns(first).is_empty() {
+        return Ok(Vec::new());
+    }
     let indices: Vec<(usize, usize)> = positions
         .iter()
-        .map(|p| (p.batch as usize, p.row as usize))
+        .map(|p| {
+            let batch = &side.batches[p.batch as usize];
+            let row = match part {
+                Part::Keys => p.row as usize,
+                Part::Values => batch.value_index(p.row),
+            };
+            (p.batch as usize, row)
+        })
         .collect();
     (0..columns(first).len())
         .map(|c| {

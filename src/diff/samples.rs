@@ -84,7 +84,7 @@ pub fn changed_rows(
         .iter()
         .map(|&(p, c)| {
             let (pb, cb) = (batch(prod, p), batch(candidate, c));
-            let (pr, cr) = (p.row as usize, c.row as usize);
+            let (pr, cr) = (pb.value_index(p.row), cb.value_index(c.row));
             let mut unequal = Map::new();
             for (i, name) in columns.values.iter().enumerate() {
                 let (a, b) = (pb.values[i].as_ref(), cb.values[i].as_ref());
@@ -96,7 +96,7 @@ pub fn changed_rows(
                 }
             }
             ChangedRow {
-                key: row_map(columns.keys, &pb.keys, pr),
+                key: row_map(columns.keys, &pb.keys, p.row as usize),
                 columns: unequal,
             }
         })
@@ -116,10 +116,12 @@ pub fn whole_rows(
             let row = pos.row as usize;
             let keys = row_map(columns.keys, &b.keys, row);
             if columns.keyed {
-                SampleRow {
-                    key: keys,
-                    values: row_map(columns.values, &b.values, row),
-                }
+                let values = if columns.values.is_empty() {
+                    Map::new()
+                } else {
+                    row_map(columns.values, &b.values, b.value_index(pos.row))
+                };
+                SampleRow { key: keys, values }
             } else {
                 SampleRow {
                     key: Map::new(),

@@ -10,7 +10,7 @@ mod read;
 pub use fingerprint::{Fingerprint, digest, fingerprint, snapshot};
 pub use format::{CsvOptions, FileFormat};
 pub use locate::locate_files;
-pub use read::{Table, read_table};
+pub use read::{OpenTable, PartitionStream, Table, open_table, read_table};
 
 /// One table as the user named it, before anything is read.
 #[derive(Debug, Clone)]

@@ -1,5 +1,8 @@
 //! Reads located files with DataFusion into Arrow record batches, turning
-//! DataFusion's errors into one sentence that names the table.
+//! DataFusion's errors into one sentence that names the table. A table is
+//! opened first (files, schema, and for Parquet the row count from the
+//! footers), then either collected into memory or streamed partition by
+//! partition to a consumer that keeps only what it needs.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -14,7 +17,7 @@ use datafusion::prelude::{
 use super::{FileFormat, TableSource, locate_files};
 use crate::error::{Error, Result, first_line};
 
-/// A table read into memory.
+/// A table read into memory, or described while it streams elsewhere.
 #[derive(Debug, Clone)]
 pub struct Table {
     /// The path, directory or glob as the user gave it.
@@ -22,7 +25,10 @@ pub struct Table {
     pub format: FileFormat,
     pub files: Vec<PathBuf>,
     pub schema: SchemaRef,
+    /// The rows, when the table was read into memory; empty when it was
+    /// streamed (`OpenTable::partitions`).
     pub batches: Vec<RecordBatch>,
+    rows: usize,
 }
 
 impl Table {
@@ -34,21 +40,108 @@ impl Table {
             format: FileFormat::Arrow,
             files: Vec::new(),
             schema,
+            rows: batches.iter().map(RecordBatch::num_rows).sum(),
             batches,
         }
     }
 
     pub fn num_rows(&self) -> usize {
-        self.batches.iter().map(RecordBatch::num_rows).sum()
+        self.rows
+    }
+}
+
+/// A table whose files and schema are known and whose rows are not read yet.
+pub struct OpenTable {
+    /// The table without its rows.
+    pub table: Table,
+    /// The row count from the files' metadata, where it is exact without
+    /// reading the data (Parquet footers).
+    pub known_rows: Option<usize>,
+    frame: DataFrame,
+    source: TableSource,
+}
+
+impl OpenTable {
+    /// Reads every row into memory.
+    pub async fn collect(self) -> Result<Table> {
+        let OpenTable {
+            mut table,
+            frame,
+            source,
+            ..
+        } = self;
+        table.batches = collect(frame)
+            .await
+            .map_err(|e| read_error(&source, &table.files, table.format, &e))?;
+        table.rows = table.batches.iter().map(RecordBatch::num_rows).sum();
+        Ok(table)
+    }
+
+    /// The table as independent streams of batches (DataFusion's scan
+    /// partitions), to be read concurrently; the table itself comes back
+    /// with its row count and no batches.
+    pub async fn partitions(self) -> Result<(Table, Vec<PartitionStream>)> {
+        let OpenTable {
+            mut table,
+            frame,
+            source,
+            known_rows,
+        } = self;
+        let streams = frame
+            .execute_stream_partitioned()
+            .await
+            .map_err(|e| read_error(&source, &table.files, table.format, &e))?;
+        table.rows = known_rows.unwrap_or(0);
+        let streams = streams
+            .into_iter()
+            .map(|stream| PartitionStream {
+                stream,
+                source: source.clone(),
+                files: table.files.clone(),
+                format: table.format,
+            })
+            .collect();
+        Ok((table, streams))
+    }
+}
+
+/// One partition of a streamed table.
+pub struct PartitionStream {
+    stream: datafusion::physical_plan::SendableRecordBatchStream,
+    source: TableSource,
+    files: Vec<PathBuf>,
+    format: FileFormat,
+}
+
+impl PartitionStream {
+    /// The next non-empty batch, or `None` at the end.
+    pub async fn next(&mut self) -> Option<Result<RecordBatch>> {
+        use futures::StreamExt;
+        loop {
+            return match self.stream.next().await? {
+                Ok(batch) if batch.num_rows() == 0 => continue,
+                Ok(batch) => Some(Ok(batch)),
+                Err(e) => Some(Err(read_error(&self.source, &self.files, self.format, &e))),
+            };
+        }
     }
 }
 
 pub async fn read_table(ctx: &SessionContext, source: &TableSource) -> Result<Table> {
+    open_table(ctx, source).await?.collect().await
+}
+
+/// Locates the table's files and reads their schema (and Parquet footers).
+pub async fn open_table(ctx: &SessionContext, source: &TableSource) -> Result<OpenTable> {
     let (files, format) = locate_files(source)?;
+    let mut known_rows = None;
     if format == FileFormat::Parquet {
+        let mut rows = 0;
         for file in &files {
             check_parquet_footer(file)?;
+            rows += parquet_rows(file)?;
         }
+        known_rows = Some(rows);
     }
     let paths: Vec<String> = files
         .iter()
@@ -90,16 +183,30 @@ pub async fn read_table(ctx: &SessionContext, source: &TableSource) -> Result<Ta
     }
     .map_err(|e| read_error(source, &files, format, &e))?;
     let schema = SchemaRef::new(frame.schema().as_arrow().clone());
-    let batches = collect(frame)
-        .await
-        .map_err(|e| read_error(source, &files, format, &e))?;
-    Ok(Table {
-        source: source.spec.clone(),
-        format,
-        files,
-        schema,
-        batches,
+    Ok(OpenTable {
+        table: Table {
+            source: source.spec.clone(),
+            format,
+            files,
+            schema,
+            batches: Vec::new(),
+            rows: 0,
+        },
+        known_rows,
+        frame,
+        source: source.clone(),
     })
+}
+
+/// The row count a Parquet file's footer declares.
+fn parquet_rows(file: &Path) -> Result<usize> {
+    use datafusion::parquet::file::metadata::ParquetMetaDataReader;
+    let name = || file.display().to_string();
+    let handle = File::open(file).map_err(|e| Error::input(name(), e.to_string()))?;
+    let metadata = ParquetMetaDataReader::new()
+        .parse_and_finish(&handle)
+        .map_err(|e| Error::input(name(), format!("corrupt Parquet footer ({e})")))?;
+    Ok(metadata.file_metadata().num_rows().max(0) as usize)
 }
 
 /// Checks the 8-byte Parquet trailer (metadata length, `PAR1`) before the

@@ -230,6 +230,28 @@ impl StatsState {
         }
     }
 
+    /// Moves every position `offset` batches on: a partition's batches are
+    /// numbered from 0 until the side's partitions are put end to end.
+    pub fn shift_batches(&mut self, offset: u32) {
+        let shift = |pos: &mut Pos| pos.batch += offset;
+        match &mut self.kind {
+            KindState::Numeric(n) => {
+                n.min
+                    .iter_mut()
+                    .chain(&mut n.max)
+                    .for_each(|(_, p)| shift(p));
+            }
+            KindState::Temporal(t) => {
+                t.min
+                    .iter_mut()
+                    .chain(&mut t.max)
+                    .for_each(|(_, p)| shift(p));
+            }
+            KindState::Text(t) => t.top.shift_batches(offset),
+            KindState::Boolean { .. } | KindState::Other => {}
+        }
+    }
+
     /// Merges the quantile sketch's parts; call once every batch is in.
     pub fn finalize(&mut self) {
         match &mut self.kind {
@@ -520,13 +542,17 @@ pub struct BooleanStats {
 /// Reads one column's cell back from the batches statistics positions point
 /// into.
 pub trait CellSource {
-    fn cell(&self, pos: Pos) -> Value;
+    fn cell(&self, pos: Pos) -> crate::error::Result<Value>;
 }
 
 impl ColumnStats {
     /// Finishes a state into report values. `data_type` is the column's
     /// comparison type; `cells` resolves positions to typed values.
-    pub fn finish(state: &StatsState, data_type: &DataType, cells: &dyn CellSource) -> Self {
+    pub fn finish(
+        state: &StatsState,
+        data_type: &DataType,
+        cells: &dyn CellSource,
+    ) -> crate::error::Result<Self> {
         let (distinct, distinct_exact) = state.distinct.estimate();
         let mut stats = ColumnStats {
             count: state.rows,
@@ -547,8 +573,8 @@ impl ColumnStats {
         };
         match &state.kind {
             KindState::Numeric(n) => {
-                stats.min = n.min.map_or(Value::Null, |(_, p)| cells.cell(p));
-                stats.max = n.max.map_or(Value::Null, |(_, p)| cells.cell(p));
+                stats.min = n.min.map_or(Ok(Value::Null), |(_, p)| cells.cell(p))?;
+                stats.max = n.max.map_or(Ok(Value::Null), |(_, p)| cells.cell(p))?;
                 let variance = sample_variance(n.finite, &n.sum, &n.squares);
                 let has_values = n.finite > 0;
                 stats.numeric = Some(NumericStats {
@@ -575,8 +601,8 @@ impl ColumnStats {
                 });
             }
             KindState::Temporal(t) => {
-                stats.min = t.min.map_or(Value::Null, |(_, p)| cells.cell(p));
-                stats.max = t.max.map_or(Value::Null, |(_, p)| cells.cell(p));
+                stats.min = t.min.map_or(Ok(Value::Null), |(_, p)| cells.cell(p))?;
+                stats.max = t.max.map_or(Ok(Value::Null), |(_, p)| cells.cell(p))?;
                 stats.temporal = Some(TemporalStats {
                     quantiles: LEVELS
                         .iter()
@@ -612,11 +638,13 @@ impl ColumnStats {
                         .top
                         .top(TOP_K)
                         .into_iter()
-                        .map(|(_, count, pos)| TopValue {
-                            value: cells.cell(pos),
-                            count,
+                        .map(|(_, count, pos)| {
+                            Ok(TopValue {
+                                value: cells.cell(pos)?,
+                                count,
+                            })
                         })
-                        .collect(),
+                        .collect::<crate::error::Result<_>>()?,
                     top_exact: t.top.exact(),
                 });
             }
@@ -642,7 +670,7 @@ impl ColumnStats {
             }
             KindState::Other => {}
         }
-        stats
+        Ok(stats)
     }
 }
 

@@ -90,6 +90,13 @@ impl TopValues {
         };
     }
 
+    /// Moves every remembered position `offset` batches on.
+    pub fn shift_batches(&mut self, offset: u32) {
+        for counts in self.exact.iter_mut().chain([&mut self.summary]) {
+            counts.values_mut().for_each(|(_, pos)| pos.batch += offset);
+        }
+    }
+
     /// Whether the counts are exact.
     pub fn exact(&self) -> bool {
         self.exact.is_some() || !self.started

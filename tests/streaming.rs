@@ -1,0 +1,240 @@
+//! The streamed diff (Parquet: read partition by partition, values spilled
+//! and fetched back for differing rows only) must report exactly what the
+//! in-memory diff reports (Arrow IPC, read whole) on the same rows: counts,
+//! per-column tallies, statistics, drift and samples; on one thread as on
+//! two; and it must leave no spill file behind.
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use common::{json_report, shuffled, stderr, write_ipc};
+use datafusion::arrow::array::{Float64Array, Int64Array, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::file::properties::WriterProperties;
+use serde_json::Value;
+
+/// One row: key (NULL now and then, some duplicated), an amount, a
+/// category and a free-text note.
+type Row = (Option<i64>, Option<f64>, Option<String>, String);
+
+fn prod_rows(n: i64) -> Vec<Row> {
+    (0..n)
+        .map(|i| {
+            let key = match i % 997 {
+                0 => None,
+                // One key in 997 occurs twice.
+                500 => Some(i - 1),
+                _ => Some(i),
+            };
+            let amount = (i % 13 != 0).then(|| (i % 1000) as f64 / 8.0);
+            let category = (i % 17 != 0).then(|| format!("cat-{}", i % 23));
+            (
+                key,
+                amount,
+                category,
+                format!("note {i} {}", "x".repeat((i % 7) as usize)),
+            )
+        })
+        .collect()
+}
+
+/// Prod with changes of every kind: amounts moved (some within the
+/// tolerance), categories renamed, rows dropped and new rows.
+fn candidate_rows(prod: &[Row]) -> Vec<Row> {
+    let mut rows: Vec<Row> = prod
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 211 != 5)
+        .map(|(i, (key, amount, category, note))| {
+            let amount = match i % 101 {
+                3 => amount.map(|a| a + 0.001),
+                4 => amount.map(|a| a + 5.0),
+                _ => *amount,
+            };
+            let category = if i % 149 == 7 {
+                Some("renamed".to_string())
+            } else {
+                category.clone()
+            };
+            (*key, amount, category, note.clone())
+        })
+        .collect();
+    let n = prod.len() as i64;
+    rows.extend((0..150).map(|i| (Some(n + i), Some(1.5), None, format!("new {i}"))));
+    shuffled(&rows, 7)
+}
+
+fn batches(rows: &[Row], batch_size: usize) -> Vec<RecordBatch> {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, true),
+        Field::new("amount", DataType::Float64, true),
+        Field::new("category", DataType::Utf8, true),
+        Field::new("note", DataType::Utf8, false),
+    ]));
+    rows.chunks(batch_size)
+        .map(|chunk| {
+            RecordBatch::try_new(
+                Arc::clone(&schema),
+                vec![
+                    Arc::new(Int64Array::from_iter(chunk.iter().map(|r| r.0))),
+                    Arc::new(Float64Array::from_iter(chunk.iter().map(|r| r.1))),
+                    Arc::new(StringArray::from_iter(chunk.iter().map(|r| r.2.clone()))),
+                    Arc::new(StringArray::from_iter_values(chunk.iter().map(|r| &r.3))),
+                ],
+            )
+            .unwrap()
+        })
+        .collect()
+}
+
+/// Rows per Parquet row group.
+const ROW_GROUP: usize = 3_000;
+
+/// The rows in the files of `write_parquet_dir`.
+fn file_chunks(rows: &[Row]) -> std::slice::Chunks<'_, Row> {
+    rows.chunks(rows.len().div_ceil(3))
+}
+
+/// Batches cut where the Parquet scan cuts them (one per row group): the
+/// quantile sketches summarize batch by batch, so only equal cuts give
+/// equal quantiles.
+fn aligned_batches(rows: &[Row]) -> Vec<RecordBatch> {
+    file_chunks(rows)
+        .flat_map(|chunk| batches(chunk, ROW_GROUP))
+        .collect()
+}
+
+/// The rows as several Parquet files of several row groups each, so that
+/// the scan has more than one partition to stream.
+fn write_parquet_dir(dir: &Path, rows: &[Row]) {
+    std::fs::create_dir_all(dir).unwrap();
+    let properties = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(ROW_GROUP))
+        .build();
+    for (i, chunk) in file_chunks(rows).enumerate() {
+        let chunk_batches = batches(chunk, 1_024);
+        let file = std::fs::File::create(dir.join(format!("part-{i}.parquet"))).unwrap();
+        let mut writer =
+            ArrowWriter::try_new(file, chunk_batches[0].schema(), Some(properties.clone()))
+                .unwrap();
+        for batch in &chunk_batches {
+            writer.write(batch).unwrap();
+        }
+        writer.close().unwrap();
+    }
+}
+
+/// `dualrun diff` of two tables with a tolerance, many samples and every
+/// differing row written out; the JSON report.
+fn diff(dir: &Path, prod: &str, candidate: &str, threads: &str, spill: &Path) -> Value {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_dualrun"))
+        .args([
+            "diff",
+            prod,
+            candidate,
+            "--key",
+            "id",
+            "--tol",
+            "amount=abs:0.01",
+            "--sample",
+            "1000",
+            "--threads",
+            threads,
+            "--diff-rows",
+            &format!("rows-{threads}-{}.csv", prod.replace('/', "_")),
+            "--format",
+            "json",
+        ])
+        .current_dir(dir)
+        .env("TMPDIR", spill)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    json_report(&output)
+}
+
+/// The parts of a table report that describe the data, not the files.
+fn findings(report: &Value) -> Value {
+    let table = &report["tables"][0];
+    serde_json::json!({
+        "rows": table["rows"],
+        "columns": table["columns"],
+        "samples": table["samples"],
+        "diff_rows": table["diff_rows"]["rows"],
+    })
+}
+
+#[test]
+fn the_streamed_diff_equals_the_in_memory_diff() {
+    let dir = tempfile::tempdir().unwrap();
+    let spill = tempfile::tempdir().unwrap();
+    let prod = prod_rows(20_000);
+    let candidate = candidate_rows(&prod);
+    write_parquet_dir(&dir.path().join("prod"), &prod);
+    write_parquet_dir(&dir.path().join("candidate"), &candidate);
+    write_ipc(&dir.path().join("prod.arrow"), &aligned_batches(&prod));
+    write_ipc(
+        &dir.path().join("candidate.arrow"),
+        &aligned_batches(&candidate),
+    );
+
+    let in_memory = diff(
+        dir.path(),
+        "prod.arrow",
+        "candidate.arrow",
+        "2",
+        spill.path(),
+    );
+    let streamed = diff(dir.path(), "prod", "candidate", "2", spill.path());
+    let one_thread = diff(dir.path(), "prod", "candidate", "1", spill.path());
+    assert_eq!(streamed["tables"][0]["prod"]["format"], "parquet");
+    assert_eq!(streamed["tables"][0]["prod"]["files"], 3);
+    assert_eq!(in_memory["tables"][0]["prod"]["format"], "arrow");
+
+    let rows = &streamed["tables"][0]["rows"];
+    assert_eq!(rows["prod"], 20_000);
+    assert_eq!(rows["added"], 150);
+    assert!(rows["removed"].as_u64().unwrap() > 90, "{rows}");
+    assert!(rows["changed"].as_u64().unwrap() > 300, "{rows}");
+    assert!(rows["within_tolerance"].as_u64().unwrap() > 150, "{rows}");
+    assert!(
+        rows["duplicate_keys"]["prod"].as_u64().unwrap() > 10,
+        "{rows}"
+    );
+    assert!(rows["null_keys"]["prod"].as_u64().unwrap() > 10, "{rows}");
+    let samples = &streamed["tables"][0]["samples"];
+    assert_eq!(samples["added"].as_array().unwrap().len(), 150);
+    assert!(samples["changed"][0]["columns"].as_object().is_some());
+
+    assert_eq!(findings(&streamed), findings(&in_memory));
+    assert_eq!(findings(&one_thread), findings(&streamed));
+    let written = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
+    assert_eq!(written("rows-2-prod.csv"), written("rows-2-prod.arrow.csv"));
+    assert_eq!(written("rows-1-prod.csv"), written("rows-2-prod.csv"));
+
+    let left: Vec<_> = std::fs::read_dir(spill.path()).unwrap().collect();
+    assert!(left.is_empty(), "spill files left behind: {left:?}");
+}
+
+#[test]
+fn an_unwritable_spill_directory_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = prod_rows(100);
+    write_parquet_dir(&dir.path().join("prod"), &rows);
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_dualrun"))
+        .args(["diff", "prod", "prod", "--key", "id"])
+        .current_dir(dir.path())
+        .env("TMPDIR", dir.path().join("missing"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    assert!(message.contains("spill"), "{message}");
+    assert!(message.contains("missing"), "{message}");
+    assert!(message.contains("hint: set TMPDIR"), "{message}");
+    assert!(!message.contains("panicked"), "{message}");
+}
