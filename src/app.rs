@@ -85,7 +85,7 @@ pub fn diff_report(plan: &DiffPlan, started: Instant) -> Result<Report> {
     let threads = plan.output.threads;
     let runtime = threads::tokio_runtime(threads)
         .map_err(|e| Error::compute("cannot start the reader runtime", e))?;
-    let context = threads::session(threads);
+    let context = threads::streaming_session(threads);
     let (prod, candidate) = runtime.block_on(futures::future::try_join(
         open_table(&context, &plan.left),
         open_table(&context, &plan.right),

@@ -21,6 +21,16 @@ pub fn session(threads: usize) -> SessionContext {
     SessionContext::new_with_config(SessionConfig::new().with_target_partitions(threads))
 }
 
+/// Scan partitions per thread when a diff streams its tables: partitions are
+/// whole row groups, and several per thread let the rayon pool even out
+/// sides and files of unequal size. Only `threads` are read at a time.
+const STREAMED_PARTITIONS_PER_THREAD: usize = 4;
+
+/// A session for tables streamed into a diff (`stream_diff`).
+pub fn streaming_session(threads: usize) -> SessionContext {
+    session(threads * STREAMED_PARTITIONS_PER_THREAD)
+}
+
 /// The pool the diff, statistics and profiles run on.
 pub fn rayon_pool(threads: usize) -> Result<rayon::ThreadPool> {
     rayon::ThreadPoolBuilder::new()
