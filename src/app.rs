@@ -72,6 +72,7 @@ pub(crate) fn timings(started: Instant, read_done: Instant) -> Timings {
 /// `dualrun diff LEFT RIGHT`: read both tables, diff them, report.
 pub fn diff(args: &DiffArgs) -> Result<u8> {
     let plan = plan::diff_plan(args)?;
+    crate::interrupt::install();
     let started = Instant::now();
     let report = diff_report(&plan, started)?;
     report::emit(&report, &plan.output)?;

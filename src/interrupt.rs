@@ -1,8 +1,9 @@
-//! Ctrl-C (or SIGTERM) during `dualrun run`: what the run started outside
-//! its run directory (git worktrees, the process groups of command sides)
-//! is cleaned up before the process exits with 130, as a shell expects of
-//! an interrupted program. Each such thing registers its cleanup while it
-//! lives and withdraws it when it ends normally.
+//! Ctrl-C (or SIGTERM) during `dualrun run` or `diff`: what the command
+//! started outside its run directory (git worktrees, the process groups of
+//! command sides, the diff's spill files) is cleaned up before the process
+//! exits with 130, as a shell expects of an interrupted program. Each such
+//! thing registers its cleanup while it lives and withdraws it when it ends
+//! normally.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,7 +28,7 @@ pub fn install() {
             for cleanup in cleanups.into_values() {
                 cleanup();
             }
-            eprintln!("dualrun: interrupted; worktrees and started commands were cleaned up");
+            eprintln!("dualrun: interrupted; what it had started was cleaned up");
             std::process::exit(EXIT_INTERRUPTED);
         });
     });

@@ -2,7 +2,7 @@
 //! and fetched back for differing rows only) must report exactly what the
 //! in-memory diff reports (Arrow IPC, read whole) on the same rows: counts,
 //! per-column tallies, statistics, drift and samples; on one thread as on
-//! two; and it must leave no spill file behind.
+//! two; and it must leave no spill file behind, even when interrupted.
 
 mod common;
 
@@ -237,4 +237,64 @@ fn an_unwritable_spill_directory_is_a_clear_error() {
     assert!(message.contains("missing"), "{message}");
     assert!(message.contains("hint: set TMPDIR"), "{message}");
     assert!(!message.contains("panicked"), "{message}");
+}
+
+#[test]
+fn an_interrupted_diff_removes_its_spill_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let spill = tempfile::tempdir().unwrap();
+    let pair = dir.path().join("pair");
+    let generated = common::dualrun(
+        dir.path(),
+        &[
+            "bench",
+            "generate",
+            "--out",
+            pair.to_str().unwrap(),
+            "--rows",
+            "300000",
+        ],
+    );
+    assert!(generated.status.success(), "{}", stderr(&generated));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dualrun"))
+        .args([
+            "diff",
+            "pair/prod.parquet",
+            "pair/candidate.parquet",
+            "--key",
+            "id",
+        ])
+        .current_dir(dir.path())
+        .env("TMPDIR", spill.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupt as soon as the spill directory exists, long before the end.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::fs::read_dir(spill.path()).unwrap().next().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no spill directory appeared"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the diff ended before spilling"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("interrupted"),
+        "{}",
+        stderr(&output)
+    );
+    let left: Vec<_> = std::fs::read_dir(spill.path()).unwrap().collect();
+    assert!(left.is_empty(), "spill files left behind: {left:?}");
 }

@@ -24,21 +24,40 @@ use datafusion::arrow::record_batch::RecordBatch;
 use crate::error::{Error, Result};
 
 /// The temporary directory of one diff's spill files, removed when the last
-/// side holding it is dropped.
-pub type SpillDir = Arc<tempfile::TempDir>;
+/// side holding it is dropped, or when the process is interrupted.
+pub type SpillDir = Arc<Directory>;
+
+pub struct Directory {
+    dir: tempfile::TempDir,
+    _on_interrupt: crate::interrupt::Registered,
+}
+
+impl Directory {
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
 
 pub fn spill_dir() -> Result<SpillDir> {
-    tempfile::Builder::new()
+    let dir = tempfile::Builder::new()
         .prefix("dualrun-spill-")
         .tempdir()
-        .map(Arc::new)
         .map_err(|e| {
             Error::usage(format!(
                 "cannot make a spill directory in `{}` ({e})",
                 std::env::temp_dir().display()
             ))
             .with_hint("set TMPDIR to a writable directory with room for the compared columns")
-        })
+        })?;
+    let path = dir.path().to_path_buf();
+    // Spill files can be as large as the tables: Ctrl-C must not leave them.
+    let on_interrupt = crate::interrupt::on_interrupt(move || {
+        let _ = std::fs::remove_dir_all(path);
+    });
+    Ok(Arc::new(Directory {
+        dir,
+        _on_interrupt: on_interrupt,
+    }))
 }
 
 fn spill_error(path: &Path, error: impl std::fmt::Display) -> Error {
