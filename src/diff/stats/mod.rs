@@ -342,14 +342,16 @@ fn numeric_batch(
             sketched.push(v);
         }
     };
-    // Integers small enough that 2^13 squares fit an i128 are summed in
-    // integers: exact, and far cheaper than float expansions.
+    // Integers below 2^56 in batches of at most 2^13 rows (DataFusion's
+    // default batch is exactly 2^13) are summed in integers: each square is
+    // below 2^112, so the sum of squares stays below 2^125 and fits an
+    // i128; exact, and far cheaper than float expansions.
     let mut integer_sums: Option<(i128, i128)> = None;
     match array.data_type() {
         DataType::Int64 => {
             let ints = array.as_primitive::<Int64Type>();
             let small =
-                ints.values().iter().all(|v| v.unsigned_abs() < 1 << 56) && ints.len() < 1 << 13;
+                ints.len() <= 1 << 13 && ints.values().iter().all(|v| v.unsigned_abs() < 1 << 56);
             if small {
                 let (mut sum, mut squares) = (0i128, 0i128);
                 each_value::<Int64Type>(array, |i, v| {
