@@ -27,6 +27,7 @@ pub mod publish;
 pub mod report;
 pub mod rules;
 pub mod runner;
+pub mod sql_diff;
 pub mod stream_diff;
 pub mod threads;
 

@@ -1,0 +1,353 @@
+//! The keyed diff as SQL, for an engine that need not be this process: the
+//! embedded DataFusion context, or one whose plans run on a Ballista
+//! cluster. The engine does the heavy part with functions a stock cluster
+//! has (DataFusion built-ins and `xxhash64` from `datafusion-spark`):
+//!
+//! 1. per side, a projection of the key (cast to its comparison type) and a
+//!    row hash over the comparison-typed value columns, each preceded by its
+//!    NULL flag (Spark's `xxhash64` skips NULLs, so without the flag
+//!    `(NULL, 'a')` and `('a', NULL)` would hash alike);
+//! 2. per side, the rows of each key (count, hash) and a full outer join of
+//!    the two on the key: keys with one row a side and equal hashes are
+//!    identical and never leave the engine;
+//! 3. every other key (changed, added, removed, duplicated) is sent back
+//!    with its full rows, fetched by a semi-join.
+//!
+//! The client diffs the fetched rows with the same code as an embedded
+//! diff (tolerances, duplicates, samples) and adds the keys the engine
+//! proved identical, so counts, per-column tallies and samples equal the
+//! embedded diff's. Statistics are not gathered on this path yet.
+//!
+//! Every `IS [NOT] DISTINCT FROM` and every boolean term is parenthesised:
+//! DataFusion 55's parser mis-groups `IS NOT DISTINCT FROM` inside `OR`.
+
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::prelude::SessionContext;
+
+use crate::diff::schema::{ColumnPair, Sources, plan_columns};
+use crate::diff::{DiffOptions, TableDiff, diff_tables};
+use crate::error::{Error, Result};
+use crate::input::Table;
+
+/// A side as the engine knows it: a registered table name and its schema.
+pub struct SqlSide<'a> {
+    /// The table's name in the engine's catalog.
+    pub table: &'a str,
+    /// The source, as the report names it.
+    pub source: &'a str,
+    pub schema: SchemaRef,
+}
+
+/// Registers Spark's `xxhash64` in `ctx`, as Ballista's `spark-compat`
+/// feature does on a cluster's scheduler and executors.
+pub fn register_functions(ctx: &SessionContext) {
+    ctx.register_udf(
+        datafusion_spark::function::hash::xxhash64()
+            .as_ref()
+            .clone(),
+    );
+}
+
+/// Diffs `prod` against `candidate` by key in `ctx`.
+pub async fn sql_diff(
+    ctx: &SessionContext,
+    prod: &SqlSide<'_>,
+    candidate: &SqlSide<'_>,
+    options: &DiffOptions,
+) -> Result<TableDiff> {
+    let sources = Sources {
+        prod: prod.source,
+        candidate: candidate.source,
+    };
+    let plan = plan_columns(&prod.schema, &candidate.schema, options, &sources)?;
+    if plan.keys.is_empty() {
+        return Err(
+            Error::usage("the SQL diff needs a key").with_hint("name the key columns with `--key`")
+        );
+    }
+    let queries = Queries {
+        prod,
+        candidate,
+        keys: &plan.keys,
+        values: &plan.values,
+    };
+    let totals = query(ctx, &queries.totals()).await?;
+    let count = |column: usize| -> u64 {
+        totals
+            .first()
+            .map(|b| value_u64(b, column))
+            .unwrap_or_default()
+    };
+    let (prod_rows, candidate_rows) = (count(0), count(1));
+    let (prod_null_keys, candidate_null_keys, identical) = (count(2), count(3), count(4));
+
+    let differing = query(ctx, &queries.differing_keys()).await?;
+    let differing_schema = match differing.first() {
+        Some(batch) => batch.schema(),
+        None => {
+            return finish_equal(
+                &queries,
+                options,
+                [prod_rows, candidate_rows],
+                identical,
+                [prod_null_keys, candidate_null_keys],
+            );
+        }
+    };
+    let differing = datafusion::datasource::MemTable::try_new(differing_schema, vec![differing])
+        .map_err(|e| Error::compute("cannot hold the differing keys", e))?;
+    ctx.register_table(DIFFERING, std::sync::Arc::new(differing))
+        .map_err(|e| Error::compute("cannot hold the differing keys", e))?;
+    let fetched = async {
+        let prod_rows = query(ctx, &queries.fetch(prod, |p| &p.prod_name)).await?;
+        let candidate_rows = query(ctx, &queries.fetch(candidate, |p| &p.candidate_name)).await?;
+        Ok::<_, Error>((prod_rows, candidate_rows))
+    }
+    .await;
+    let _ = ctx.deregister_table(DIFFERING);
+    let (prod_fetched, candidate_fetched) = fetched?;
+    let options = DiffOptions {
+        stats: false,
+        ..options.clone()
+    };
+    let diff = diff_tables(
+        &Table::from_batches(prod.source, prod.schema.clone(), prod_fetched),
+        &Table::from_batches(
+            candidate.source,
+            candidate.schema.clone(),
+            candidate_fetched,
+        ),
+        &options,
+    )?;
+    Ok(with_identical(
+        diff,
+        [prod_rows, candidate_rows],
+        identical,
+        [prod_null_keys, candidate_null_keys],
+    ))
+}
+
+/// Tables with no differing key: the diff of two empty tables, plus the
+/// identical rows.
+fn finish_equal(
+    queries: &Queries<'_>,
+    options: &DiffOptions,
+    totals: [u64; 2],
+    identical: u64,
+    null_keys: [u64; 2],
+) -> Result<TableDiff> {
+    let options = DiffOptions {
+        stats: false,
+        ..options.clone()
+    };
+    let empty = |side: &SqlSide| Table::from_batches(side.source, side.schema.clone(), Vec::new());
+    let diff = diff_tables(&empty(queries.prod), &empty(queries.candidate), &options)?;
+    Ok(with_identical(diff, totals, identical, null_keys))
+}
+
+/// Adds what the engine proved identical to the diff of the fetched rows.
+fn with_identical(
+    mut diff: TableDiff,
+    [prod, candidate]: [u64; 2],
+    identical: u64,
+    null_keys: [u64; 2],
+) -> TableDiff {
+    diff.rows.prod = prod;
+    diff.rows.candidate = candidate;
+    diff.rows.identical += identical;
+    diff.rows.null_keys = null_keys.into();
+    for column in &mut diff.columns {
+        column.compared += identical;
+        column.match_rate =
+            (column.compared > 0).then(|| 1.0 - column.unequal as f64 / column.compared as f64);
+    }
+    diff
+}
+
+/// The differing keys, registered for the fetch.
+const DIFFERING: &str = "dualrun_differing_keys";
+
+struct Queries<'a> {
+    prod: &'a SqlSide<'a>,
+    candidate: &'a SqlSide<'a>,
+    keys: &'a [ColumnPair],
+    values: &'a [ColumnPair],
+}
+
+/// A column pair's names on each side.
+struct Names {
+    prod_name: String,
+    candidate_name: String,
+}
+
+impl Queries<'_> {
+    fn names(&self, pair: &ColumnPair) -> Names {
+        Names {
+            prod_name: self.prod.schema.field(pair.prod_index).name().clone(),
+            candidate_name: self
+                .candidate
+                .schema
+                .field(pair.candidate_index)
+                .name()
+                .clone(),
+        }
+    }
+
+    /// Row counts, NULL-key counts and identical keys: one row of five.
+    fn totals(&self) -> String {
+        let count = |side: &SqlSide, null_keys: bool| {
+            let name = |p: &ColumnPair| self.side_name(side, p);
+            let filter = if null_keys {
+                let any_null = self
+                    .keys
+                    .iter()
+                    .map(|k| format!("({} IS NULL)", ident(&name(k))))
+                    .collect::<Vec<_>>()
+                    .join(" OR ");
+                format!(" WHERE {any_null}")
+            } else {
+                String::new()
+            };
+            format!("(SELECT count(*) FROM {}{filter})", ident(side.table))
+        };
+        format!(
+            "{with} SELECT {} AS prod_rows, {} AS candidate_rows, {} AS prod_null_keys, \
+             {} AS candidate_null_keys, \
+             (SELECT count(*) FROM joined WHERE (p_n = 1) AND (c_n = 1) AND (p_h = c_h)) \
+             AS identical",
+            count(self.prod, false),
+            count(self.candidate, false),
+            count(self.prod, true),
+            count(self.candidate, true),
+            with = self.joined(),
+        )
+    }
+
+    fn side_name(&self, side: &SqlSide, pair: &ColumnPair) -> String {
+        let names = self.names(pair);
+        if std::ptr::eq(side, self.prod) {
+            names.prod_name
+        } else {
+            names.candidate_name
+        }
+    }
+
+    /// `WITH ... joined AS (...)`: per key, each side's row count and hash.
+    fn joined(&self) -> String {
+        let side = |side: &SqlSide, alias: &str| {
+            let name = |p: &ColumnPair| self.side_name(side, p);
+            let keys: Vec<String> = self
+                .keys
+                .iter()
+                .enumerate()
+                .map(|(i, k)| format!("{} AS k{i}", cast(&ident(&name(k)), &k.compared_as)))
+                .collect();
+            let not_null = self
+                .keys
+                .iter()
+                .map(|k| format!("({} IS NOT NULL)", ident(&name(k))))
+                .collect::<Vec<_>>()
+                .join(" AND ");
+            let hashed: Vec<String> = self
+                .values
+                .iter()
+                .flat_map(|v| {
+                    let value = cast(&ident(&name(v)), &v.compared_as);
+                    [format!("({value} IS NULL)"), value]
+                })
+                .collect();
+            let hash = if hashed.is_empty() {
+                "0".to_string()
+            } else {
+                format!("xxhash64({})", hashed.join(", "))
+            };
+            let key_list = (0..self.keys.len())
+                .map(|i| format!("k{i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!(
+                "{alias} AS (SELECT {key_list}, count(*) AS n, min(h) AS h \
+                 FROM (SELECT {}, {hash} AS h FROM {} WHERE {not_null}) \
+                 GROUP BY {key_list})",
+                keys.join(", "),
+                ident(side.table),
+            )
+        };
+        let on = (0..self.keys.len())
+            .map(|i| format!("(p.k{i} = c.k{i})"))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let key_columns = (0..self.keys.len())
+            .map(|i| format!("coalesce(p.k{i}, c.k{i}) AS k{i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "WITH {}, {}, joined AS (SELECT {key_columns}, p.n AS p_n, c.n AS c_n, \
+             p.h AS p_h, c.h AS c_h FROM p FULL OUTER JOIN c ON {on})",
+            side(self.prod, "p"),
+            side(self.candidate, "c"),
+        )
+    }
+
+    /// Keys that are not one identical row a side.
+    fn differing_keys(&self) -> String {
+        let key_list = (0..self.keys.len())
+            .map(|i| format!("k{i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "{} SELECT {key_list} FROM joined \
+             WHERE NOT coalesce((p_n = 1) AND (c_n = 1) AND (p_h = c_h), false)",
+            self.joined()
+        )
+    }
+
+    /// A side's full rows whose key differs.
+    fn fetch(&self, side: &SqlSide, name: impl Fn(&Names) -> &String) -> String {
+        let on = self
+            .keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| {
+                let names = self.names(k);
+                let column = format!("s.{}", ident(name(&names)));
+                format!("({} = d.k{i})", cast(&column, &k.compared_as))
+            })
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        format!(
+            "SELECT s.* FROM {} AS s LEFT SEMI JOIN {DIFFERING} AS d ON {on}",
+            ident(side.table)
+        )
+    }
+}
+
+/// A quoted SQL identifier.
+fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// The SQL `expression` cast to the comparison type `to`.
+fn cast(expression: &str, to: &DataType) -> String {
+    format!("arrow_cast({expression}, '{to}')")
+}
+
+async fn query(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
+    let error = |e: datafusion::error::DataFusionError| {
+        Error::compute("the SQL diff failed", e.find_root().to_string())
+    };
+    let frame = ctx.sql(sql).await.map_err(error)?;
+    let batches = frame.collect().await.map_err(error)?;
+    Ok(batches.into_iter().filter(|b| b.num_rows() > 0).collect())
+}
+
+fn value_u64(batch: &RecordBatch, column: usize) -> u64 {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::Int64Type;
+    let array = batch.column(column);
+    if array.is_empty() || array.is_null(0) {
+        return 0;
+    }
+    array.as_primitive::<Int64Type>().value(0).max(0) as u64
+}
