@@ -11,7 +11,7 @@
 //!    the two on the key: keys with one row a side and equal hashes are
 //!    identical and never leave the engine;
 //! 3. every other key (changed, added, removed, duplicated) is sent back
-//!    with its full rows, fetched by a semi-join.
+//!    with its full rows, fetched by a semi-join in the same query.
 //!
 //! The client diffs the fetched rows with the same code as an embedded
 //! diff (tolerances, duplicates, samples) and adds the keys the engine
@@ -82,31 +82,8 @@ pub async fn sql_diff(
     let (prod_rows, candidate_rows) = (count(0), count(1));
     let (prod_null_keys, candidate_null_keys, identical) = (count(2), count(3), count(4));
 
-    let differing = query(ctx, &queries.differing_keys()).await?;
-    let differing_schema = match differing.first() {
-        Some(batch) => batch.schema(),
-        None => {
-            return finish_equal(
-                &queries,
-                options,
-                [prod_rows, candidate_rows],
-                identical,
-                [prod_null_keys, candidate_null_keys],
-            );
-        }
-    };
-    let differing = datafusion::datasource::MemTable::try_new(differing_schema, vec![differing])
-        .map_err(|e| Error::compute("cannot hold the differing keys", e))?;
-    ctx.register_table(DIFFERING, std::sync::Arc::new(differing))
-        .map_err(|e| Error::compute("cannot hold the differing keys", e))?;
-    let fetched = async {
-        let prod_rows = query(ctx, &queries.fetch(prod, |p| &p.prod_name)).await?;
-        let candidate_rows = query(ctx, &queries.fetch(candidate, |p| &p.candidate_name)).await?;
-        Ok::<_, Error>((prod_rows, candidate_rows))
-    }
-    .await;
-    let _ = ctx.deregister_table(DIFFERING);
-    let (prod_fetched, candidate_fetched) = fetched?;
+    let prod_fetched = query(ctx, &queries.fetch(prod, |p| &p.prod_name)).await?;
+    let candidate_fetched = query(ctx, &queries.fetch(candidate, |p| &p.candidate_name)).await?;
     let options = DiffOptions {
         stats: false,
         ..options.clone()
@@ -128,24 +105,6 @@ pub async fn sql_diff(
     ))
 }
 
-/// Tables with no differing key: the diff of two empty tables, plus the
-/// identical rows.
-fn finish_equal(
-    queries: &Queries<'_>,
-    options: &DiffOptions,
-    totals: [u64; 2],
-    identical: u64,
-    null_keys: [u64; 2],
-) -> Result<TableDiff> {
-    let options = DiffOptions {
-        stats: false,
-        ..options.clone()
-    };
-    let empty = |side: &SqlSide| Table::from_batches(side.source, side.schema.clone(), Vec::new());
-    let diff = diff_tables(&empty(queries.prod), &empty(queries.candidate), &options)?;
-    Ok(with_identical(diff, totals, identical, null_keys))
-}
-
 /// Adds what the engine proved identical to the diff of the fetched rows.
 fn with_identical(
     mut diff: TableDiff,
@@ -164,9 +123,6 @@ fn with_identical(
     }
     diff
 }
-
-/// The differing keys, registered for the fetch.
-const DIFFERING: &str = "dualrun_differing_keys";
 
 struct Queries<'a> {
     prod: &'a SqlSide<'a>,
@@ -290,21 +246,14 @@ impl Queries<'_> {
         )
     }
 
-    /// Keys that are not one identical row a side.
-    fn differing_keys(&self) -> String {
+    /// A side's full rows whose key is not one identical row a side. The
+    /// differing keys are a common table expression of the same query, not
+    /// a table sent from here: a cluster plans and runs it where the data is.
+    fn fetch(&self, side: &SqlSide, name: impl Fn(&Names) -> &String) -> String {
         let key_list = (0..self.keys.len())
             .map(|i| format!("k{i}"))
             .collect::<Vec<_>>()
             .join(", ");
-        format!(
-            "{} SELECT {key_list} FROM joined \
-             WHERE NOT coalesce((p_n = 1) AND (c_n = 1) AND (p_h = c_h), false)",
-            self.joined()
-        )
-    }
-
-    /// A side's full rows whose key differs.
-    fn fetch(&self, side: &SqlSide, name: impl Fn(&Names) -> &String) -> String {
         let on = self
             .keys
             .iter()
@@ -317,7 +266,10 @@ impl Queries<'_> {
             .collect::<Vec<_>>()
             .join(" AND ");
         format!(
-            "SELECT s.* FROM {} AS s LEFT SEMI JOIN {DIFFERING} AS d ON {on}",
+            "{}, differing AS (SELECT {key_list} FROM joined \
+             WHERE NOT coalesce((p_n = 1) AND (c_n = 1) AND (p_h = c_h), false)) \
+             SELECT s.* FROM {} AS s LEFT SEMI JOIN differing AS d ON {on}",
+            self.joined(),
             ident(side.table)
         )
     }
