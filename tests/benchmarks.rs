@@ -8,16 +8,8 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{dualrun, repo, stderr, stdout};
+use common::{dualrun, generate_pair, repo, stderr, stdout};
 use serde_json::Value;
-
-fn generate(out: &Path, extra: &[&str]) -> Value {
-    let mut args = vec!["bench", "generate", "--out", out.to_str().unwrap()];
-    args.extend_from_slice(extra);
-    let output = dualrun(repo(), &args);
-    assert!(output.status.success(), "{}", stderr(&output));
-    serde_json::from_str(&stdout(&output)).expect("the expected counts are JSON")
-}
 
 fn diff_rows(prod: &Path, candidate: &Path) -> Value {
     let output = dualrun(
@@ -49,7 +41,7 @@ fn a_generated_pair_has_the_counts_it_promises_as_parquet_and_csv() {
     let every_family: Vec<&str> = EVERY_FAMILY.split_whitespace().collect();
     let mut with_csv = every_family.clone();
     with_csv.push("--csv");
-    let expected = generate(&pair, &with_csv);
+    let expected = generate_pair(&pair, &with_csv);
     assert_eq!(expected["rows"], 20000);
     assert_eq!(expected["added"], 400);
     let changed = expected["changed"].as_u64().unwrap();
@@ -68,7 +60,7 @@ fn a_generated_pair_has_the_counts_it_promises_as_parquet_and_csv() {
     }
     // The same seed writes the same pair.
     let again = dir.path().join("again");
-    assert_eq!(generate(&again, &every_family), expected);
+    assert_eq!(generate_pair(&again, &every_family), expected);
     assert_eq!(
         std::fs::read(pair.join("candidate.parquet")).unwrap(),
         std::fs::read(again.join("candidate.parquet")).unwrap()

@@ -423,18 +423,7 @@ fn ctrl_c_removes_the_worktree_and_kills_the_command() {
         .trim()
         .to_string();
     assert_eq!(worktrees(root), 2, "the prod worktree is checked out");
-    let status = Command::new("kill")
-        .args(["-s", "INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let output = child.wait_with_output().unwrap();
-    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("interrupted"),
-        "{}",
-        stderr(&output)
-    );
+    common::interrupt(child);
     assert_eq!(worktrees(root), 1, "the worktree is removed");
     // The command's process is gone (a zombie at most, until reaped).
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -9,60 +9,22 @@ mod common;
 use std::path::Path;
 use std::sync::Arc;
 
-use common::{dualrun, repo, stderr, write_parquet};
+use common::write_parquet;
 use datafusion::arrow::array::{Float64Array, Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
-use datafusion::prelude::{ParquetReadOptions, SessionContext};
-use dualrun::diff::{DiffOptions, TableDiff, Tolerance, diff_tables};
-use dualrun::input::{TableSource, read_table};
-use dualrun::sql_diff::{SqlSide, register_functions, sql_diff};
-use serde_json::{Value, json};
+use datafusion::prelude::SessionContext;
+use dualrun::diff::{DiffOptions, Tolerance};
+use dualrun::sql_diff::register_functions;
+use serde_json::Value;
 
-/// The SQL diff and the embedded diff (without statistics) of two Parquet
-/// files, as JSON.
+/// The SQL diff on the embedded engine and the embedded diff of two
+/// Parquet files.
 fn both_diffs(prod: &Path, candidate: &Path, options: &DiffOptions) -> (Value, Value) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let ctx = SessionContext::new();
         register_functions(&ctx);
-        let (prod_source, candidate_source) = (
-            TableSource::of_path(prod.display()),
-            TableSource::of_path(candidate.display()),
-        );
-        let prod_table = read_table(&ctx, &prod_source).await.unwrap();
-        let candidate_table = read_table(&ctx, &candidate_source).await.unwrap();
-        for (name, path) in [("prod", prod), ("candidate", candidate)] {
-            ctx.register_parquet(name, path.to_str().unwrap(), ParquetReadOptions::default())
-                .await
-                .unwrap();
-        }
-        let side = |table: &'static str, read: &dualrun::Table| SqlSide {
-            table,
-            source: "",
-            schema: read.schema.clone(),
-        };
-        let options = DiffOptions {
-            stats: false,
-            ..options.clone()
-        };
-        let sql = sql_diff(
-            &ctx,
-            &side("prod", &prod_table),
-            &side("candidate", &candidate_table),
-            &options,
-        )
-        .await
-        .unwrap();
-        let embedded = diff_tables(&prod_table, &candidate_table, &options).unwrap();
-        (findings(&sql), findings(&embedded))
-    })
-}
-
-fn findings(diff: &TableDiff) -> Value {
-    json!({
-        "rows": diff.rows,
-        "columns": diff.columns,
-        "samples": diff.samples,
+        common::sql_and_embedded(&ctx, prod, candidate, options).await
     })
 }
 
@@ -70,13 +32,9 @@ fn findings(diff: &TableDiff) -> Value {
 fn a_generated_pair_of_every_family_diffs_alike() {
     let dir = tempfile::tempdir().unwrap();
     let pair = dir.path().join("pair");
-    let output = dualrun(
-        repo(),
+    common::generate_pair(
+        &pair,
         &[
-            "bench",
-            "generate",
-            "--out",
-            pair.to_str().unwrap(),
             "--rows",
             "20000",
             "--ints",
@@ -101,7 +59,6 @@ fn a_generated_pair_of_every_family_diffs_alike() {
             "0.02",
         ],
     );
-    assert!(output.status.success(), "{}", stderr(&output));
     let options = DiffOptions {
         key: vec!["id".into()],
         sample: 50,
@@ -122,16 +79,9 @@ fn a_generated_pair_of_every_family_diffs_alike() {
         &pair.join("candidate.parquet"),
         &options,
     );
-    assert!(
-        sql["rows"]["changed"].as_u64().unwrap() > 500,
-        "{}",
-        sql["rows"]
-    );
-    assert!(
-        sql["rows"]["identical"].as_u64().unwrap() > 18_000,
-        "{}",
-        sql["rows"]
-    );
+    let rows = &sql["rows"];
+    assert!(rows["changed"].as_u64().unwrap() > 500, "{rows}");
+    assert!(rows["identical"].as_u64().unwrap() > 18_000, "{rows}");
     assert_eq!(sql, embedded);
 }
 

@@ -244,18 +244,7 @@ fn an_interrupted_diff_removes_its_spill_files() {
     let dir = tempfile::tempdir().unwrap();
     let spill = tempfile::tempdir().unwrap();
     let pair = dir.path().join("pair");
-    let generated = common::dualrun(
-        dir.path(),
-        &[
-            "bench",
-            "generate",
-            "--out",
-            pair.to_str().unwrap(),
-            "--rows",
-            "300000",
-        ],
-    );
-    assert!(generated.status.success(), "{}", stderr(&generated));
+    common::generate_pair(&pair, &["--rows", "300000"]);
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dualrun"))
         .args([
             "diff",
@@ -283,18 +272,7 @@ fn an_interrupted_diff_removes_its_spill_files() {
         );
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
-    let killed = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let output = child.wait_with_output().unwrap();
-    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("interrupted"),
-        "{}",
-        stderr(&output)
-    );
+    common::interrupt(child);
     let left: Vec<_> = std::fs::read_dir(spill.path()).unwrap().collect();
     assert!(left.is_empty(), "spill files left behind: {left:?}");
 }

@@ -116,6 +116,87 @@ pub fn shuffled<T: Clone>(items: &[T], seed: u64) -> Vec<T> {
     out
 }
 
+/// `dualrun bench generate --out OUT EXTRA...`: a generated pair; the
+/// counts the generator promises.
+pub fn generate_pair(out: &Path, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["bench", "generate", "--out", out.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let output = dualrun(repo(), &args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    serde_json::from_str(&stdout(&output)).expect("the expected counts are JSON")
+}
+
+/// Sends SIGINT to `child` and waits: it must exit with 130 and say it was
+/// interrupted.
+pub fn interrupt(child: std::process::Child) -> Output {
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("interrupted"),
+        "{}",
+        stderr(&output)
+    );
+    output
+}
+
+/// The SQL diff of two Parquet files run by `ctx` (embedded or a cluster,
+/// with `xxhash64` registered) and the embedded diff of the same files
+/// read here; both without statistics, as JSON of their rows, per-column
+/// tallies and samples.
+pub async fn sql_and_embedded(
+    ctx: &datafusion::prelude::SessionContext,
+    prod: &Path,
+    candidate: &Path,
+    options: &dualrun::DiffOptions,
+) -> (serde_json::Value, serde_json::Value) {
+    use dualrun::input::{TableSource, read_table};
+    use dualrun::sql_diff::{SqlSide, sql_diff};
+    let local = datafusion::prelude::SessionContext::new();
+    let (prod_source, candidate_source) = (
+        TableSource::of_path(prod.display()),
+        TableSource::of_path(candidate.display()),
+    );
+    let prod_table = read_table(&local, &prod_source).await.unwrap();
+    let candidate_table = read_table(&local, &candidate_source).await.unwrap();
+    for (name, path) in [("prod", prod), ("candidate", candidate)] {
+        let options = datafusion::prelude::ParquetReadOptions::default();
+        ctx.register_parquet(name, path.to_str().unwrap(), options)
+            .await
+            .unwrap();
+    }
+    let side = |table, read: &Table| SqlSide {
+        table,
+        source: "",
+        schema: read.schema.clone(),
+    };
+    let options = dualrun::DiffOptions {
+        stats: false,
+        ..options.clone()
+    };
+    let sql = sql_diff(
+        ctx,
+        &side("prod", &prod_table),
+        &side("candidate", &candidate_table),
+        &options,
+    )
+    .await
+    .unwrap();
+    let embedded = dualrun::diff_tables(&prod_table, &candidate_table, &options).unwrap();
+    let findings = |diff: &dualrun::TableDiff| {
+        serde_json::json!({
+            "rows": diff.rows,
+            "columns": diff.columns,
+            "samples": diff.samples,
+        })
+    };
+    (findings(&sql), findings(&embedded))
+}
+
 /// `git ARGS` in `dir` with a throwaway identity; its stdout.
 pub fn git(dir: &Path, args: &[&str]) -> String {
     let output = std::process::Command::new("git")
