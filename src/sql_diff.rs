@@ -26,7 +26,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::prelude::SessionContext;
 
 use crate::diff::schema::{ColumnPair, Sources, plan_columns};
-use crate::diff::{DiffOptions, TableDiff, diff_tables};
+use crate::diff::{DiffOptions, Side, TableDiff, diff_tables};
 use crate::error::{Error, Result};
 use crate::input::Table;
 
@@ -82,8 +82,8 @@ pub async fn sql_diff(
     let (prod_rows, candidate_rows) = (count(0), count(1));
     let (prod_null_keys, candidate_null_keys, identical) = (count(2), count(3), count(4));
 
-    let prod_fetched = query(ctx, &queries.fetch(prod, |p| &p.prod_name)).await?;
-    let candidate_fetched = query(ctx, &queries.fetch(candidate, |p| &p.candidate_name)).await?;
+    let prod_fetched = query(ctx, &queries.fetch(Side::Prod)).await?;
+    let candidate_fetched = query(ctx, &queries.fetch(Side::Candidate)).await?;
     let options = DiffOptions {
         stats: false,
         ..options.clone()
@@ -131,85 +131,84 @@ struct Queries<'a> {
     values: &'a [ColumnPair],
 }
 
-/// A column pair's names on each side.
-struct Names {
-    prod_name: String,
-    candidate_name: String,
-}
-
 impl Queries<'_> {
-    fn names(&self, pair: &ColumnPair) -> Names {
-        Names {
-            prod_name: self.prod.schema.field(pair.prod_index).name().clone(),
-            candidate_name: self
-                .candidate
-                .schema
-                .field(pair.candidate_index)
-                .name()
-                .clone(),
+    fn table(&self, side: Side) -> &SqlSide<'_> {
+        match side {
+            Side::Prod => self.prod,
+            Side::Candidate => self.candidate,
         }
+    }
+
+    /// The quoted name of `pair`'s column on `side`.
+    fn column(&self, side: Side, pair: &ColumnPair) -> String {
+        let index = match side {
+            Side::Prod => pair.prod_index,
+            Side::Candidate => pair.candidate_index,
+        };
+        ident(self.table(side).schema.field(index).name())
+    }
+
+    /// `k0, k1, ...`: the key columns of the projections.
+    fn key_list(&self) -> String {
+        (0..self.keys.len())
+            .map(|i| format!("k{i}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// Row counts, NULL-key counts and identical keys: one row of five.
     fn totals(&self) -> String {
-        let count = |side: &SqlSide, null_keys: bool| {
-            let name = |p: &ColumnPair| self.side_name(side, p);
+        let count = |side: Side, null_keys: bool| {
             let filter = if null_keys {
                 let any_null = self
                     .keys
                     .iter()
-                    .map(|k| format!("({} IS NULL)", ident(&name(k))))
+                    .map(|k| format!("({} IS NULL)", self.column(side, k)))
                     .collect::<Vec<_>>()
                     .join(" OR ");
                 format!(" WHERE {any_null}")
             } else {
                 String::new()
             };
-            format!("(SELECT count(*) FROM {}{filter})", ident(side.table))
+            format!(
+                "(SELECT count(*) FROM {}{filter})",
+                ident(self.table(side).table)
+            )
         };
         format!(
             "{with} SELECT {} AS prod_rows, {} AS candidate_rows, {} AS prod_null_keys, \
              {} AS candidate_null_keys, \
              (SELECT count(*) FROM joined WHERE (p_n = 1) AND (c_n = 1) AND (p_h = c_h)) \
              AS identical",
-            count(self.prod, false),
-            count(self.candidate, false),
-            count(self.prod, true),
-            count(self.candidate, true),
+            count(Side::Prod, false),
+            count(Side::Candidate, false),
+            count(Side::Prod, true),
+            count(Side::Candidate, true),
             with = self.joined(),
         )
     }
 
-    fn side_name(&self, side: &SqlSide, pair: &ColumnPair) -> String {
-        let names = self.names(pair);
-        if std::ptr::eq(side, self.prod) {
-            names.prod_name
-        } else {
-            names.candidate_name
-        }
-    }
-
     /// `WITH ... joined AS (...)`: per key, each side's row count and hash.
     fn joined(&self) -> String {
-        let side = |side: &SqlSide, alias: &str| {
-            let name = |p: &ColumnPair| self.side_name(side, p);
+        let key_list = self.key_list();
+        let side = |side: Side, alias: &str| {
             let keys: Vec<String> = self
                 .keys
                 .iter()
                 .enumerate()
-                .map(|(i, k)| format!("{} AS k{i}", cast(&ident(&name(k)), &k.compared_as)))
+                .map(|(i, k)| format!("{} AS k{i}", cast(&self.column(side, k), &k.compared_as)))
                 .collect();
             let not_null = self
                 .keys
                 .iter()
-                .map(|k| format!("({} IS NOT NULL)", ident(&name(k))))
+                .map(|k| format!("({} IS NOT NULL)", self.column(side, k)))
                 .collect::<Vec<_>>()
                 .join(" AND ");
             let hashed: Vec<String> = self
                 .values
                 .iter()
                 .flat_map(|v| {
-                    let value = cast(&ident(&name(v)), &v.compared_as);
+                    let value = cast(&self.column(side, v), &v.compared_as);
                     [format!("({value} IS NULL)"), value]
                 })
                 .collect();
@@ -218,16 +217,12 @@ impl Queries<'_> {
             } else {
                 format!("xxhash64({})", hashed.join(", "))
             };
-            let key_list = (0..self.keys.len())
-                .map(|i| format!("k{i}"))
-                .collect::<Vec<_>>()
-                .join(", ");
             format!(
                 "{alias} AS (SELECT {key_list}, count(*) AS n, min(h) AS h \
                  FROM (SELECT {}, {hash} AS h FROM {} WHERE {not_null}) \
                  GROUP BY {key_list})",
                 keys.join(", "),
-                ident(side.table),
+                ident(self.table(side).table),
             )
         };
         let on = (0..self.keys.len())
@@ -241,36 +236,32 @@ impl Queries<'_> {
         format!(
             "WITH {}, {}, joined AS (SELECT {key_columns}, p.n AS p_n, c.n AS c_n, \
              p.h AS p_h, c.h AS c_h FROM p FULL OUTER JOIN c ON {on})",
-            side(self.prod, "p"),
-            side(self.candidate, "c"),
+            side(Side::Prod, "p"),
+            side(Side::Candidate, "c"),
         )
     }
 
     /// A side's full rows whose key is not one identical row a side. The
     /// differing keys are a common table expression of the same query, not
     /// a table sent from here: a cluster plans and runs it where the data is.
-    fn fetch(&self, side: &SqlSide, name: impl Fn(&Names) -> &String) -> String {
-        let key_list = (0..self.keys.len())
-            .map(|i| format!("k{i}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+    fn fetch(&self, side: Side) -> String {
         let on = self
             .keys
             .iter()
             .enumerate()
             .map(|(i, k)| {
-                let names = self.names(k);
-                let column = format!("s.{}", ident(name(&names)));
+                let column = format!("s.{}", self.column(side, k));
                 format!("({} = d.k{i})", cast(&column, &k.compared_as))
             })
             .collect::<Vec<_>>()
             .join(" AND ");
         format!(
-            "{}, differing AS (SELECT {key_list} FROM joined \
+            "{}, differing AS (SELECT {} FROM joined \
              WHERE NOT coalesce((p_n = 1) AND (c_n = 1) AND (p_h = c_h), false)) \
              SELECT s.* FROM {} AS s LEFT SEMI JOIN differing AS d ON {on}",
             self.joined(),
-            ident(side.table)
+            self.key_list(),
+            ident(self.table(side).table)
         )
     }
 }
