@@ -148,24 +148,28 @@ impl Queries<'_> {
         ident(self.table(side).schema.field(index).name())
     }
 
+    /// `each(i, key)` for every key column, joined by `separator`.
+    fn per_key(&self, separator: &str, each: impl Fn(usize, &ColumnPair) -> String) -> String {
+        let parts: Vec<String> = self
+            .keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| each(i, k))
+            .collect();
+        parts.join(separator)
+    }
+
     /// `k0, k1, ...`: the key columns of the projections.
     fn key_list(&self) -> String {
-        (0..self.keys.len())
-            .map(|i| format!("k{i}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        self.per_key(", ", |i, _| format!("k{i}"))
     }
 
     /// Row counts, NULL-key counts and identical keys: one row of five.
     fn totals(&self) -> String {
         let count = |side: Side, null_keys: bool| {
             let filter = if null_keys {
-                let any_null = self
-                    .keys
-                    .iter()
-                    .map(|k| format!("({} IS NULL)", self.column(side, k)))
-                    .collect::<Vec<_>>()
-                    .join(" OR ");
+                let any_null =
+                    self.per_key(" OR ", |_, k| format!("({} IS NULL)", self.column(side, k)));
                 format!(" WHERE {any_null}")
             } else {
                 String::new()
@@ -192,18 +196,12 @@ impl Queries<'_> {
     fn joined(&self) -> String {
         let key_list = self.key_list();
         let side = |side: Side, alias: &str| {
-            let keys: Vec<String> = self
-                .keys
-                .iter()
-                .enumerate()
-                .map(|(i, k)| format!("{} AS k{i}", cast(&self.column(side, k), &k.compared_as)))
-                .collect();
-            let not_null = self
-                .keys
-                .iter()
-                .map(|k| format!("({} IS NOT NULL)", self.column(side, k)))
-                .collect::<Vec<_>>()
-                .join(" AND ");
+            let keys = self.per_key(", ", |i, k| {
+                format!("{} AS k{i}", cast(&self.column(side, k), &k.compared_as))
+            });
+            let not_null = self.per_key(" AND ", |_, k| {
+                format!("({} IS NOT NULL)", self.column(side, k))
+            });
             let hashed: Vec<String> = self
                 .values
                 .iter()
@@ -221,18 +219,12 @@ impl Queries<'_> {
                 "{alias} AS (SELECT {key_list}, count(*) AS n, min(h) AS h \
                  FROM (SELECT {}, {hash} AS h FROM {} WHERE {not_null}) \
                  GROUP BY {key_list})",
-                keys.join(", "),
+                keys,
                 ident(self.table(side).table),
             )
         };
-        let on = (0..self.keys.len())
-            .map(|i| format!("(p.k{i} = c.k{i})"))
-            .collect::<Vec<_>>()
-            .join(" AND ");
-        let key_columns = (0..self.keys.len())
-            .map(|i| format!("coalesce(p.k{i}, c.k{i}) AS k{i}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let on = self.per_key(" AND ", |i, _| format!("(p.k{i} = c.k{i})"));
+        let key_columns = self.per_key(", ", |i, _| format!("coalesce(p.k{i}, c.k{i}) AS k{i}"));
         format!(
             "WITH {}, {}, joined AS (SELECT {key_columns}, p.n AS p_n, c.n AS c_n, \
              p.h AS p_h, c.h AS c_h FROM p FULL OUTER JOIN c ON {on})",
@@ -245,16 +237,10 @@ impl Queries<'_> {
     /// differing keys are a common table expression of the same query, not
     /// a table sent from here: a cluster plans and runs it where the data is.
     fn fetch(&self, side: Side) -> String {
-        let on = self
-            .keys
-            .iter()
-            .enumerate()
-            .map(|(i, k)| {
-                let column = format!("s.{}", self.column(side, k));
-                format!("({} = d.k{i})", cast(&column, &k.compared_as))
-            })
-            .collect::<Vec<_>>()
-            .join(" AND ");
+        let on = self.per_key(" AND ", |i, k| {
+            let column = format!("s.{}", self.column(side, k));
+            format!("({} = d.k{i})", cast(&column, &k.compared_as))
+        });
         format!(
             "{}, differing AS (SELECT {} FROM joined \
              WHERE NOT coalesce((p_n = 1) AND (c_n = 1) AND (p_h = c_h), false)) \

@@ -203,17 +203,13 @@ pub fn value_needs(sorted: &SortedSides) -> ValueNeeds {
         .map(|r| {
             let (prod, candidate) = sorted.range(r);
             let mut needs = ValueNeeds::default();
-            for_each_hash_group(prod, candidate, |p, c| {
-                let positions =
-                    |entries: &[Entry]| entries.iter().map(|e| e.pos).collect::<Vec<_>>();
-                match (p, c) {
-                    ([one], [other]) if one.row_hash == other.row_hash => {}
-                    ([], rows) => needs.one_sided[1].extend(positions(rows)),
-                    (rows, []) => needs.one_sided[0].extend(positions(rows)),
-                    (p, c) => {
-                        needs.compared[0].extend(positions(p));
-                        needs.compared[1].extend(positions(c));
-                    }
+            for_each_hash_group(prod, candidate, |p, c| match (p, c) {
+                ([one], [other]) if one.row_hash == other.row_hash => {}
+                ([], rows) => needs.one_sided[1].extend(positions(rows)),
+                (rows, []) => needs.one_sided[0].extend(positions(rows)),
+                (p, c) => {
+                    needs.compared[0].extend(positions(p));
+                    needs.compared[1].extend(positions(c));
                 }
             });
             needs
@@ -224,6 +220,10 @@ pub fn value_needs(sorted: &SortedSides) -> ValueNeeds {
         needs.merge(part);
     }
     needs
+}
+
+fn positions(entries: &[Entry]) -> impl Iterator<Item = Pos> + '_ {
+    entries.iter().map(|e| e.pos)
 }
 
 /// Calls `f` with the entries of each key hash, in hash order; one of the

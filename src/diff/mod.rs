@@ -34,7 +34,6 @@ pub use stats::ColumnStats;
 
 use crate::error::Result;
 use crate::input::Table;
-use datafusion::arrow::record_batch::RecordBatch;
 use matching::{MatchConfig, MatchResult, Pos, SortedSides, match_rows, value_needs};
 use prepare::{MatchOn, PreparedSide, StatsOf};
 pub use prepare::{PartitionBuilder, Side, SideSpec, prepare_side};
@@ -69,14 +68,8 @@ pub struct DiffOptions {
 pub fn diff_tables(prod: &Table, candidate: &Table, options: &DiffOptions) -> Result<TableDiff> {
     let plan = DiffPlan::new(prod, candidate, options)?;
     let prepare = |spec: &SideSpec, table: &Table| prepare_side(spec, &table.batches);
-    let prod_spec = plan.side(
-        Side::Prod,
-        prod.batches.iter().map(RecordBatch::num_rows).sum(),
-    )?;
-    let candidate_spec = plan.side(
-        Side::Candidate,
-        candidate.batches.iter().map(RecordBatch::num_rows).sum(),
-    )?;
+    let prod_spec = plan.side(Side::Prod, prod.num_rows())?;
+    let candidate_spec = plan.side(Side::Candidate, candidate.num_rows())?;
     let (prod_side, candidate_side) = rayon::join(
         || prepare(&prod_spec, prod),
         || prepare(&candidate_spec, candidate),

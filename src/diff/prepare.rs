@@ -251,23 +251,23 @@ impl<'a> SideSpec<'a> {
             partition,
             spill: None,
             batches: Vec::new(),
-            stats: self
-                .stat_pairs()
-                .iter()
-                .map(|p| StatsState::empty(&p.compared_as))
-                .collect(),
+            stats: self.empty_stats(),
         }
+    }
+
+    /// One empty state per statistics column.
+    fn empty_stats(&self) -> Vec<StatsState> {
+        self.stat_pairs()
+            .iter()
+            .map(|p| StatsState::empty(&p.compared_as))
+            .collect()
     }
 
     /// The side from its partitions, in partition order.
     pub fn finish(&self, partitions: Vec<PartitionBuilder>) -> Result<PreparedSide> {
         let mut batches = Vec::new();
         let mut spills = Vec::new();
-        let mut stats: Vec<StatsState> = self
-            .stat_pairs()
-            .iter()
-            .map(|p| StatsState::empty(&p.compared_as))
-            .collect();
+        let mut stats = self.empty_stats();
         for part in partitions {
             let offset = batches.len() as u32;
             let file = spills.len();

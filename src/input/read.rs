@@ -114,16 +114,11 @@ pub struct PartitionStream {
 }
 
 impl PartitionStream {
-    /// The next non-empty batch, or `None` at the end.
+    /// The next batch, or `None` at the end.
     pub async fn next(&mut self) -> Option<Result<RecordBatch>> {
         use futures::StreamExt;
-        loop {
-            return match self.stream.next().await? {
-                Ok(batch) if batch.num_rows() == 0 => continue,
-                Ok(batch) => Some(Ok(batch)),
-                Err(e) => Some(Err(read_error(&self.source, &self.files, self.format, &e))),
-            };
-        }
+        let batch = self.stream.next().await?;
+        Some(batch.map_err(|e| read_error(&self.source, &self.files, self.format, &e)))
     }
 }
 
