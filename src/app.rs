@@ -4,9 +4,10 @@
 
 use std::time::Instant;
 
+use crate::backend;
 use crate::cli::{
-    CheckArgs, Cli, Command, DiffArgs, InitArgs, ProfileArgs, PublishArgs, RollbackArgs,
-    VersionsArgs,
+    CheckArgs, Cli, ClusterCommand, Command, DiffArgs, InitArgs, ProfileArgs, PublishArgs,
+    RollbackArgs, VersionsArgs,
 };
 use crate::error::{Error, Result};
 use crate::input::{Table, TableSource};
@@ -16,7 +17,6 @@ use crate::profile::profile_table;
 use crate::project;
 use crate::report::{self, ProfileReport, Report, Timings};
 use crate::rules::{self, TableColumns};
-use crate::stream_diff::diff_streamed;
 use crate::threads;
 
 /// Runs the command and returns the process exit code of its verdict.
@@ -30,8 +30,28 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Publish(args) => publish(&args),
         Command::Rollback(args) => rollback(&args),
         Command::Versions(args) => versions(&args),
+        Command::Cluster(command) => cluster(&command),
         Command::Bench(command) => crate::bench::run(&command),
     }
+}
+
+/// `dualrun cluster scheduler|executor`: serve until stopped.
+#[cfg(feature = "cluster")]
+fn cluster(command: &ClusterCommand) -> Result<u8> {
+    use crate::cluster::serve;
+    match command {
+        ClusterCommand::Scheduler(args) => serve::scheduler(args),
+        ClusterCommand::Executor(args) => serve::executor(args),
+    }
+}
+
+#[cfg(not(feature = "cluster"))]
+fn cluster(command: &ClusterCommand) -> Result<u8> {
+    let what = match command {
+        ClusterCommand::Scheduler(_) => "`dualrun cluster scheduler`",
+        ClusterCommand::Executor(_) => "`dualrun cluster executor`",
+    };
+    Err(backend::without_cluster_feature(what))
 }
 
 /// `dualrun profile TABLE`: read one table and report its column statistics.
@@ -103,8 +123,8 @@ pub fn diff_report(plan: &DiffPlan, started: Instant) -> Result<Report> {
     rules::check_names(&plan.judge.rules, std::slice::from_ref(&columns))?;
     let needs = rules::diff_needs(&plan.judge.rules, &columns)?;
     let options = plan::with_rule_needs(&plan.options, needs)?;
-    let (prod, candidate, diff) = threads::rayon_pool(threads)?
-        .install(|| diff_streamed(&runtime, prod, candidate, &options))?;
+    let backend = backend::choose(plan.cluster.as_ref(), threads)?;
+    let (prod, candidate, diff) = backend.diff(&runtime, prod, candidate, &options)?;
     let mut report = Report::of_diff(&plan.name, &prod, &candidate, diff);
     judge(&mut report, &plan.judge);
     if plan.output.timings {

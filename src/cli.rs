@@ -35,9 +35,74 @@ pub enum Command {
     Rollback(RollbackArgs),
     /// List a target's published versions
     Versions(VersionsArgs),
+    /// Start a Ballista scheduler or executor with dualrun's functions (cargo feature `cluster`)
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
     /// Tools for benchmarks: generate a pair, time a full scan
     #[command(hide = true, subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Run a Ballista scheduler: clients connect with `--cluster df://HOST:PORT`
+    Scheduler(SchedulerArgs),
+    /// Run a Ballista executor that registers with a scheduler and runs its tasks
+    Executor(ExecutorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SchedulerArgs {
+    /// Address to listen on (0.0.0.0 for every interface)
+    #[arg(long, default_value = "127.0.0.1", value_name = "HOST")]
+    pub bind: String,
+
+    /// Port clients and executors connect to
+    #[arg(long, default_value_t = 50050, value_name = "PORT")]
+    pub port: u16,
+
+    /// Host name executors and clients reach this machine by (default: the bind address)
+    #[arg(long, value_name = "HOST")]
+    pub external_host: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecutorArgs {
+    /// The scheduler to register with
+    #[arg(
+        long,
+        default_value = "df://127.0.0.1:50050",
+        value_name = "df://HOST:PORT"
+    )]
+    pub scheduler: String,
+
+    /// Address to listen on (0.0.0.0 for every interface)
+    #[arg(long, default_value = "127.0.0.1", value_name = "HOST")]
+    pub bind: String,
+
+    /// Port of the Arrow Flight service other executors fetch shuffle data from
+    #[arg(long, default_value_t = 50051, value_name = "PORT")]
+    pub port: u16,
+
+    /// Port of the executor's gRPC service
+    #[arg(long, default_value_t = 50052, value_name = "PORT")]
+    pub grpc_port: u16,
+
+    /// Host name the scheduler and other executors reach this machine by (default: the bind address)
+    #[arg(long, value_name = "HOST")]
+    pub external_host: Option<String>,
+
+    /// Tasks run at once (default: one per core)
+    #[arg(long, value_name = "N")]
+    pub concurrent_tasks: Option<usize>,
+
+    /// Directory for shuffle files (default: a new directory under TMPDIR, removed on exit)
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
+
+    /// Leave a function out of the executor's registry, as an executor built without Ballista's `spark-compat` feature lacks it (to see how clients report such a cluster)
+    #[arg(long, hide = true, value_name = "NAME")]
+    pub omit_function: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -185,6 +250,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "TARGET")]
     pub publish_to: Option<PathBuf>,
 
+    /// Diff the outputs on this Ballista cluster (overrides `[cluster] url` of dualrun.toml)
+    #[arg(long, value_name = "df://HOST:PORT")]
+    pub cluster: Option<String>,
+
     #[command(flatten)]
     pub judge: JudgeArgs,
 
@@ -315,6 +384,10 @@ pub struct DiffArgs {
     /// Write every differing row (not only samples) to this Parquet or CSV file
     #[arg(long, value_name = "FILE")]
     pub diff_rows: Option<PathBuf>,
+
+    /// Run the diff on this Ballista cluster (Parquet tables at paths every executor sees)
+    #[arg(long, value_name = "df://HOST:PORT")]
+    pub cluster: Option<String>,
 
     #[command(flatten)]
     pub judge: JudgeArgs,

@@ -9,11 +9,12 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::app::{read_tables, timings};
+use crate::backend::{self, Backend, ClusterUrl};
 use crate::cli::RunArgs;
 use crate::diff::{DiffOptions, diff_tables};
 use crate::divergence::Divergence;
 use crate::error::{Error, Result};
-use crate::input::{Fingerprint, Table, TableSource};
+use crate::input::{Fingerprint, Table, TableSource, open_table};
 use crate::plan;
 use crate::progress::Progress;
 use crate::project::{self, OutputPlan as OutputSpec, Project};
@@ -35,6 +36,15 @@ pub fn run_project(args: &RunArgs) -> Result<u8> {
         rules: rule_files,
         strict: args.judge.strict || project.strict,
     })?;
+    // A cluster that cannot be used fails the run before the sides run.
+    let cluster = match &args.cluster {
+        Some(url) => Some(ClusterUrl::parse(url, "`--cluster`")?),
+        None => project.cluster.clone(),
+    };
+    let remote = cluster
+        .as_ref()
+        .map(|url| backend::choose(Some(url), output.threads))
+        .transpose()?;
     crate::threads::bound_polars(output.threads);
     crate::interrupt::install();
     let run_dir = new_run_dir(&project, args.run_dir.as_deref())?;
@@ -89,7 +99,12 @@ pub fn run_project(args: &RunArgs) -> Result<u8> {
                     );
                     let needs = rules::diff_needs(&judge_plan.rules, &columns)?;
                     let options = plan::with_rule_needs(&options, needs)?;
-                    let diff = pool.install(|| diff_tables(&prod, &candidate, &options))?;
+                    let diff = match &remote {
+                        Some(backend) => {
+                            remote_diff(backend.as_ref(), &run_dir, name, &options, output.threads)?
+                        }
+                        None => pool.install(|| diff_tables(&prod, &candidate, &options))?,
+                    };
                     TableReport::of(name, &prod, &candidate, diff)
                 }
                 [Some(prod), None] => {
@@ -187,6 +202,30 @@ fn diff_options(spec: &OutputSpec, stats: bool, sample: usize) -> DiffOptions {
         stats,
         ..Default::default()
     }
+}
+
+/// Diffs both sides' copies of output `name` in the run directory on a
+/// cluster: the copies are Parquet, and the cluster's executors read them
+/// (the run directory must be on storage they share).
+fn remote_diff(
+    backend: &dyn Backend,
+    run_dir: &Path,
+    name: &str,
+    options: &DiffOptions,
+    threads: usize,
+) -> Result<crate::diff::TableDiff> {
+    let runtime = crate::threads::tokio_runtime(threads)
+        .map_err(|e| Error::compute("cannot start the reader runtime", e))?;
+    let context = crate::threads::session(threads);
+    let copy = |side: &str| {
+        TableSource::of_path(run_dir.join(side).join(format!("{name}.parquet")).display())
+    };
+    let (prod, candidate) = runtime.block_on(futures::future::try_join(
+        open_table(&context, &copy("prod")),
+        open_table(&context, &copy("candidate")),
+    ))?;
+    let (_, _, diff) = backend.diff(&runtime, prod, candidate, options)?;
+    Ok(diff)
 }
 
 /// Each side's table of one output, where that side has it.

@@ -58,6 +58,14 @@ pub enum Error {
         hint: Option<String>,
     },
 
+    /// A Ballista cluster cannot be reached, or cannot run the diff.
+    #[error("cluster `{url}`: {message}")]
+    Cluster {
+        url: String,
+        message: String,
+        hint: Option<String>,
+    },
+
     /// Arrow or DataFusion failed while computing the diff.
     #[error("{context}: {reason}")]
     Compute { context: String, reason: String },
@@ -102,6 +110,14 @@ impl Error {
         }
     }
 
+    pub fn cluster(url: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Cluster {
+            url: url.into(),
+            message: first_line(&message.into()),
+            hint: None,
+        }
+    }
+
     pub fn compute(context: impl Into<String>, reason: impl std::fmt::Display) -> Self {
         Error::Compute {
             context: context.into(),
@@ -116,7 +132,8 @@ impl Error {
             | Error::Input { hint, .. }
             | Error::Schema { hint, .. }
             | Error::Config { hint, .. }
-            | Error::Publish { hint, .. } => *hint = Some(text.into()),
+            | Error::Publish { hint, .. }
+            | Error::Cluster { hint, .. } => *hint = Some(text.into()),
             Error::Output { .. } | Error::Compute { .. } => {}
         }
         self
@@ -128,7 +145,8 @@ impl Error {
             | Error::Input { hint, .. }
             | Error::Schema { hint, .. }
             | Error::Config { hint, .. }
-            | Error::Publish { hint, .. } => hint.as_deref(),
+            | Error::Publish { hint, .. }
+            | Error::Cluster { hint, .. } => hint.as_deref(),
             Error::Output { .. } | Error::Compute { .. } => None,
         }
     }

@@ -3,15 +3,19 @@
 //! The flow (see `app`): a command line becomes a validated plan (`plan`,
 //! or `project` for `dualrun.toml`), a project's two sides are run
 //! (`runner`), tables are read with DataFusion (`input`) and streamed into
-//! the diff (`stream_diff`), diffed by key
+//! the diff (`stream_diff`) or sent to a Ballista cluster (`backend`,
+//! `sql_diff`), diffed by key
 //! with parallel hashing and tolerance-aware comparison (`diff`), rules
 //! judge the result (`rules`), and it all becomes a report model that
 //! renderers turn into text (`report`). Exit codes are API: 0 approved, 1 rejected, 2 could not
 //! decide.
 
 pub mod app;
+pub mod backend;
 pub mod bench;
 pub mod cli;
+#[cfg(feature = "cluster")]
+pub mod cluster;
 pub mod diff;
 pub mod divergence;
 pub mod dual_run;

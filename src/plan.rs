@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
+use crate::backend::ClusterUrl;
 use crate::cli::{
     CheckArgs, ColorChoice, DiffArgs, JudgeArgs, OutputArgs, ProfileArgs, ReportFormat,
 };
@@ -23,6 +24,8 @@ pub struct DiffPlan {
     pub options: DiffOptions,
     pub judge: JudgePlan,
     pub output: OutputPlan,
+    /// The Ballista cluster to run the diff on; `None`: this process.
+    pub cluster: Option<ClusterUrl>,
 }
 
 /// The rules a diff is judged by.
@@ -188,6 +191,11 @@ pub fn diff_plan(args: &DiffArgs) -> Result<DiffPlan> {
         options,
         judge: judge_plan(&args.judge)?,
         output: output_plan(&args.output)?,
+        cluster: args
+            .cluster
+            .as_deref()
+            .map(|url| ClusterUrl::parse(url, "`--cluster`"))
+            .transpose()?,
     })
 }
 

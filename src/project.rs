@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::backend::ClusterUrl;
 use crate::diff::Tolerance;
 use crate::error::{Error, Result};
 use crate::plan::{parse_column_tolerance, parse_duration_ns};
@@ -29,6 +30,13 @@ struct RawProject {
     outputs: BTreeMap<String, RawOutput>,
     #[serde(default)]
     check: RawCheck,
+    cluster: Option<RawCluster>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCluster {
+    url: String,
 }
 
 #[derive(Deserialize)]
@@ -101,6 +109,8 @@ pub struct Project {
     pub outputs: BTreeMap<String, OutputPlan>,
     pub rules: Vec<PathBuf>,
     pub strict: bool,
+    /// `[cluster] url`: the Ballista cluster the outputs are diffed on.
+    pub cluster: Option<ClusterUrl>,
 }
 
 /// How one side produces its outputs.
@@ -275,6 +285,14 @@ pub fn parse(file: &str, text: &str, root: &Path) -> Result<Project> {
                 .with_hint("write a branch, tag or commit, e.g. `git = \"origin/main\"`"));
         }
     }
+    let cluster = raw
+        .cluster
+        .map(|c| ClusterUrl::parse(&c.url, "`[cluster] url`"))
+        .transpose()
+        .map_err(|e| {
+            bad(e.to_string())
+                .with_hint("write the scheduler's address, as in `url = \"df://10.0.0.5:50050\"`")
+        })?;
     Ok(Project {
         root: root.to_path_buf(),
         file: PathBuf::from(file),
@@ -285,6 +303,7 @@ pub fn parse(file: &str, text: &str, root: &Path) -> Result<Project> {
         outputs,
         rules: raw.check.rules.iter().map(|r| resolve(r)).collect(),
         strict: raw.check.strict,
+        cluster,
     })
 }
 

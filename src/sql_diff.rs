@@ -30,6 +30,10 @@ use crate::diff::{DiffOptions, Side, TableDiff, diff_tables};
 use crate::error::{Error, Result};
 use crate::input::Table;
 
+/// The functions the SQL diff calls beyond DataFusion's built-ins, which a
+/// cluster must have on its scheduler and every executor.
+pub const CLUSTER_FUNCTIONS: [&str; 1] = ["xxhash64"];
+
 /// A side as the engine knows it: a registered table name and its schema.
 pub struct SqlSide<'a> {
     /// The table's name in the engine's catalog.
@@ -253,7 +257,7 @@ impl Queries<'_> {
 }
 
 /// A quoted SQL identifier.
-fn ident(name: &str) -> String {
+pub(crate) fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 

@@ -77,6 +77,14 @@ impl OpenTable {
         Ok(table)
     }
 
+    /// The table without reading it, for a diff that runs elsewhere: its
+    /// row count is the one the files' metadata declares (0 if none does).
+    pub fn described(self) -> Table {
+        let mut table = self.table;
+        table.rows = self.known_rows.unwrap_or(0);
+        table
+    }
+
     /// The table as independent streams of batches (DataFusion's scan
     /// partitions), to be read concurrently; the table itself comes back
     /// with its row count and no batches.

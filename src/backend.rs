@@ -1,0 +1,134 @@
+//! Where a diff runs. `Embedded` streams both tables through this process
+//! (`stream_diff`); a cluster backend (cargo feature `cluster`, see
+//! `cluster::remote`) sends the SQL form of the diff (`sql_diff`) to a
+//! Ballista scheduler and compares only the rows that come back. Both end
+//! in the same value-by-value comparison, so their reports agree.
+
+use tokio::runtime::Runtime;
+
+use crate::diff::{DiffOptions, TableDiff};
+use crate::error::{Error, Result};
+use crate::input::{OpenTable, Table};
+use crate::stream_diff::diff_streamed;
+
+/// Runs the diff of two opened tables somewhere.
+pub trait Backend {
+    /// Diffs `prod` against `candidate`; returns the tables (without their
+    /// rows) for the report, and the diff. `runtime` is the process's own
+    /// runtime, which reads local files and awaits remote answers.
+    fn diff(
+        &self,
+        runtime: &Runtime,
+        prod: OpenTable,
+        candidate: OpenTable,
+        options: &DiffOptions,
+    ) -> Result<(Table, Table, TableDiff)>;
+}
+
+/// This process, `threads` wide.
+pub struct Embedded {
+    pub threads: usize,
+}
+
+impl Backend for Embedded {
+    fn diff(
+        &self,
+        runtime: &Runtime,
+        prod: OpenTable,
+        candidate: OpenTable,
+        options: &DiffOptions,
+    ) -> Result<(Table, Table, TableDiff)> {
+        crate::threads::rayon_pool(self.threads)?
+            .install(|| diff_streamed(runtime, prod, candidate, options))
+    }
+}
+
+/// The address of a Ballista scheduler, `df://HOST:PORT`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterUrl {
+    pub host: String,
+    pub port: u16,
+}
+
+impl ClusterUrl {
+    /// Parses `text`; `given_as` names where it came from for the error
+    /// (`--cluster`, a project's `[cluster] url`).
+    pub fn parse(text: &str, given_as: &str) -> Result<Self> {
+        let invalid = || {
+            Error::usage(format!(
+                "{given_as} `{text}` is not a cluster address of the form `df://HOST:PORT`"
+            ))
+            .with_hint("give the scheduler's host and port, as in `df://10.0.0.5:50050`")
+        };
+        let rest = text.strip_prefix("df://").ok_or_else(invalid)?;
+        let (host, port) = rest.rsplit_once(':').ok_or_else(invalid)?;
+        let port: u16 = port.parse().map_err(|_| invalid())?;
+        if host.is_empty() || host.contains('/') || port == 0 {
+            return Err(invalid());
+        }
+        Ok(ClusterUrl {
+            host: host.to_string(),
+            port,
+        })
+    }
+}
+
+impl std::fmt::Display for ClusterUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "df://{}:{}", self.host, self.port)
+    }
+}
+
+/// The backend for `cluster` (none: embedded).
+pub fn choose(cluster: Option<&ClusterUrl>, threads: usize) -> Result<Box<dyn Backend>> {
+    match cluster {
+        None => Ok(Box::new(Embedded { threads })),
+        Some(url) => remote(url, threads),
+    }
+}
+
+#[cfg(feature = "cluster")]
+fn remote(url: &ClusterUrl, threads: usize) -> Result<Box<dyn Backend>> {
+    Ok(Box::new(crate::cluster::remote::Remote {
+        url: url.clone(),
+        threads,
+    }))
+}
+
+#[cfg(not(feature = "cluster"))]
+fn remote(url: &ClusterUrl, _threads: usize) -> Result<Box<dyn Backend>> {
+    Err(without_cluster_feature(&format!("`--cluster {url}`")))
+}
+
+/// The error of a cluster feature asked of a build without it.
+#[cfg(not(feature = "cluster"))]
+pub fn without_cluster_feature(what: &str) -> Error {
+    Error::usage(format!(
+        "{what} needs dualrun built with the `cluster` feature, and this one was not"
+    ))
+    .with_hint("build it with `cargo install --path . --features cluster`")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_urls_parse_and_print_back() {
+        let url = ClusterUrl::parse("df://10.0.0.5:50050", "--cluster").unwrap();
+        assert_eq!(url.host, "10.0.0.5");
+        assert_eq!(url.port, 50050);
+        assert_eq!(url.to_string(), "df://10.0.0.5:50050");
+        for bad in [
+            "10.0.0.5:50050",
+            "df://host",
+            "df://:1",
+            "df://h:0",
+            "df://h:x",
+        ] {
+            let error = ClusterUrl::parse(bad, "--cluster").unwrap_err();
+            assert!(error.to_string().contains(bad), "{error}");
+            assert!(error.hint().is_some());
+        }
+    }
+}
