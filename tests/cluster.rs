@@ -30,6 +30,7 @@ fn a_standalone_cluster_diffs_like_the_embedded_engine() {
     let options = DiffOptions {
         key: vec!["id".into()],
         sample: 20,
+        stats: true,
         ..Default::default()
     };
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -38,9 +39,10 @@ fn a_standalone_cluster_diffs_like_the_embedded_engine() {
         register_functions(&cluster);
         common::sql_and_embedded(&cluster, &prod, &candidate, &options).await
     });
-    let changed = remote["rows"]["changed"].as_u64().unwrap();
-    assert!(changed > 300, "{}", remote["rows"]);
-    assert_eq!(remote, embedded);
+    let changed = remote.exact["rows"]["changed"].as_u64().unwrap();
+    assert!(changed > 300, "{}", remote.exact["rows"]);
+    assert_eq!(remote.exact, embedded.exact);
+    common::assert_stats_agree(&remote.stats, &embedded.stats);
 }
 
 /// How long a cluster test may take before it fails rather than hangs.
@@ -160,16 +162,13 @@ fn dualrun_bounded(args: &[&str]) -> Output {
     }
 }
 
-/// The parts of a JSON report a diff's backend must not change.
-fn findings(output: &Output) -> serde_json::Value {
+/// What a `dualrun diff --format json` found, and its verdict.
+fn findings(output: &Output) -> (common::Findings, serde_json::Value) {
     let report = common::json_report(output);
-    let table = &report["tables"][0];
-    serde_json::json!({
-        "verdict": report["verdict"],
-        "rows": table["rows"],
-        "columns": table["columns"],
-        "samples": table["samples"],
-    })
+    (
+        common::findings(&report["tables"][0]),
+        report["verdict"].clone(),
+    )
 }
 
 #[test]
@@ -190,7 +189,6 @@ fn processes_on_loopback_diff_a_million_rows_like_the_embedded_engine() {
             "json",
             "--sample",
             "25",
-            "--no-stats",
         ];
         args.extend_from_slice(extra);
         dualrun_bounded(&args)
@@ -198,16 +196,25 @@ fn processes_on_loopback_diff_a_million_rows_like_the_embedded_engine() {
     let remote = diff(&["--cluster", &cluster.url]);
     assert_eq!(remote.status.code(), Some(1), "{}", common::stderr(&remote));
     let embedded = diff(&[]);
-    let remote = findings(&remote);
+    let ((remote, remote_verdict), (embedded, embedded_verdict)) =
+        (findings(&remote), findings(&embedded));
     for count in ["changed", "added", "removed", "identical"] {
-        assert_eq!(remote["rows"][count], expected[count], "{count}");
+        assert_eq!(remote.exact["rows"][count], expected[count], "{count}");
     }
-    assert_eq!(remote, findings(&embedded));
+    assert_eq!(remote_verdict, embedded_verdict);
+    assert_eq!(remote.exact, embedded.exact);
+    assert!(!remote.stats.is_empty());
+    common::assert_stats_agree(&remote.stats, &embedded.stats);
     // The diff ran on the cluster: once it is stopped, the same command fails.
     let url = cluster.url.clone();
     drop(cluster);
     let stopped = diff(&["--cluster", &url]);
-    assert_eq!(stopped.status.code(), Some(2), "{}", common::stderr(&stopped));
+    assert_eq!(
+        stopped.status.code(),
+        Some(2),
+        "{}",
+        common::stderr(&stopped)
+    );
 }
 
 #[test]

@@ -15,11 +15,14 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::prelude::SessionContext;
 use dualrun::diff::{DiffOptions, Tolerance};
 use dualrun::sql_diff::register_functions;
-use serde_json::Value;
 
 /// The SQL diff on the embedded engine and the embedded diff of two
 /// Parquet files.
-fn both_diffs(prod: &Path, candidate: &Path, options: &DiffOptions) -> (Value, Value) {
+fn both_diffs(
+    prod: &Path,
+    candidate: &Path,
+    options: &DiffOptions,
+) -> (common::Findings, common::Findings) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let ctx = SessionContext::new();
@@ -62,6 +65,7 @@ fn a_generated_pair_of_every_family_diffs_alike() {
     let options = DiffOptions {
         key: vec!["id".into()],
         sample: 50,
+        stats: true,
         column_tolerances: [(
             "float_1".to_string(),
             Tolerance {
@@ -79,10 +83,13 @@ fn a_generated_pair_of_every_family_diffs_alike() {
         &pair.join("candidate.parquet"),
         &options,
     );
-    let rows = &sql["rows"];
+    let rows = &sql.exact["rows"];
     assert!(rows["changed"].as_u64().unwrap() > 500, "{rows}");
     assert!(rows["identical"].as_u64().unwrap() > 18_000, "{rows}");
-    assert_eq!(sql, embedded);
+    assert_eq!(sql.exact, embedded.exact);
+    // Every value column has statistics on both engines, in agreement.
+    assert_eq!(sql.stats.len(), 9, "{:?}", sql.stats.keys());
+    common::assert_stats_agree(&sql.stats, &embedded.stats);
 }
 
 fn batch(rows: &[(Option<&str>, Option<i64>, Option<f64>)]) -> RecordBatch {
@@ -132,14 +139,16 @@ fn duplicate_null_and_composite_keys_diff_alike() {
     let options = DiffOptions {
         key: vec!["region".into(), "id".into()],
         sample: 10,
+        stats: true,
         ..Default::default()
     };
     let (sql, embedded) = both_diffs(&p, &c, &options);
-    let rows = &sql["rows"];
+    let rows = &sql.exact["rows"];
     assert_eq!(rows["identical"], 3, "{rows}");
     assert_eq!(rows["duplicate_keys"]["prod"], 1, "{rows}");
     assert_eq!(rows["duplicate_keys"]["candidate"], 1, "{rows}");
     assert_eq!(rows["null_keys"]["prod"], 2, "{rows}");
     assert_eq!(rows["null_keys"]["candidate"], 1, "{rows}");
-    assert_eq!(sql, embedded);
+    assert_eq!(sql.exact, embedded.exact);
+    common::assert_stats_agree(&sql.stats, &embedded.stats);
 }

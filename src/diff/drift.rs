@@ -132,6 +132,9 @@ fn seconds_per_unit(data_type: &DataType) -> Option<f64> {
     }
 }
 
+/// Each quantile of `LEVELS` of one side, in the column's units.
+pub type Quantiles = [Option<f64>; LEVELS.len()];
+
 /// Drift of one column whose comparison type is `data_type`.
 pub fn drift(
     prod_side: &DriftSide,
@@ -139,59 +142,29 @@ pub fn drift(
     data_type: &DataType,
 ) -> crate::error::Result<Drift> {
     let (prod, candidate) = (prod_side.state, candidate_side.state);
-    let (prod_stats, candidate_stats) = (prod_side.stats, candidate_side.stats);
-    let mut notes = Vec::new();
-    let distinct_change = relative(
-        "distinct",
-        prod_stats.distinct as f64,
-        candidate_stats.distinct as f64,
-        &mut notes,
-    );
-    let mut drift = Drift {
-        null_rate_pp: (candidate_stats.null_rate - prod_stats.null_rate) * 100.0,
-        distinct_change,
-        ..Default::default()
-    };
     let sketches = match (&prod.kind, &candidate.kind) {
         (KindState::Numeric(p), KindState::Numeric(c)) => Some((&p.sketch, &c.sketch)),
         (KindState::Temporal(p), KindState::Temporal(c)) => Some((&p.sketch, &c.sketch)),
         _ => None,
     };
-    if let Some((ps, cs)) = sketches {
-        let mut numeric = NumericDrift::default();
-        if let (Some(p), Some(c)) = (&prod_stats.numeric, &candidate_stats.numeric) {
-            let mut change = |name: &str, a: &Value, b: &Value| match (number(a), number(b)) {
-                (Some(x), Some(y)) => relative(name, x, y, &mut notes),
-                _ => None,
-            };
-            numeric.mean_change = change("mean", &p.mean, &c.mean);
-            numeric.stddev_change = change("stddev", &p.stddev, &c.stddev);
-            numeric.sum_change = change("sum", &p.sum, &c.sum);
-            numeric.min_change = change("min", &prod_stats.min, &candidate_stats.min);
-            numeric.max_change = change("max", &prod_stats.max, &candidate_stats.max);
-        }
-        for (name, q) in LEVELS {
-            let (Some(a), Some(b)) = (ps.quantile(q), cs.quantile(q)) else {
-                continue;
-            };
-            match seconds_per_unit(data_type) {
-                Some(seconds) => {
-                    numeric
-                        .quantile_shift_seconds
-                        .insert(name.to_string(), (b - a) * seconds);
-                }
-                None => {
-                    let change = relative(name, a, b, &mut notes);
-                    numeric.quantile_change.insert(name.to_string(), change);
-                }
-            }
-        }
-        if let (Some(p), Some(c)) = (Cdf::of(ps), Cdf::of(cs)) {
-            numeric.psi = Some(psi(&p, &c));
-            numeric.ks = Some(ks(&p, &c));
-            numeric.histogram = Some(histogram(&p, &c, data_type));
-        }
-        drift.numeric = Some(numeric);
+    let quantiles = sketches.map(|(ps, cs)| {
+        let of = |sketch: &super::stats::quantiles::QuantileSketch| -> Quantiles {
+            LEVELS.map(|(_, q)| sketch.quantile(q))
+        };
+        (of(ps), of(cs))
+    });
+    let mut drift = summary_drift(
+        prod_side.stats,
+        candidate_side.stats,
+        quantiles.as_ref(),
+        data_type,
+    );
+    if let (Some((ps, cs)), Some(numeric)) = (sketches, drift.numeric.as_mut())
+        && let (Some(p), Some(c)) = (Cdf::of(ps), Cdf::of(cs))
+    {
+        numeric.psi = Some(psi(&p, &c));
+        numeric.ks = Some(ks(&p, &c));
+        numeric.histogram = Some(histogram(&p, &c, data_type));
     }
     if let (KindState::Text(pt), KindState::Text(ct)) = (&prod.kind, &candidate.kind) {
         let prod_values = (prod.rows - prod.nulls).max(1) as f64;
@@ -212,8 +185,67 @@ pub fn drift(
                 .fold(0.0, f64::max),
         });
     }
-    drift.notes = notes;
     Ok(drift)
+}
+
+/// The drift that summaries give: null rate, distinct count, and for
+/// numbers and instants (those with `quantiles`, prod's then the
+/// candidate's) the moments and quantiles. No distances: PSI and KS need
+/// the sketches themselves.
+pub fn summary_drift(
+    prod: &ColumnStats,
+    candidate: &ColumnStats,
+    quantiles: Option<&(Quantiles, Quantiles)>,
+    data_type: &DataType,
+) -> Drift {
+    let mut notes = Vec::new();
+    let distinct_change = relative(
+        "distinct",
+        prod.distinct as f64,
+        candidate.distinct as f64,
+        &mut notes,
+    );
+    let mut drift = Drift {
+        null_rate_pp: (candidate.null_rate - prod.null_rate) * 100.0,
+        distinct_change,
+        ..Default::default()
+    };
+    if let Some((prod_quantiles, candidate_quantiles)) = quantiles {
+        let mut numeric = NumericDrift::default();
+        if let (Some(p), Some(c)) = (&prod.numeric, &candidate.numeric) {
+            let mut change = |name: &str, a: &Value, b: &Value| match (number(a), number(b)) {
+                (Some(x), Some(y)) => relative(name, x, y, &mut notes),
+                _ => None,
+            };
+            numeric.mean_change = change("mean", &p.mean, &c.mean);
+            numeric.stddev_change = change("stddev", &p.stddev, &c.stddev);
+            numeric.sum_change = change("sum", &p.sum, &c.sum);
+            numeric.min_change = change("min", &prod.min, &candidate.min);
+            numeric.max_change = change("max", &prod.max, &candidate.max);
+        }
+        let levels = LEVELS
+            .iter()
+            .zip(prod_quantiles.iter().zip(candidate_quantiles));
+        for ((name, _), (a, b)) in levels {
+            let (Some(a), Some(b)) = (*a, *b) else {
+                continue;
+            };
+            match seconds_per_unit(data_type) {
+                Some(seconds) => {
+                    numeric
+                        .quantile_shift_seconds
+                        .insert(name.to_string(), (b - a) * seconds);
+                }
+                None => {
+                    let change = relative(name, a, b, &mut notes);
+                    numeric.quantile_change.insert(name.to_string(), change);
+                }
+            }
+        }
+        drift.numeric = Some(numeric);
+    }
+    drift.notes = notes;
+    drift
 }
 
 /// Up to `TOP_K` of `side`'s values (most frequent first) that `other` never

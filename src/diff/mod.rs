@@ -18,7 +18,7 @@ mod samples;
 pub mod schema;
 mod spill;
 pub mod stats;
-mod value;
+pub(crate) mod value;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

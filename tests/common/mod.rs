@@ -146,14 +146,13 @@ pub fn interrupt(child: std::process::Child) -> Output {
 
 /// The SQL diff of two Parquet files run by `ctx` (embedded or a cluster,
 /// with `xxhash64` registered) and the embedded diff of the same files
-/// read here; both without statistics, as JSON of their rows, per-column
-/// tallies and samples.
+/// read here, each as `findings`.
 pub async fn sql_and_embedded(
     ctx: &datafusion::prelude::SessionContext,
     prod: &Path,
     candidate: &Path,
     options: &dualrun::DiffOptions,
-) -> (serde_json::Value, serde_json::Value) {
+) -> (Findings, Findings) {
     use dualrun::input::{TableSource, read_table};
     use dualrun::sql_diff::{SqlSide, sql_diff};
     let local = datafusion::prelude::SessionContext::new();
@@ -174,27 +173,126 @@ pub async fn sql_and_embedded(
         source: "",
         schema: read.schema.clone(),
     };
-    let options = dualrun::DiffOptions {
-        stats: false,
-        ..options.clone()
-    };
     let sql = sql_diff(
         ctx,
         &side("prod", &prod_table),
         &side("candidate", &candidate_table),
-        &options,
+        options,
     )
     .await
     .unwrap();
-    let embedded = dualrun::diff_tables(&prod_table, &candidate_table, &options).unwrap();
-    let findings = |diff: &dualrun::TableDiff| {
-        serde_json::json!({
-            "rows": diff.rows,
-            "columns": diff.columns,
-            "samples": diff.samples,
-        })
+    let embedded = dualrun::diff_tables(&prod_table, &candidate_table, options).unwrap();
+    let json = |diff: &dualrun::TableDiff| findings(&serde_json::to_value(diff).unwrap());
+    (json(&sql), json(&embedded))
+}
+
+/// What a diff found, split by how exactly two engines must agree on it.
+#[derive(Debug)]
+pub struct Findings {
+    /// Rows, per-column tallies and samples: equal on every engine.
+    pub exact: serde_json::Value,
+    /// Column name -> `{stats, drift}`: engines estimate some of these.
+    pub stats: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The findings of a diff or report table in JSON (with `rows`, `columns`
+/// and `samples`).
+pub fn findings(table: &serde_json::Value) -> Findings {
+    let mut columns = table["columns"].as_array().cloned().unwrap_or_default();
+    let mut stats = serde_json::Map::new();
+    for column in &mut columns {
+        let object = column.as_object_mut().unwrap();
+        let name = object["name"].as_str().unwrap().to_string();
+        let moved = serde_json::json!({
+            "stats": object.remove("stats").unwrap_or_default(),
+            "drift": object.remove("drift").unwrap_or_default(),
+        });
+        if !moved["stats"].is_null() {
+            stats.insert(name, moved);
+        }
+    }
+    Findings {
+        exact: serde_json::json!({
+            "rows": table["rows"],
+            "columns": columns,
+            "samples": table["samples"],
+        }),
+        stats,
+    }
+}
+
+/// Statistics from engine aggregates (`engine`) agree with the embedded
+/// ones: counts, NULLs, min, max, lengths and flags exactly; sums, means
+/// and variances to 1e-9 relative; distinct counts (HyperLogLog) within 3%;
+/// numeric quantiles (t-digests over different samples) within 2% of the
+/// column's range.
+pub fn assert_stats_agree(
+    engine: &serde_json::Map<String, serde_json::Value>,
+    embedded: &serde_json::Map<String, serde_json::Value>,
+) {
+    use serde_json::Value;
+    assert_eq!(
+        engine.keys().collect::<Vec<_>>(),
+        embedded.keys().collect::<Vec<_>>()
+    );
+    let close = |a: &Value, b: &Value, tolerance: f64, what: &str| match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) => assert!(
+            (x - y).abs() <= tolerance * x.abs().max(y.abs()).max(1e-12),
+            "{what}: {x} vs {y}"
+        ),
+        _ => assert_eq!(a, b, "{what}"),
     };
-    (findings(&sql), findings(&embedded))
+    for (name, column) in engine {
+        let other = &embedded[name];
+        for side in ["prod", "candidate"] {
+            let (e, m) = (&column["stats"][side], &other["stats"][side]);
+            let what = |field: &str| format!("{name}.{side}.{field}");
+            for field in ["count", "null_count", "null_rate", "min", "max", "boolean"] {
+                assert_eq!(e[field], m[field], "{}", what(field));
+            }
+            close(&e["distinct"], &m["distinct"], 0.03, &what("distinct"));
+            if let Some(numeric) = m["numeric"].as_object() {
+                for field in ["zeros", "nan", "infinite"] {
+                    assert_eq!(e["numeric"][field], numeric[field], "{}", what(field));
+                }
+                for field in ["sum", "mean", "variance", "stddev"] {
+                    close(&e["numeric"][field], &numeric[field], 1e-9, &what(field));
+                }
+                // Decimals are exact strings.
+                let number = |v: &Value| {
+                    v.as_f64()
+                        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                };
+                let range = number(&m["max"]).unwrap_or(0.0) - number(&m["min"]).unwrap_or(0.0);
+                for (level, value) in numeric["quantiles"].as_object().unwrap() {
+                    let engine_value = &e["numeric"]["quantiles"][level];
+                    match (engine_value.as_f64(), value.as_f64()) {
+                        (Some(x), Some(y)) => {
+                            assert!((x - y).abs() <= 0.02 * range, "{}: {x} vs {y}", what(level))
+                        }
+                        _ => assert_eq!(engine_value, value, "{}", what(level)),
+                    }
+                }
+            }
+            if let Some(temporal) = m["temporal"].as_object() {
+                for (level, value) in temporal["quantiles"].as_object().unwrap() {
+                    let engine_value = &e["temporal"]["quantiles"][level];
+                    assert_eq!(engine_value.is_null(), value.is_null(), "{}", what(level));
+                }
+            }
+            if let Some(text) = m["text"].as_object() {
+                for field in ["min_length", "max_length", "mean_length", "empty"] {
+                    assert_eq!(e["text"][field], text[field], "{}", what(field));
+                }
+            }
+        }
+        close(
+            &column["drift"]["null_rate_pp"],
+            &other["drift"]["null_rate_pp"],
+            1e-9,
+            &format!("{name}.drift.null_rate_pp"),
+        );
+    }
 }
 
 /// `git ARGS` in `dir` with a throwaway identity; its stdout.

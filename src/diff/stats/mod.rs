@@ -677,7 +677,7 @@ impl ColumnStats {
 }
 
 /// A temporal instant (in the column's unit) as its typed display value.
-fn temporal_to_json(value: i64, data_type: &DataType) -> Value {
+pub(crate) fn temporal_to_json(value: i64, data_type: &DataType) -> Value {
     let array: ArrayRef = match data_type {
         DataType::Date32 => std::sync::Arc::new(Date32Array::from(vec![value as i32])),
         DataType::Date64 => std::sync::Arc::new(Date64Array::from(vec![value])),

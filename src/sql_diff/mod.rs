@@ -16,7 +16,7 @@
 //! The client diffs the fetched rows with the same code as an embedded
 //! diff (tolerances, duplicates, samples) and adds the keys the engine
 //! proved identical, so counts, per-column tallies and samples equal the
-//! embedded diff's. Statistics are not gathered on this path yet.
+//! embedded diff's. Column statistics are engine aggregates (`stats`).
 //!
 //! Every `IS [NOT] DISTINCT FROM` and every boolean term is parenthesised:
 //! DataFusion 55's parser mis-groups `IS NOT DISTINCT FROM` inside `OR`.
@@ -29,6 +29,8 @@ use crate::diff::schema::{ColumnPair, Sources, plan_columns};
 use crate::diff::{DiffOptions, Side, TableDiff, diff_tables};
 use crate::error::{Error, Result};
 use crate::input::Table;
+
+mod stats;
 
 /// The functions the SQL diff calls beyond DataFusion's built-ins, which a
 /// cluster must have on its scheduler and every executor.
@@ -88,7 +90,7 @@ pub async fn sql_diff(
 
     let prod_fetched = query(ctx, &queries.fetch(Side::Prod)).await?;
     let candidate_fetched = query(ctx, &queries.fetch(Side::Candidate)).await?;
-    let options = DiffOptions {
+    let fetched_options = DiffOptions {
         stats: false,
         ..options.clone()
     };
@@ -99,14 +101,23 @@ pub async fn sql_diff(
             candidate.schema.clone(),
             candidate_fetched,
         ),
-        &options,
+        &fetched_options,
     )?;
-    Ok(with_identical(
+    let mut diff = with_identical(
         diff,
         [prod_rows, candidate_rows],
         identical,
         [prod_null_keys, candidate_null_keys],
-    ))
+    );
+    if options.stats {
+        let (prod_stats, candidate_stats) = futures::future::try_join(
+            stats::side_stats(ctx, &queries, Side::Prod),
+            stats::side_stats(ctx, &queries, Side::Candidate),
+        )
+        .await?;
+        stats::attach(&mut diff, &plan.values, prod_stats, candidate_stats);
+    }
+    Ok(diff)
 }
 
 /// Adds what the engine proved identical to the diff of the fetched rows.
