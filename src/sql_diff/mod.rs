@@ -29,7 +29,9 @@ use crate::diff::schema::{ColumnPair, Sources, plan_columns};
 use crate::diff::{DiffOptions, Side, TableDiff, diff_tables};
 use crate::error::{Error, Result};
 use crate::input::Table;
+use checksum::Scope;
 
+mod checksum;
 mod stats;
 
 /// The functions the SQL diff calls beyond DataFusion's built-ins, which a
@@ -72,11 +74,23 @@ pub async fn sql_diff(
             Error::usage("the SQL diff needs a key").with_hint("name the key columns with `--key`")
         );
     }
-    let queries = Queries {
+    let mut queries = Queries {
         prod,
         candidate,
         keys: &plan.keys,
         values: &plan.values,
+        buckets: None,
+    };
+    let (identical_buckets, join_needed) = match checksum::scope(ctx, &queries).await? {
+        Scope::All => (0, true),
+        Scope::Buckets {
+            differing,
+            identical,
+        } => {
+            let join_needed = !differing.is_empty();
+            queries.buckets = Some(differing);
+            (identical, join_needed)
+        }
     };
     let totals = query(ctx, &queries.totals()).await?;
     let count = |column: usize| -> u64 {
@@ -86,10 +100,18 @@ pub async fn sql_diff(
             .unwrap_or_default()
     };
     let (prod_rows, candidate_rows) = (count(0), count(1));
-    let (prod_null_keys, candidate_null_keys, identical) = (count(2), count(3), count(4));
+    let (prod_null_keys, candidate_null_keys) = (count(2), count(3));
+    let identical = count(4) + identical_buckets;
 
-    let prod_fetched = query(ctx, &queries.fetch(Side::Prod)).await?;
-    let candidate_fetched = query(ctx, &queries.fetch(Side::Candidate)).await?;
+    let (prod_fetched, candidate_fetched) = if join_needed {
+        futures::future::try_join(
+            query(ctx, &queries.fetch(Side::Prod)),
+            query(ctx, &queries.fetch(Side::Candidate)),
+        )
+        .await?
+    } else {
+        (Vec::new(), Vec::new())
+    };
     let fetched_options = DiffOptions {
         stats: false,
         ..options.clone()
@@ -144,6 +166,9 @@ struct Queries<'a> {
     candidate: &'a SqlSide<'a>,
     keys: &'a [ColumnPair],
     values: &'a [ColumnPair],
+    /// The key-hash buckets the join is limited to (`checksum`); `None`:
+    /// every key.
+    buckets: Option<Vec<i64>>,
 }
 
 impl Queries<'_> {
@@ -207,6 +232,43 @@ impl Queries<'_> {
         )
     }
 
+    /// `(k1 IS NOT NULL) AND ...` over `side`'s key columns.
+    fn keys_not_null(&self, side: Side) -> String {
+        self.per_key(" AND ", |_, k| {
+            format!("({} IS NOT NULL)", self.column(side, k))
+        })
+    }
+
+    /// What a row hash covers: each comparison-typed value after its NULL
+    /// flag.
+    fn hash_inputs(&self, side: Side) -> Vec<String> {
+        self.values
+            .iter()
+            .flat_map(|v| {
+                let value = cast(&self.column(side, v), &v.compared_as);
+                [format!("({value} IS NULL)"), value]
+            })
+            .collect()
+    }
+
+    /// `side`'s rows the join looks at: keys not NULL, in the buckets the
+    /// checksums could not prove equal.
+    fn in_scope(&self, side: Side) -> String {
+        let not_null = self.keys_not_null(side);
+        match &self.buckets {
+            None => not_null,
+            Some(buckets) if buckets.is_empty() => format!("{not_null} AND FALSE"),
+            Some(buckets) => {
+                let list: Vec<String> = buckets.iter().map(i64::to_string).collect();
+                format!(
+                    "{not_null} AND ({} IN ({}))",
+                    checksum::bucket(self, side),
+                    list.join(", ")
+                )
+            }
+        }
+    }
+
     /// `WITH ... joined AS (...)`: per key, each side's row count and hash.
     fn joined(&self) -> String {
         let key_list = self.key_list();
@@ -214,17 +276,7 @@ impl Queries<'_> {
             let keys = self.per_key(", ", |i, k| {
                 format!("{} AS k{i}", cast(&self.column(side, k), &k.compared_as))
             });
-            let not_null = self.per_key(" AND ", |_, k| {
-                format!("({} IS NOT NULL)", self.column(side, k))
-            });
-            let hashed: Vec<String> = self
-                .values
-                .iter()
-                .flat_map(|v| {
-                    let value = cast(&self.column(side, v), &v.compared_as);
-                    [format!("({value} IS NULL)"), value]
-                })
-                .collect();
+            let hashed = self.hash_inputs(side);
             let hash = if hashed.is_empty() {
                 "0".to_string()
             } else {
@@ -232,10 +284,11 @@ impl Queries<'_> {
             };
             format!(
                 "{alias} AS (SELECT {key_list}, count(*) AS n, min(h) AS h \
-                 FROM (SELECT {}, {hash} AS h FROM {} WHERE {not_null}) \
+                 FROM (SELECT {}, {hash} AS h FROM {} WHERE {}) \
                  GROUP BY {key_list})",
                 keys,
                 ident(self.table(side).table),
+                self.in_scope(side),
             )
         };
         let on = self.per_key(" AND ", |i, _| format!("(p.k{i} = c.k{i})"));

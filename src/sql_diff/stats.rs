@@ -22,7 +22,7 @@ use super::{Queries, query};
 use crate::diff::drift::{Quantiles, summary_drift};
 use crate::diff::schema::ColumnPair;
 use crate::diff::stats::quantiles::LEVELS;
-use crate::diff::stats::{BooleanStats, NumericStats, TemporalStats, TextStats, temporal_to_json};
+use crate::diff::stats::{NumericStats, TemporalStats, TextStats, temporal_to_json};
 use crate::diff::value::{cell_to_json, float_to_json};
 use crate::diff::{ColumnStats, Side, SideStats, TableDiff};
 use crate::error::{Error, Result};
@@ -222,23 +222,7 @@ fn read_column(row: &RecordBatch, j: usize, data_type: &DataType) -> Result<Engi
     let rows = count(row, "rows")?;
     let values = count(row, &name("values"))?;
     let nulls = rows - values.min(rows);
-    let mut stats = ColumnStats {
-        count: rows,
-        null_count: nulls,
-        null_rate: if rows == 0 {
-            0.0
-        } else {
-            nulls as f64 / rows as f64
-        },
-        distinct: count(row, &name("distinct"))?,
-        distinct_exact: false,
-        min: Value::Null,
-        max: Value::Null,
-        numeric: None,
-        temporal: None,
-        text: None,
-        boolean: None,
-    };
+    let mut stats = ColumnStats::of_counts(rows, nulls, count(row, &name("distinct"))?, false);
     let quantiles = |row: &RecordBatch| -> Result<Quantiles> {
         let mut out = [None; LEVELS.len()];
         for (slot, (level, _)) in out.iter_mut().zip(LEVELS) {
@@ -301,21 +285,7 @@ fn read_column(row: &RecordBatch, j: usize, data_type: &DataType) -> Result<Engi
             });
         }
         Kind::Boolean => {
-            let (trues, falses) = (count(row, &name("trues"))?, count(row, &name("falses"))?);
-            stats.min = match (falses, trues) {
-                (0, 0) => Value::Null,
-                (0, _) => Value::Bool(true),
-                _ => Value::Bool(false),
-            };
-            stats.max = match (trues, falses) {
-                (0, 0) => Value::Null,
-                (0, _) => Value::Bool(false),
-                _ => Value::Bool(true),
-            };
-            stats.boolean = Some(BooleanStats {
-                true_count: trues,
-                false_count: falses,
-            });
+            stats.set_booleans(count(row, &name("trues"))?, count(row, &name("falses"))?);
         }
         Kind::Other => {}
     }

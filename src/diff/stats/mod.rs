@@ -548,21 +548,15 @@ pub trait CellSource {
 }
 
 impl ColumnStats {
-    /// Finishes a state into report values. `data_type` is the column's
-    /// comparison type; `cells` resolves positions to typed values.
-    pub fn finish(
-        state: &StatsState,
-        data_type: &DataType,
-        cells: &dyn CellSource,
-    ) -> crate::error::Result<Self> {
-        let (distinct, distinct_exact) = state.distinct.estimate();
-        let mut stats = ColumnStats {
-            count: state.rows,
-            null_count: state.nulls,
-            null_rate: if state.rows == 0 {
+    /// Statistics with their counts filled in and nothing else yet.
+    pub fn of_counts(rows: u64, nulls: u64, distinct: u64, distinct_exact: bool) -> Self {
+        ColumnStats {
+            count: rows,
+            null_count: nulls,
+            null_rate: if rows == 0 {
                 0.0
             } else {
-                state.nulls as f64 / state.rows as f64
+                nulls as f64 / rows as f64
             },
             distinct,
             distinct_exact,
@@ -572,7 +566,34 @@ impl ColumnStats {
             temporal: None,
             text: None,
             boolean: None,
+        }
+    }
+
+    /// A boolean column's counts, and the min and max they imply.
+    pub fn set_booleans(&mut self, trues: u64, falses: u64) {
+        let (min, max) = match (trues, falses) {
+            (0, 0) => (Value::Null, Value::Null),
+            (0, _) => (Value::Bool(false), Value::Bool(false)),
+            (_, 0) => (Value::Bool(true), Value::Bool(true)),
+            _ => (Value::Bool(false), Value::Bool(true)),
         };
+        self.min = min;
+        self.max = max;
+        self.boolean = Some(BooleanStats {
+            true_count: trues,
+            false_count: falses,
+        });
+    }
+
+    /// Finishes a state into report values. `data_type` is the column's
+    /// comparison type; `cells` resolves positions to typed values.
+    pub fn finish(
+        state: &StatsState,
+        data_type: &DataType,
+        cells: &dyn CellSource,
+    ) -> crate::error::Result<Self> {
+        let (distinct, distinct_exact) = state.distinct.estimate();
+        let mut stats = ColumnStats::of_counts(state.rows, state.nulls, distinct, distinct_exact);
         match &state.kind {
             KindState::Numeric(n) => {
                 stats.min = n.min.map_or(Ok(Value::Null), |(_, p)| cells.cell(p))?;
@@ -650,26 +671,7 @@ impl ColumnStats {
                     top_exact: t.top.exact(),
                 });
             }
-            KindState::Boolean { trues, falses } => {
-                stats.min = if *falses > 0 {
-                    Value::Bool(false)
-                } else if *trues > 0 {
-                    Value::Bool(true)
-                } else {
-                    Value::Null
-                };
-                stats.max = if *trues > 0 {
-                    Value::Bool(true)
-                } else if *falses > 0 {
-                    Value::Bool(false)
-                } else {
-                    Value::Null
-                };
-                stats.boolean = Some(BooleanStats {
-                    true_count: *trues,
-                    false_count: *falses,
-                });
-            }
+            KindState::Boolean { trues, falses } => stats.set_booleans(*trues, *falses),
             KindState::Other => {}
         }
         Ok(stats)
