@@ -1,8 +1,9 @@
 //! The diff on a Ballista cluster: (a) the in-process standalone cluster
 //! (scheduler and executor in this process); (b) a scheduler and two
 //! executors as separate processes on free loopback ports, driven through
-//! `dualrun diff --cluster`; (c) a cluster whose executor lacks `xxhash64`.
-//! The cluster's findings must equal the embedded diff's.
+//! `dualrun diff --cluster` and `dualrun run --cluster`; (c) a cluster
+//! whose executor lacks `xxhash64`. The cluster's findings must equal the
+//! embedded diff's.
 
 #![cfg(feature = "cluster")]
 
@@ -291,4 +292,45 @@ fn no_scheduler_at_the_address_and_csv_tables_are_clear_errors() {
     let csv = diff("csv");
     assert!(csv.contains("prod.csv` is csv"), "{csv}");
     assert!(csv.contains("hint: write the table as Parquet"), "{csv}");
+}
+
+#[test]
+fn a_dual_run_diffs_its_outputs_on_the_cluster_like_embedded() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = LocalCluster::start(dir.path(), 1, &[]);
+    let run = |name: &str, extra: &[&str]| {
+        let run_dir = dir.path().join(name);
+        let mut args = vec![
+            "run",
+            "samples/shop",
+            "--run-dir",
+            run_dir.to_str().unwrap(),
+            "--format",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        let output = dualrun_bounded(&args);
+        assert_eq!(output.status.code(), Some(1), "{}", common::stderr(&output));
+        common::json_report(&output)
+    };
+    let remote = run("remote", &["--cluster", &cluster.url]);
+    let embedded = run("embedded", &[]);
+    assert_eq!(remote["verdict"], embedded["verdict"]);
+    // Rule outcomes agree in all but the last bits of observed sums (the
+    // engine's float sum against the embedded exact sum): compare their
+    // status and message.
+    let outcomes = |report: &serde_json::Value| -> Vec<(String, String)> {
+        let outcomes = report["rules"].as_array().unwrap();
+        outcomes
+            .iter()
+            .map(|o| (o["status"].to_string(), o["message"].to_string()))
+            .collect()
+    };
+    assert_eq!(outcomes(&remote), outcomes(&embedded));
+    let tables = |report: &serde_json::Value| -> Vec<serde_json::Value> {
+        let tables = report["tables"].as_array().unwrap();
+        tables.iter().map(|t| common::findings(t).exact).collect()
+    };
+    assert_eq!(tables(&remote).len(), 3);
+    assert_eq!(tables(&remote), tables(&embedded));
 }
