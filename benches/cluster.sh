@@ -53,11 +53,11 @@ sleep 2
 # One timed diff; prints "seconds shuffle_bytes".
 timed() {
   local before after started ended
-  before=$(du -sb "$work"/executor1 "$work"/executor2 | awk '{s+=$1} END {print s}')
+  before=$(du -sb "$work"/executor1 "$work"/executor2 | awk '{s+=$1} END {printf "%d\n", s}')
   started=$(date +%s.%N)
   "$dualrun" diff "$@" --key id --quiet || [ $? -eq 1 ]
   ended=$(date +%s.%N)
-  after=$(du -sb "$work"/executor1 "$work"/executor2 | awk '{s+=$1} END {print s}')
+  after=$(du -sb "$work"/executor1 "$work"/executor2 | awk '{s+=$1} END {printf "%d\n", s}')
   echo "$(echo "$ended - $started" | bc) $((after - before))"
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
