@@ -50,15 +50,27 @@ for i in 1 2; do
 done
 sleep 2
 
-# One timed diff; prints "seconds shuffle_bytes".
+shuffle_bytes() {
+  du -sb "$work"/executor1 "$work"/executor2 | awk '{s+=$1} END {printf "%d\n", s}'
+}
+
+# One timed diff (exit 1, the tables differ, is expected); prints
+# "seconds shuffle_bytes" on stdout and the same with the arguments on stderr.
 timed() {
-  local before after started ended
-  before=$(du -sb "$work"/executor1 "$work"/executor2 | awk '{s+=$1} END {printf "%d\n", s}')
+  local before after started ended code=0
+  before=$(shuffle_bytes)
   started=$(date +%s.%N)
-  "$dualrun" diff "$@" --key id --quiet || [ $? -eq 1 ]
+  "$dualrun" diff "$@" --key id --quiet || code=$?
   ended=$(date +%s.%N)
-  after=$(du -sb "$work"/executor1 "$work"/executor2 | awk '{s+=$1} END {printf "%d\n", s}')
-  echo "$(echo "$ended - $started" | bc) $((after - before))"
+  if [ "$code" -gt 1 ]; then
+    echo "dualrun diff $* exited $code" >&2
+    kill -TERM $$
+  fi
+  after=$(shuffle_bytes)
+  local line
+  line="$(echo "$ended - $started" | bc) $((after - before))"
+  echo "$line ($*)" >&2
+  echo "$line"
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 

@@ -152,3 +152,35 @@ fn duplicate_null_and_composite_keys_diff_alike() {
     assert_eq!(sql.exact, embedded.exact);
     common::assert_stats_agree(&sql.stats, &embedded.stats);
 }
+
+#[test]
+fn signed_zeros_and_nans_diff_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let prod = [
+        (Some("eu"), Some(1), Some(0.0)),
+        (Some("eu"), Some(2), Some(f64::NAN)),
+        (Some("eu"), Some(3), Some(f64::NAN)),
+        (Some("eu"), Some(4), Some(f64::INFINITY)),
+        (Some("eu"), Some(5), Some(-0.0)),
+    ];
+    let candidate = [
+        (Some("eu"), Some(1), Some(-0.0)),
+        (Some("eu"), Some(2), Some(f64::NAN)),
+        (Some("eu"), Some(3), Some(1.0)),
+        (Some("eu"), Some(4), Some(f64::INFINITY)),
+        (Some("eu"), Some(5), Some(-0.0)),
+    ];
+    let (p, c) = (dir.path().join("p.parquet"), dir.path().join("c.parquet"));
+    write_parquet(&p, &[batch(&prod)]);
+    write_parquet(&c, &[batch(&candidate)]);
+    let options = DiffOptions {
+        key: vec!["id".into()],
+        sample: 10,
+        stats: true,
+        ..Default::default()
+    };
+    let (sql, embedded) = both_diffs(&p, &c, &options);
+    assert_eq!(sql.exact["rows"]["changed"], 1, "{}", sql.exact["rows"]);
+    assert_eq!(sql.exact, embedded.exact);
+    common::assert_stats_agree(&sql.stats, &embedded.stats);
+}

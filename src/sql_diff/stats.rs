@@ -126,10 +126,12 @@ fn aggregates_sql(queries: &Queries<'_>, side: Side) -> String {
                 // Finite values only: `x - x` is 0 for them and NaN for NaN
                 // and the infinities, which are counted apart.
                 let finite = format!("(({float} - {float}) = 0.0)");
-                let finite_value = format!("CASE WHEN {finite} THEN {value} END");
                 let finite_float = format!("CASE WHEN {finite} THEN {float} END");
-                add("min", format!("min({finite_value})"));
-                add("max", format!("max({finite_value})"));
+                // The extremes include the infinities, not NaN (which
+                // DataFusion orders above every number).
+                let ordered = format!("CASE WHEN NOT isnan({float}) THEN {value} END");
+                add("min", format!("min({ordered})"));
+                add("max", format!("max({ordered})"));
                 add("finite", format!("count({finite_float})"));
                 add("sum", format!("sum({finite_float})"));
                 add("variance", format!("var_samp({finite_float})"));
