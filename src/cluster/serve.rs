@@ -47,22 +47,18 @@ pub fn executor(args: &ExecutorArgs) -> Result<u8> {
     let scheduler = ClusterUrl::parse(&args.scheduler, "`--scheduler`")?;
     // Shuffle files go to a directory of this process's own unless one is
     // given; it is removed when the executor stops.
-    let own_work_dir = match &args.work_dir {
-        Some(_) => None,
-        None => Some(
-            tempfile::Builder::new()
+    let (work_dir, own_work_dir) = match &args.work_dir {
+        Some(dir) => (dir.clone(), None),
+        None => {
+            let dir = tempfile::Builder::new()
                 .prefix("dualrun-executor-")
                 .tempdir()
                 .map_err(|e| {
                     Error::usage(format!("cannot create a work directory under TMPDIR ({e})"))
                         .with_hint("set TMPDIR to a writable directory, or give `--work-dir`")
-                })?,
-        ),
-    };
-    let work_dir = match (&args.work_dir, &own_work_dir) {
-        (Some(dir), _) => dir.clone(),
-        (None, Some(dir)) => dir.path().to_path_buf(),
-        (None, None) => unreachable!("a work directory is given or made"),
+                })?;
+            (dir.path().to_path_buf(), Some(dir))
+        }
     };
     let mut config = ExecutorProcessConfig {
         bind_host: args.bind.clone(),
