@@ -184,3 +184,45 @@ fn signed_zeros_and_nans_diff_alike() {
     assert_eq!(sql.exact, embedded.exact);
     common::assert_stats_agree(&sql.stats, &embedded.stats);
 }
+
+/// Few differences leave most key-hash buckets equal, so only the others
+/// are joined; equal tables need no join at all. Both must still give the
+/// embedded diff's findings.
+#[test]
+fn checksummed_buckets_give_the_embedded_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    let pair = dir.path().join("pair");
+    let expected = common::generate_pair(
+        &pair,
+        &[
+            "--rows",
+            "20000",
+            "--nulls",
+            "0.05",
+            "--changed",
+            "0.002",
+            "--removed",
+            "0.0005",
+            "--added",
+            "0.0005",
+        ],
+    );
+    let (prod, candidate) = (pair.join("prod.parquet"), pair.join("candidate.parquet"));
+    let options = DiffOptions {
+        key: vec!["id".into()],
+        sample: 10,
+        ..Default::default()
+    };
+    let (sql, embedded) = both_diffs(&prod, &candidate, &options);
+    for count in ["changed", "added", "removed", "identical"] {
+        assert_eq!(sql.exact["rows"][count], expected[count], "{count}");
+    }
+    assert_eq!(sql.exact, embedded.exact);
+    let (sql, embedded) = both_diffs(&prod, &prod, &options);
+    assert_eq!(
+        sql.exact["rows"]["identical"], 20_000,
+        "{}",
+        sql.exact["rows"]
+    );
+    assert_eq!(sql.exact, embedded.exact);
+}

@@ -34,9 +34,8 @@ const MAX_DIFFERING: i64 = BUCKETS / 16;
 pub enum Scope {
     /// Every key.
     All,
-    /// Only keys in these buckets; the rows of every other bucket are
-    /// identical, `identical` of them.
-    Buckets { differing: Vec<i64>, identical: u64 },
+    /// Only keys in these buckets: every other bucket holds identical rows.
+    Buckets(Vec<i64>),
 }
 
 /// Compares both sides' bucket checksums; decides the join's scope.
@@ -47,27 +46,19 @@ pub async fn scope(ctx: &SessionContext, queries: &Queries<'_>) -> Result<Scope>
     )
     .await?;
     let (prod, candidate) = (by_bucket(&prod)?, by_bucket(&candidate)?);
-    let mut differing = Vec::new();
-    let mut identical = 0;
-    for bucket in prod
+    let mut differing: Vec<i64> = prod
         .keys()
         .chain(candidate.keys().filter(|b| !prod.contains_key(b)))
-    {
-        match (prod.get(bucket), candidate.get(bucket)) {
-            (Some(p), Some(c)) if p == c => identical += p.0,
-            _ => differing.push(*bucket),
-        }
-    }
+        .filter(|b| prod.get(b) != candidate.get(b))
+        .copied()
+        .collect();
     // Past a sixteenth of the buckets the join saves little by skipping
     // the rest, and the list of buckets would swell every plan.
     if differing.len() as i64 > MAX_DIFFERING || duplicated_keys(ctx, queries).await? {
         return Ok(Scope::All);
     }
     differing.sort_unstable();
-    Ok(Scope::Buckets {
-        differing,
-        identical,
-    })
+    Ok(Scope::Buckets(differing))
 }
 
 /// `(xxhash64(keys) & (BUCKETS - 1))`: a side's bucket of each row.

@@ -74,22 +74,48 @@ pub async fn sql_diff(
             Error::usage("the SQL diff needs a key").with_hint("name the key columns with `--key`")
         );
     }
-    let mut queries = Queries {
+    let queries = Queries {
         prod,
         candidate,
         keys: &plan.keys,
         values: &plan.values,
         buckets: None,
     };
-    let (identical_buckets, join_needed) = match checksum::scope(ctx, &queries).await? {
-        Scope::All => (0, true),
-        Scope::Buckets {
-            differing,
-            identical,
-        } => {
+    // Statistics are independent of the key join: both go to the engine
+    // at once.
+    let engine_stats = async {
+        if !options.stats {
+            return Ok(None);
+        }
+        futures::future::try_join(
+            stats::side_stats(ctx, &queries, Side::Prod),
+            stats::side_stats(ctx, &queries, Side::Candidate),
+        )
+        .await
+        .map(Some)
+    };
+    let (mut diff, engine_stats) =
+        futures::future::try_join(keyed_diff(ctx, queries.clone(), options), engine_stats).await?;
+    if let Some((prod_stats, candidate_stats)) = engine_stats {
+        stats::attach(&mut diff, &plan.values, prod_stats, candidate_stats);
+    }
+    Ok(diff)
+}
+
+/// The keyed diff without statistics: checksums, then the join of the
+/// buckets they could not prove equal, then the comparison of the rows of
+/// every key that is not one identical row a side.
+async fn keyed_diff(
+    ctx: &SessionContext,
+    mut queries: Queries<'_>,
+    options: &DiffOptions,
+) -> Result<TableDiff> {
+    let join_needed = match checksum::scope(ctx, &queries).await? {
+        Scope::All => true,
+        Scope::Buckets(differing) => {
             let join_needed = !differing.is_empty();
             queries.buckets = Some(differing);
-            (identical, join_needed)
+            join_needed
         }
     };
     let totals = query(ctx, &queries.totals()).await?;
@@ -101,8 +127,6 @@ pub async fn sql_diff(
     };
     let (prod_rows, candidate_rows) = (count(0), count(1));
     let (prod_null_keys, candidate_null_keys) = (count(2), count(3));
-    let identical = count(4) + identical_buckets;
-
     let (prod_fetched, candidate_fetched) = if join_needed {
         futures::future::try_join(
             query(ctx, &queries.fetch(Side::Prod)),
@@ -112,10 +136,15 @@ pub async fn sql_diff(
     } else {
         (Vec::new(), Vec::new())
     };
+    // Every prod row with a key is either the one row of an identical key
+    // or fetched, so the identical keys need no query of their own.
+    let fetched_prod_rows: usize = prod_fetched.iter().map(RecordBatch::num_rows).sum();
+    let identical = (prod_rows - prod_null_keys).saturating_sub(fetched_prod_rows as u64);
     let fetched_options = DiffOptions {
         stats: false,
         ..options.clone()
     };
+    let (prod, candidate) = (queries.prod, queries.candidate);
     let diff = diff_tables(
         &Table::from_batches(prod.source, prod.schema.clone(), prod_fetched),
         &Table::from_batches(
@@ -125,21 +154,12 @@ pub async fn sql_diff(
         ),
         &fetched_options,
     )?;
-    let mut diff = with_identical(
+    Ok(with_identical(
         diff,
         [prod_rows, candidate_rows],
         identical,
         [prod_null_keys, candidate_null_keys],
-    );
-    if options.stats {
-        let (prod_stats, candidate_stats) = futures::future::try_join(
-            stats::side_stats(ctx, &queries, Side::Prod),
-            stats::side_stats(ctx, &queries, Side::Candidate),
-        )
-        .await?;
-        stats::attach(&mut diff, &plan.values, prod_stats, candidate_stats);
-    }
-    Ok(diff)
+    ))
 }
 
 /// Adds what the engine proved identical to the diff of the fetched rows.
@@ -161,6 +181,7 @@ fn with_identical(
     diff
 }
 
+#[derive(Clone)]
 struct Queries<'a> {
     prod: &'a SqlSide<'a>,
     candidate: &'a SqlSide<'a>,
@@ -204,7 +225,7 @@ impl Queries<'_> {
         self.per_key(", ", |i, _| format!("k{i}"))
     }
 
-    /// Row counts, NULL-key counts and identical keys: one row of five.
+    /// Row counts and NULL-key counts: one row of four.
     fn totals(&self) -> String {
         let count = |side: Side, null_keys: bool| {
             let filter = if null_keys {
@@ -220,15 +241,12 @@ impl Queries<'_> {
             )
         };
         format!(
-            "{with} SELECT {} AS prod_rows, {} AS candidate_rows, {} AS prod_null_keys, \
-             {} AS candidate_null_keys, \
-             (SELECT count(*) FROM joined WHERE (p_n = 1) AND (c_n = 1) AND (p_h = c_h)) \
-             AS identical",
+            "SELECT {} AS prod_rows, {} AS candidate_rows, {} AS prod_null_keys, \
+             {} AS candidate_null_keys",
             count(Side::Prod, false),
             count(Side::Candidate, false),
             count(Side::Prod, true),
             count(Side::Candidate, true),
-            with = self.joined(),
         )
     }
 
