@@ -456,6 +456,12 @@ tolerance = { revenue = "abs:0.01" }
 [check]
 rules = ["rules.toml"]
 strict = false
+
+# Diff the outputs on an Apache DataFusion Ballista cluster (a binary built
+# with the `cluster` feature; the run directory must be on storage the
+# executors share). `--cluster` overrides it.
+# [cluster]
+# url = "df://scheduler-host:50050"
 "#;
 
 /// The starter rules `dualrun init` writes beside the project.
@@ -525,5 +531,35 @@ mod tests {
         let typo = "[prod]\nengine = \"files\"\noutput_dir = \"p\"\n";
         let error = parse("dualrun.toml", typo, Path::new("/p")).unwrap_err();
         assert!(error.to_string().contains("output_dir"), "{error}");
+    }
+
+    #[test]
+    fn a_cluster_url_is_checked_and_kept() {
+        let with = |cluster: &str| format!("{STARTER}\n[cluster]\n{cluster}\n");
+        let project = parse(
+            "dualrun.toml",
+            &with("url = \"df://10.0.0.5:50050\""),
+            Path::new("/p"),
+        )
+        .unwrap();
+        assert_eq!(
+            project.cluster.map(|c| c.to_string()).as_deref(),
+            Some("df://10.0.0.5:50050")
+        );
+        let error =
+            parse("dualrun.toml", &with("url = \"10.0.0.5\""), Path::new("/p")).unwrap_err();
+        assert!(
+            error.to_string().contains("`[cluster] url` `10.0.0.5`"),
+            "{error}"
+        );
+        assert!(error.hint().unwrap().contains("df://"), "{error}");
+        let error = parse("dualrun.toml", &with("address = \"x\""), Path::new("/p")).unwrap_err();
+        assert!(error.to_string().contains("address"), "{error}");
+        assert!(
+            parse("dualrun.toml", STARTER, Path::new("/p"))
+                .unwrap()
+                .cluster
+                .is_none()
+        );
     }
 }
