@@ -58,7 +58,7 @@ impl Remote {
     ) -> Result<TableDiff> {
         let ctx = SessionContext::remote(&self.url.to_string())
             .await
-            .map_err(|e| self.unreachable(&e))?;
+            .map_err(|e| cannot_connect(&self.url, &first_line(&e.find_root().to_string())))?;
         // The context a remote session returns lacks functions registered
         // on the state it was built from: register them on it.
         register_functions(&ctx);
@@ -81,10 +81,6 @@ impl Remote {
             Err(error @ (Error::Usage { .. } | Error::Schema { .. })) => Err(error),
             Err(error) => Err(self.explain(&ctx, &sides[0], error).await),
         }
-    }
-
-    fn unreachable(&self, error: &datafusion::error::DataFusionError) -> Error {
-        cannot_connect(&self.url, &first_line(&error.find_root().to_string()))
     }
 
     /// Turns a failed diff into the reason a user can act on: a function

@@ -63,18 +63,12 @@ pub async fn scope(ctx: &SessionContext, queries: &Queries<'_>) -> Result<Scope>
 
 /// `(xxhash64(keys) & (BUCKETS - 1))`: a side's bucket of each row.
 pub fn bucket(queries: &Queries<'_>, side: Side) -> String {
-    let keys = queries.per_key(", ", |_, k| {
-        super::cast(&queries.column(side, k), &k.compared_as)
-    });
+    let keys = queries.compared_keys(side).join(", ");
     format!("(xxhash64({keys}) & {})", BUCKETS - 1)
 }
 
 fn checksums_sql(queries: &Queries<'_>, side: Side) -> String {
-    let mut inputs: Vec<String> = queries
-        .keys
-        .iter()
-        .map(|k| super::cast(&queries.column(side, k), &k.compared_as))
-        .collect();
+    let mut inputs = queries.compared_keys(side);
     inputs.extend(queries.hash_inputs(side));
     let hash = format!("xxhash64({})", inputs.join(", "));
     format!(

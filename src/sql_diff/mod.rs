@@ -6,7 +6,9 @@
 //! 1. per side, a projection of the key (cast to its comparison type) and a
 //!    row hash over the comparison-typed value columns, each preceded by its
 //!    NULL flag (Spark's `xxhash64` skips NULLs, so without the flag
-//!    `(NULL, 'a')` and `('a', NULL)` would hash alike);
+//!    `(NULL, 'a')` and `('a', NULL)` would hash alike); per key-hash bucket
+//!    a checksum of those rows (`checksum`), so that buckets equal on both
+//!    sides are done and only the others go on;
 //! 2. per side, the rows of each key (count, hash) and a full outer join of
 //!    the two on the key: keys with one row a side and equal hashes are
 //!    identical and never leave the engine;
@@ -257,6 +259,14 @@ impl Queries<'_> {
         })
     }
 
+    /// `side`'s key columns cast to their comparison types, in key order.
+    fn compared_keys(&self, side: Side) -> Vec<String> {
+        self.keys
+            .iter()
+            .map(|k| cast(&self.column(side, k), &k.compared_as))
+            .collect()
+    }
+
     /// What a row hash covers: each comparison-typed value after its NULL
     /// flag.
     fn hash_inputs(&self, side: Side) -> Vec<String> {
@@ -291,9 +301,13 @@ impl Queries<'_> {
     fn joined(&self) -> String {
         let key_list = self.key_list();
         let side = |side: Side, alias: &str| {
-            let keys = self.per_key(", ", |i, k| {
-                format!("{} AS k{i}", cast(&self.column(side, k), &k.compared_as))
-            });
+            let keys: Vec<String> = self
+                .compared_keys(side)
+                .iter()
+                .enumerate()
+                .map(|(i, key)| format!("{key} AS k{i}"))
+                .collect();
+            let keys = keys.join(", ");
             let hashed = self.hash_inputs(side);
             let hash = if hashed.is_empty() {
                 "0".to_string()
