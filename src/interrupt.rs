@@ -57,3 +57,16 @@ fn pending() -> std::sync::MutexGuard<'static, BTreeMap<u64, Cleanup>> {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+/// Holds the process at `step` when `DUALRUN_PAUSE_AT=STEP` says so, so a
+/// test can interrupt it exactly there rather than race it: it says
+/// `dualrun: paused at STEP` on stderr, then waits for the signal.
+pub fn pause_point(step: &str) {
+    if std::env::var("DUALRUN_PAUSE_AT").is_ok_and(|s| s == step) {
+        static SAID: Once = Once::new();
+        SAID.call_once(|| eprintln!("dualrun: paused at {step}"));
+        loop {
+            std::thread::park();
+        }
+    }
+}

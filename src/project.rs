@@ -331,7 +331,7 @@ fn side(file: &str, name: &str, raw: RawSide, root: &Path) -> Result<SidePlan> {
                     return Err(bad(
                         "asks for the `polars` engine, which this build of dualrun leaves out"
                             .to_string(),
-                        "build dualrun with its default features (`cargo install dualrun`), which include `polars`",
+                        "build it with `cargo install --path . --features polars` (a default feature)",
                     ));
                 }
                 SqlEngine::Polars

@@ -67,11 +67,11 @@ fn a_generated_pair_has_the_counts_it_promises_as_parquet_and_csv() {
     );
 }
 
-fn peers_script(pair: &Path, rows: &str) -> std::process::Output {
+fn peers_script(pair: &Path, rows: &str, runs: &str) -> std::process::Output {
     Command::new("bash")
         .arg(repo().join("benches/peers.sh"))
         .env("ROWS", rows)
-        .env("RUNS", "1")
+        .env("RUNS", runs)
         .env("TOOLS", "scan,dualrun,dualrun-no-stats,dualrun-1t")
         .env("PAIR", pair)
         .env("DUALRUN", env!("CARGO_BIN_EXE_dualrun"))
@@ -83,7 +83,7 @@ fn peers_script(pair: &Path, rows: &str) -> std::process::Output {
 fn the_peers_benchmark_runs_and_checks_every_count() {
     let dir = tempfile::tempdir().unwrap();
     let pair = dir.path().join("pair");
-    let output = peers_script(&pair, "10000");
+    let output = peers_script(&pair, "10000", "3");
     assert!(output.status.success(), "{}", stderr(&output));
     let table = stdout(&output);
     for tool in [
@@ -97,7 +97,31 @@ fn the_peers_benchmark_runs_and_checks_every_count() {
     let results: Value =
         serde_json::from_str(&std::fs::read_to_string(pair.join("results.json")).unwrap()).unwrap();
     assert_eq!(results["rows"], 10000);
-    assert!(results["results"]["dualrun"]["median_s"].as_f64().unwrap() > 0.0);
+    // Each figure is the median of its three timed runs, and the table's
+    // ratio column divides it by the scan's median.
+    let median = |tool: &str| {
+        let figures = &results["results"][tool];
+        let mut runs: Vec<f64> = figures["runs_s"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_f64().unwrap())
+            .collect();
+        assert_eq!(runs.len(), 3, "{tool}: {figures}");
+        runs.sort_by(f64::total_cmp);
+        let median = figures["median_s"].as_f64().unwrap();
+        assert!((median - runs[1]).abs() < 0.001, "{tool}: {figures}");
+        median
+    };
+    let (scan, dualrun) = (median("scan"), median("dualrun"));
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("| dualrun diff |"))
+        .unwrap();
+    let ratio = row.split('|').nth(3).unwrap().trim();
+    let expected_ratio: f64 = format!("{:.2}", dualrun / scan).parse().unwrap();
+    let printed: f64 = ratio.parse().unwrap();
+    assert!((printed - expected_ratio).abs() < 0.011, "{row}");
     assert!(results["results"]["scan"]["peak_mib"].as_f64().unwrap() > 1.0);
 
     // A tool that finds other counts than the generator made fails the run.
@@ -106,7 +130,7 @@ fn the_peers_benchmark_runs_and_checks_every_count() {
         serde_json::from_str(&std::fs::read_to_string(&expected_path).unwrap()).unwrap();
     expected["changed"] = (expected["changed"].as_u64().unwrap() + 1).into();
     std::fs::write(&expected_path, expected.to_string()).unwrap();
-    let output = peers_script(&pair, "10000");
+    let output = peers_script(&pair, "10000", "1");
     assert!(!output.status.success());
     assert!(
         stderr(&output).contains("the generator made"),

@@ -64,7 +64,12 @@ fn threads_one_and_default_give_the_same_report() {
         if let Some(n) = threads {
             args.extend(["--threads", n]);
         }
-        stdout(&dualrun(repo(), &args))
+        let output = dualrun(repo(), &args);
+        // The sample pair differs, so every run is a rejection with a report.
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        let report = json_report(&output);
+        assert_eq!(report["tables"][0]["rows"]["changed"], 11, "{report}");
+        report
     };
     let one = run(Some("1"));
     assert_eq!(one, run(None));

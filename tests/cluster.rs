@@ -23,7 +23,7 @@ use dualrun::sql_diff::register_functions;
 fn a_standalone_cluster_diffs_like_the_embedded_engine() {
     let dir = tempfile::tempdir().unwrap();
     let pair = dir.path().join("pair");
-    common::generate_pair(
+    let expected = common::generate_pair(
         &pair,
         &["--rows", "20000", "--nulls", "0.05", "--changed", "0.03"],
     );
@@ -40,8 +40,13 @@ fn a_standalone_cluster_diffs_like_the_embedded_engine() {
         register_functions(&cluster);
         common::sql_and_embedded(&cluster, &prod, &candidate, &options).await
     });
-    let changed = remote.exact["rows"]["changed"].as_u64().unwrap();
-    assert!(changed > 300, "{}", remote.exact["rows"]);
+    // Exactly the rows the generator changed, removed and added.
+    let rows = &remote.exact["rows"];
+    for class in ["identical", "changed", "removed", "added"] {
+        assert_eq!(rows[class], expected[class], "{class}: {rows}");
+    }
+    assert_eq!(rows["prod"], expected["rows"], "{rows}");
+    assert_eq!(remote.exact["rows"]["within_tolerance"], 0);
     assert_eq!(remote.exact, embedded.exact);
     common::assert_stats_agree(&remote.stats, &embedded.stats);
 }

@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use common::{shuffled, table};
+use common::{oracle, shuffled, table};
 use datafusion::arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use dualrun::{DiffOptions, TableDiff, diff_tables};
@@ -108,7 +108,7 @@ fn assert_classes_add_up(d: &TableDiff) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
+    #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
     fn a_shuffled_copy_is_identical(rows in rows_strategy(120), seed in any::<u64>(), keyed in any::<bool>()) {
@@ -188,5 +188,180 @@ proptest! {
         // Batch boundaries do not matter either.
         let other_batches = serde_json::to_string(&diff_sized(&a, &b, keyed, 1000)).unwrap();
         prop_assert_eq!(&one, &other_batches);
+    }
+}
+
+/// A row with a compound key (a short string and a small integer, either
+/// NULL now and then, so keys repeat and NULL keys occur on both sides)
+/// and values with the hard floats: NaN, -0.0 and 0.0.
+#[derive(Debug, Clone)]
+struct KeyedRow {
+    region: Option<String>,
+    n: Option<i64>,
+    price: Option<f64>,
+    label: Option<String>,
+}
+
+fn keyed_row() -> impl Strategy<Value = KeyedRow> {
+    (
+        proptest::option::weighted(0.93, "[ab]{0,2}"),
+        proptest::option::weighted(0.93, 0i64..6),
+        proptest::option::of(prop_oneof![
+            Just(f64::NAN),
+            Just(-0.0),
+            Just(0.0),
+            (-40i32..40).prop_map(|i| i as f64 / 4.0),
+        ]),
+        proptest::option::of("[xy]{0,2}"),
+    )
+        .prop_map(|(region, n, price, label)| KeyedRow {
+            region,
+            n,
+            price,
+            label,
+        })
+}
+
+/// What the candidate does with one prod row.
+#[derive(Debug, Clone, Copy)]
+enum Edit {
+    Keep,
+    /// Price moved by a quarter: within the tolerance of 0.5.
+    Nudge,
+    /// Price moved by 3: outside it.
+    Shift,
+    /// 0.0 and -0.0 swapped (equal), NaN kept (equal to NaN).
+    FlipZero,
+    Relabel,
+    Drop,
+    /// Kept, plus a second row of the same key with other values.
+    Duplicate,
+}
+
+fn edit() -> impl Strategy<Value = Edit> {
+    prop_oneof![
+        4 => Just(Edit::Keep),
+        1 => Just(Edit::Nudge),
+        1 => Just(Edit::Shift),
+        1 => Just(Edit::FlipZero),
+        1 => Just(Edit::Relabel),
+        1 => Just(Edit::Drop),
+        1 => Just(Edit::Duplicate),
+    ]
+}
+
+fn apply(prod: &[KeyedRow], edits: &[Edit], extra: &[KeyedRow]) -> Vec<KeyedRow> {
+    let mut out = Vec::new();
+    for (row, edit) in prod
+        .iter()
+        .zip(edits.iter().chain(std::iter::repeat(&Edit::Keep)))
+    {
+        let mut row = row.clone();
+        match edit {
+            Edit::Keep => {}
+            Edit::Nudge => row.price = row.price.map(|p| p + 0.25),
+            Edit::Shift => row.price = Some(row.price.unwrap_or(0.0) + 3.0),
+            Edit::FlipZero => row.price = row.price.map(|p| if p == 0.0 { -p } else { p }),
+            Edit::Relabel => row.label = Some(format!("{}!", row.label.unwrap_or_default())),
+            Edit::Drop => continue,
+            Edit::Duplicate => {
+                let mut twin = row.clone();
+                twin.label = Some("twin".into());
+                out.push(twin);
+            }
+        }
+        out.push(row);
+    }
+    out.extend(extra.iter().cloned());
+    out
+}
+
+fn keyed_batches(rows: &[KeyedRow]) -> Vec<RecordBatch> {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("region", DataType::Utf8, true),
+        Field::new("n", DataType::Int64, true),
+        Field::new("price", DataType::Float64, true),
+        Field::new("label", DataType::Utf8, true),
+    ]));
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter(
+            rows.iter().map(|r| r.region.clone()),
+        )),
+        Arc::new(Int64Array::from_iter(rows.iter().map(|r| r.n))),
+        Arc::new(Float64Array::from_iter(rows.iter().map(|r| r.price))),
+        Arc::new(StringArray::from_iter(rows.iter().map(|r| r.label.clone()))),
+    ];
+    vec![RecordBatch::try_new(schema, columns).unwrap()]
+}
+
+/// The rows as the oracle sees them, keyed by `key` (column names).
+fn oracle_rows(rows: &[KeyedRow], key: &[&str]) -> Vec<oracle::Row> {
+    use oracle::Cell;
+    rows.iter()
+        .map(|r| {
+            let cells = [
+                ("region", r.region.clone().map_or(Cell::Null, Cell::Text)),
+                ("n", r.n.map_or(Cell::Null, Cell::Int)),
+                ("price", r.price.map_or(Cell::Null, Cell::Float)),
+                ("label", r.label.clone().map_or(Cell::Null, Cell::Text)),
+            ];
+            let (keys, values): (Vec<_>, Vec<_>) =
+                cells.into_iter().partition(|(name, _)| key.contains(name));
+            oracle::Row {
+                key: keys.into_iter().map(|(_, c)| c).collect(),
+                values: values.into_iter().map(|(_, c)| c).collect(),
+            }
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// String keys (the xxh3 key-hash path), integer keys, compound keys;
+    /// NULL and duplicate keys on both sides; NaN and signed zeros across
+    /// sides; a tolerance: every row class equals the oracle's.
+    #[test]
+    fn keyed_classes_equal_a_naive_diff(
+        prod in proptest::collection::vec(keyed_row(), 0..40),
+        edits in proptest::collection::vec(edit(), 40),
+        extra in proptest::collection::vec(keyed_row(), 0..6),
+        key_choice in 0usize..3,
+        seed in any::<u64>(),
+    ) {
+        let key: &[&str] = [&["region"][..], &["n"][..], &["region", "n"][..]][key_choice];
+        let candidate = shuffled(&apply(&prod, &edits, &extra), seed);
+        let options = DiffOptions {
+            key: key.iter().map(|k| k.to_string()).collect(),
+            sample: 3,
+            column_tolerances: [(
+                "price".to_string(),
+                dualrun::diff::Tolerance { abs: 0.5, rel: 0.0, ..Default::default() },
+            )]
+            .into_iter()
+            .collect(),
+            ..Default::default()
+        };
+        let d = diff_tables(
+            &table("prod", keyed_batches(&prod)),
+            &table("candidate", keyed_batches(&candidate)),
+            &options,
+        )
+        .unwrap();
+        let value_columns: Vec<&str> = ["region", "n", "price", "label"]
+            .into_iter()
+            .filter(|c| !key.contains(c))
+            .collect();
+        let tolerances: Vec<_> = value_columns
+            .iter()
+            .map(|c| (*c == "price").then_some(oracle::Tolerance { abs: 0.5, rel: 0.0 }))
+            .collect();
+        let expected = oracle::keyed_counts(
+            &oracle_rows(&prod, key),
+            &oracle_rows(&candidate, key),
+            &tolerances,
+        );
+        oracle::assert_rows(&serde_json::to_value(&d.rows).unwrap(), &expected);
+        assert_classes_add_up(&d);
     }
 }

@@ -87,25 +87,45 @@ fn current_rows(root: &Path, name: &str) -> Vec<String> {
     vec![json["table"]["rows"].to_string()]
 }
 
-/// `dualrun diff` of the live output against a candidate file: 0 if equal.
-fn live_equals(root: &Path, name: &str, file: &Path) -> bool {
-    let output = dualrun(
-        root,
-        &[
-            "diff",
-            &format!("target@current/{name}"),
-            file.to_str().unwrap(),
-            "--key",
-            "id",
-            "--quiet",
-        ],
-    );
-    assert!(
-        output.status.code().is_some_and(|c| c < 2),
-        "{}",
-        stderr(&output)
-    );
-    output.status.code() == Some(0)
+/// The rows of output `name` that readers see through `target/current`,
+/// read here with the Parquet reader (not with dualrun), one CSV line a row,
+/// sorted.
+fn live_rows(root: &Path, name: &str) -> Vec<String> {
+    parquet_rows(&root.join(format!("target/current/{name}.parquet")))
+}
+
+/// The rows of one Parquet file as sorted CSV lines, read with the Parquet
+/// reader.
+fn parquet_rows(path: &Path) -> Vec<String> {
+    use datafusion::arrow::util::display::array_value_to_string;
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
+    let mut rows = Vec::new();
+    for batch in reader {
+        let batch = batch.unwrap();
+        for row in 0..batch.num_rows() {
+            let cells: Vec<String> = batch
+                .columns()
+                .iter()
+                .map(|column| array_value_to_string(column, row).unwrap())
+                .collect();
+            rows.push(cells.join(","));
+        }
+    }
+    rows.sort();
+    rows
+}
+
+/// The data rows of a CSV text, sorted: what `live_rows` must read after
+/// that text was published.
+fn rows_of(csv: &str) -> Vec<String> {
+    let mut rows: Vec<String> = csv.lines().skip(1).map(str::to_string).collect();
+    rows.sort();
+    rows
 }
 
 #[test]
@@ -117,7 +137,8 @@ fn publish_rollback_publish_keeps_current_whole_and_the_log_complete() {
     let output = publish(root, &first, &[]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(live(root), "r1");
-    assert!(live_equals(root, "t", &first.join("candidate/t.parquet")));
+    assert_eq!(live_rows(root, "t"), rows_of(T));
+    assert_eq!(live_rows(root, "u"), rows_of(U));
     // The run directory is left as it was, the target holds its own files.
     assert!(first.join("candidate/t.parquet").is_file());
     assert_eq!(current_rows(root, "t"), vec!["2".to_string()]);
@@ -152,10 +173,11 @@ fn publish_rollback_publish_keeps_current_whole_and_the_log_complete() {
     let back = dualrun(root, &["rollback", "target"]);
     assert_eq!(back.status.code(), Some(0), "{}", stderr(&back));
     assert_eq!(live(root), "r1");
-    assert!(live_equals(root, "t", &first.join("candidate/t.parquet")));
+    assert_eq!(live_rows(root, "t"), rows_of(T));
     let again = dualrun(root, &["rollback", "target", "--to", "r2"]);
     assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
     assert_eq!(live(root), "r2");
+    assert_eq!(live_rows(root, "t"), rows_of("id,v\n1,10\n2,21\n3,30\n"));
     let unknown = dualrun(root, &["rollback", "target", "--to", "nope"]);
     assert_eq!(unknown.status.code(), Some(2));
     assert!(stderr(&unknown).contains("has no version `nope`"));
@@ -235,8 +257,8 @@ fn only_publishes_a_subset_and_keep_prunes_old_versions() {
         "{}",
         stdout(&output)
     );
-    assert!(live_equals(root, "t", &first.join("candidate/t.parquet")));
-    assert!(live_equals(root, "u", &second.join("candidate/u.parquet")));
+    assert_eq!(live_rows(root, "t"), rows_of(T));
+    assert_eq!(live_rows(root, "u"), rows_of("id,w\n1,b\n"));
     let record: serde_json::Value =
         serde_json::from_slice(&std::fs::read(root.join("target/current/version.json")).unwrap())
             .unwrap();
@@ -353,7 +375,8 @@ fn a_crash_at_any_step_leaves_current_whole() {
         project(root);
         let first = make_run(root, "r1", T, U);
         assert_eq!(publish(root, &first, &[]).status.code(), Some(0));
-        let second = make_run(root, "r2", T, "id,w\n1,a\n2,b\n");
+        let second_u = "id,w\n1,a\n2,b\n";
+        let second = make_run(root, "r2", T, second_u);
         let crashed = Command::new(env!("CARGO_BIN_EXE_dualrun"))
             .args([
                 "publish",
@@ -370,17 +393,9 @@ fn a_crash_at_any_step_leaves_current_whole() {
         assert_eq!(crashed.status.code(), None, "{step}: the process aborted");
         assert_eq!(live(root), live_after, "{step}");
         // Every output of the live version reads, and is the right one.
-        let expected = if live_after == "r1" { &first } else { &second };
-        for name in ["t", "u"] {
-            assert!(
-                live_equals(
-                    root,
-                    name,
-                    &expected.join(format!("candidate/{name}.parquet"))
-                ),
-                "{step}: {name}"
-            );
-        }
+        let expected_u = if live_after == "r1" { U } else { second_u };
+        assert_eq!(live_rows(root, "t"), rows_of(T), "{step}");
+        assert_eq!(live_rows(root, "u"), rows_of(expected_u), "{step}");
         // The next publish cleans up and goes on; the log says what the
         // crash left unsaid.
         let third = make_run(root, "r3", T, U);
@@ -415,19 +430,58 @@ fn a_crash_at_any_step_leaves_current_whole() {
     }
 }
 
+/// Run `i`'s two outputs: each names `i`, so a target mixing two runs'
+/// tables shows.
+fn numbered_outputs(i: usize) -> (String, String) {
+    (
+        format!("id,v\n1,{}\n2,20\n", 100 + i),
+        format!("id,w\n1,run{i}\n"),
+    )
+}
+
 #[test]
 fn concurrent_publishes_one_at_a_time_and_never_a_torn_target() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     project(root);
     let runs: Vec<PathBuf> = (0..6)
-        .map(|i| make_run(root, &format!("c{i}"), T, U))
+        .map(|i| {
+            let (t, u) = numbered_outputs(i);
+            make_run(root, &format!("c{i}"), &t, &u)
+        })
         .collect();
+    // A reader resolves `current` once, as a query would, and reads both
+    // tables of that version, over and over while the publishers run.
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (root, done) = (root.to_path_buf(), std::sync::Arc::clone(&done));
+        std::thread::spawn(move || {
+            let mut reads = 0;
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                let Ok(version) = std::fs::read_link(root.join("target/current")) else {
+                    continue;
+                };
+                let version = root.join("target").join(version);
+                let u = parquet_rows(&version.join("u.parquet"));
+                let run = u[0].trim_start_matches("1,run");
+                let (t, _) = numbered_outputs(run.parse().unwrap());
+                assert_eq!(
+                    parquet_rows(&version.join("t.parquet")),
+                    rows_of(&t),
+                    "torn: {}",
+                    version.display()
+                );
+                reads += 1;
+            }
+            reads
+        })
+    };
     let children: Vec<_> = runs
         .iter()
         .map(|run| {
             Command::new(env!("CARGO_BIN_EXE_dualrun"))
                 .args(["publish", run.to_str().unwrap(), "--to", "target"])
+                .args(["--force", "--reason", "concurrency test"])
                 .current_dir(root)
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::piped())
@@ -435,11 +489,11 @@ fn concurrent_publishes_one_at_a_time_and_never_a_torn_target() {
                 .unwrap()
         })
         .collect();
-    let mut published = 0;
-    for child in children {
+    let mut published = Vec::new();
+    for (i, child) in children.into_iter().enumerate() {
         let output = child.wait_with_output().unwrap();
         match output.status.code() {
-            Some(0) => published += 1,
+            Some(0) => published.push(format!("c{i}")),
             Some(2) => assert!(
                 stderr(&output).contains("another publish holds the lock"),
                 "{}",
@@ -448,21 +502,23 @@ fn concurrent_publishes_one_at_a_time_and_never_a_torn_target() {
             other => panic!("{other:?}: {}", stderr(&output)),
         }
     }
-    assert!(published >= 1);
-    // Every publish that said so is logged, and `current` is one of them.
-    let logged: Vec<String> = log(root)
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    reader.join().expect("the reader never saw a torn version");
+    assert!(!published.is_empty());
+    // Every publish that said so is logged, and `current` is the last one.
+    let mut logged: Vec<String> = log(root)
         .iter()
         .map(|e| e["version"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(logged.len(), published);
-    assert_eq!(logged.last().unwrap(), &live(root));
-    for name in ["t", "u"] {
-        assert!(live_equals(
-            root,
-            name,
-            &runs[0].join(format!("candidate/{name}.parquet"))
-        ));
-    }
+    let live_version = live(root);
+    assert_eq!(logged.last().unwrap(), &live_version);
+    logged.sort();
+    assert_eq!(logged, published);
+    // The live target is one run's two tables, never a mix.
+    let i: usize = live_version.trim_start_matches('c').parse().unwrap();
+    let (t, u) = numbered_outputs(i);
+    assert_eq!(live_rows(root, "t"), rows_of(&t));
+    assert_eq!(live_rows(root, "u"), rows_of(&u));
 }
 
 #[test]

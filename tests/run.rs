@@ -178,12 +178,11 @@ fn failing_commands_give_an_error_verdict_with_the_log_tail() {
 #[test]
 fn a_timeout_kills_the_command_and_everything_it_started() {
     let dir = tempfile::tempdir().unwrap();
-    // A background child would leave a file behind if it survived.
-    let script = "(sleep 3; touch survived) & sleep 30";
+    // A background child says its process id, and would leave a file
+    // behind if it survived.
+    let script = "sh -c 'echo $$ > child.pid; sleep 3; touch survived' & sleep 30";
     project(dir.path(), script, "1s", None);
-    let started = Instant::now();
     let (output, report) = run(dir.path(), &[]);
-    assert!(started.elapsed() < Duration::from_secs(20));
     assert_eq!(output.status.code(), Some(2));
     assert!(
         report["sides"][1]["message"]
@@ -191,7 +190,18 @@ fn a_timeout_kills_the_command_and_everything_it_started() {
             .unwrap()
             .contains("timed out")
     );
-    std::thread::sleep(Duration::from_secs(4));
+    let pid = std::fs::read_to_string(dir.path().join("child.pid")).expect("the child started");
+    let stat = format!("/proc/{}/stat", pid.trim());
+    // Gone (or a zombie until reaped) soon after the side ended; the guard
+    // only stops a hang.
+    let guard = Instant::now() + Duration::from_secs(30);
+    while let Ok(state) = std::fs::read_to_string(&stat) {
+        if state.split_whitespace().nth(2) == Some("Z") {
+            break;
+        }
+        assert!(Instant::now() < guard, "a child outlived the timeout");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert!(
         !dir.path().join("survived").exists(),
         "a child outlived the timeout"

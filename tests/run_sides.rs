@@ -353,7 +353,10 @@ fn the_run_directory_keeps_every_output_as_parquet_and_a_full_manifest() {
     assert_eq!(manifest["tool"]["name"], "dualrun");
     let sql_side = &manifest["sides"][1];
     assert_eq!(sql_side["engine"], "datafusion");
-    assert!(!sql_side["engine_version"].as_str().unwrap().is_empty());
+    assert_eq!(
+        sql_side["engine_version"].as_str().unwrap(),
+        datafusion::DATAFUSION_VERSION
+    );
     let (started, ended) = (
         sql_side["started_at"].as_str().unwrap(),
         sql_side["ended_at"].as_str().unwrap(),
@@ -369,7 +372,19 @@ fn the_run_directory_keeps_every_output_as_parquet_and_a_full_manifest() {
     assert!(start("stg_orders") <= start("order_regions"));
     assert!(start("order_regions") <= start("revenue"));
     assert!(started <= start("stg_orders").as_str() && start("revenue").as_str() <= ended);
-    assert!(models["revenue"]["seconds"].as_f64().unwrap() >= 0.0);
+    // A model's time is part of its side's time.
+    let side_seconds = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .unwrap()
+            .timestamp_micros() as f64
+            / 1e6
+    };
+    let model_seconds = models["revenue"]["seconds"].as_f64().unwrap();
+    let side_span = side_seconds(ended) - side_seconds(started);
+    assert!(
+        (0.0..=side_span + 0.002).contains(&model_seconds),
+        "revenue took {model_seconds} s of a side of {side_span} s"
+    );
     assert_eq!(
         models["revenue"]["reads"],
         serde_json::json!(["order_regions"])
@@ -448,10 +463,11 @@ fn progress_shows_on_a_terminal_and_nowhere_else() {
     write_models(&root.join("models"), &MODELS);
     write_project(root, "models = \"models\"", "models = \"models\"", OUTPUTS);
     // `script` gives the run a real terminal and records what it drew.
-    let on_terminal = |extra: &str| -> Option<String> {
+    let script = require_tool(&["script"], "apt-get install bsdutils");
+    let on_terminal = |extra: &str| -> String {
         let typescript = root.join("typescript");
         let command = format!("{} run . {extra}", env!("CARGO_BIN_EXE_dualrun"));
-        let status = Command::new("script")
+        let status = Command::new(&script)
             .args(["-q", "-e", "-c", &command])
             .arg(&typescript)
             .current_dir(root)
@@ -459,14 +475,11 @@ fn progress_shows_on_a_terminal_and_nowhere_else() {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .status()
-            .ok()?;
+            .unwrap();
         assert_eq!(status.code(), Some(0));
-        Some(std::fs::read_to_string(&typescript).unwrap())
+        std::fs::read_to_string(&typescript).unwrap()
     };
-    let Some(drawn) = on_terminal("") else {
-        eprintln!("skipped: `script` (util-linux) is not installed");
-        return;
-    };
+    let drawn = on_terminal("");
     for expected in [
         "prod (datafusion)",
         "candidate (datafusion)",
@@ -476,7 +489,7 @@ fn progress_shows_on_a_terminal_and_nowhere_else() {
     ] {
         assert!(drawn.contains(expected), "{expected:?} in {drawn:?}");
     }
-    let quiet = on_terminal("--quiet").unwrap();
+    let quiet = on_terminal("--quiet");
     assert!(!quiet.contains("prod (datafusion)"), "{quiet:?}");
     // Not a terminal: nothing but the report.
     let output = dualrun(root, &["run", "."]);

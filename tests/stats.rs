@@ -254,7 +254,7 @@ fn exact_part(mut stats: Value) -> Value {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(32))]
+    #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
     fn merges_do_not_depend_on_batches_order_or_threads(

@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 use std::sync::Arc;
 
-use common::{json_report, shuffled, stderr, write_ipc};
+use common::{json_report, oracle, shuffled, stderr, write_ipc};
 use datafusion::arrow::array::{Float64Array, Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::parquet::arrow::ArrowWriter;
@@ -65,6 +65,21 @@ fn candidate_rows(prod: &[Row]) -> Vec<Row> {
     let n = prod.len() as i64;
     rows.extend((0..150).map(|i| (Some(n + i), Some(1.5), None, format!("new {i}"))));
     shuffled(&rows, 7)
+}
+
+/// The rows as the oracle compares them.
+fn oracle_rows(rows: &[Row]) -> Vec<oracle::Row> {
+    use oracle::Cell;
+    rows.iter()
+        .map(|(key, amount, category, note)| oracle::Row {
+            key: vec![key.map_or(Cell::Null, Cell::Int)],
+            values: vec![
+                amount.map_or(Cell::Null, Cell::Float),
+                category.clone().map_or(Cell::Null, Cell::Text),
+                Cell::Text(note.clone()),
+            ],
+        })
+        .collect()
 }
 
 fn batches(rows: &[Row], batch_size: usize) -> Vec<RecordBatch> {
@@ -195,17 +210,30 @@ fn the_streamed_diff_equals_the_in_memory_diff() {
     assert_eq!(streamed["tables"][0]["prod"]["files"], 3);
     assert_eq!(in_memory["tables"][0]["prod"]["format"], "arrow");
 
-    let rows = &streamed["tables"][0]["rows"];
-    assert_eq!(rows["prod"], 20_000);
-    assert_eq!(rows["added"], 150);
-    assert!(rows["removed"].as_u64().unwrap() > 90, "{rows}");
-    assert!(rows["changed"].as_u64().unwrap() > 300, "{rows}");
-    assert!(rows["within_tolerance"].as_u64().unwrap() > 150, "{rows}");
-    assert!(
-        rows["duplicate_keys"]["prod"].as_u64().unwrap() > 10,
-        "{rows}"
+    // Exact classes from a second, naive computation on the same rows.
+    let expected = oracle::keyed_counts(
+        &oracle_rows(&prod),
+        &oracle_rows(&candidate),
+        &[
+            Some(oracle::Tolerance {
+                abs: 0.01,
+                rel: 0.0,
+            }),
+            None,
+            None,
+        ],
     );
-    assert!(rows["null_keys"]["prod"].as_u64().unwrap() > 10, "{rows}");
+    assert_eq!(expected.ambiguous, 0, "the data pairs one way only");
+    assert!(
+        expected.changed > 0 && expected.within_tolerance > 0 && expected.removed > 0,
+        "{expected:?}"
+    );
+    assert!(
+        expected.duplicate_keys[0] > 0 && expected.null_keys[0] > 0,
+        "{expected:?}"
+    );
+    oracle::assert_rows(&streamed["tables"][0]["rows"], &expected);
+    assert_eq!(expected.added, 150);
     let samples = &streamed["tables"][0]["samples"];
     assert_eq!(samples["added"].as_array().unwrap().len(), 150);
     assert!(samples["changed"][0]["columns"].as_object().is_some());
@@ -244,35 +272,25 @@ fn an_interrupted_diff_removes_its_spill_files() {
     let dir = tempfile::tempdir().unwrap();
     let spill = tempfile::tempdir().unwrap();
     let pair = dir.path().join("pair");
-    common::generate_pair(&pair, &["--rows", "300000"]);
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dualrun"))
-        .args([
-            "diff",
-            "pair/prod.parquet",
-            "pair/candidate.parquet",
-            "--key",
-            "id",
-        ])
-        .current_dir(dir.path())
-        .env("TMPDIR", spill.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Interrupt as soon as the spill directory exists, long before the end.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while std::fs::read_dir(spill.path()).unwrap().next().is_none() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no spill directory appeared"
-        );
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the diff ended before spilling"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    common::interrupt(child);
+    common::generate_pair(&pair, &["--rows", "20000"]);
+    // Held once it has written spill files, then interrupted there.
+    let paused = common::start_paused(
+        std::process::Command::new(env!("CARGO_BIN_EXE_dualrun"))
+            .args([
+                "diff",
+                "pair/prod.parquet",
+                "pair/candidate.parquet",
+                "--key",
+                "id",
+            ])
+            .current_dir(dir.path())
+            .env("TMPDIR", spill.path()),
+        "spilling",
+        std::time::Duration::from_secs(120),
+    );
+    let spilled: Vec<_> = std::fs::read_dir(spill.path()).unwrap().collect();
+    assert!(!spilled.is_empty(), "spill directories exist");
+    paused.interrupt();
     let left: Vec<_> = std::fs::read_dir(spill.path()).unwrap().collect();
     assert!(left.is_empty(), "spill files left behind: {left:?}");
 }

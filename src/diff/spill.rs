@@ -108,6 +108,7 @@ impl SpillWriter {
             .write(&batch)
             .map_err(|e| spill_error(&self.path, e))?;
         self.blocks += 1;
+        crate::interrupt::pause_point("spilling");
         Ok(self.blocks - 1)
     }
 

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod oracle;
+
 use std::fs::File;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -310,4 +312,92 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+/// The path of the external program `tool` a test needs (the first of
+/// `names` found on `PATH`). A missing tool fails the test with a message
+/// naming it and how to install it, so a test never passes without having
+/// run: `bash .ci/test` installs every such tool where it can.
+pub fn require_tool(names: &[&str], install: &str) -> std::path::PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    names
+        .iter()
+        .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
+        .find(|candidate| {
+            candidate
+                .metadata()
+                .is_ok_and(|m| m.is_file() && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0)
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "this test needs `{}`, which is not on PATH: {install} (or run `bash .ci/test`, which installs it)",
+                names[0]
+            )
+        })
+}
+
+/// A dualrun process held at a pause point (`DUALRUN_PAUSE_AT`), waiting to
+/// be interrupted there.
+pub struct Paused {
+    child: std::process::Child,
+    stderr: std::thread::JoinHandle<String>,
+}
+
+/// Starts `command` (a dualrun command line) held at `step`, and returns
+/// once it says it got there; fails if it ends first or takes longer than
+/// `guard` (a hang guard, not a timing).
+pub fn start_paused(command: &mut Command, step: &str, guard: std::time::Duration) -> Paused {
+    use std::io::BufRead;
+    let mut child = command
+        .env("DUALRUN_PAUSE_AT", step)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pipe = child.stderr.take().unwrap();
+    let (reached, wait) = std::sync::mpsc::channel();
+    let needle = format!("dualrun: paused at {step}");
+    let stderr = std::thread::spawn(move || {
+        let mut text = String::new();
+        for line in std::io::BufReader::new(pipe).lines() {
+            let line = line.unwrap();
+            if line == needle {
+                let _ = reached.send(());
+            }
+            text.push_str(&line);
+            text.push('\n');
+        }
+        text
+    });
+    if wait.recv_timeout(guard).is_err() {
+        let _ = child.kill();
+        let status = child.wait().unwrap();
+        panic!(
+            "never paused at {step} ({status}): {}",
+            stderr.join().unwrap()
+        );
+    }
+    Paused { child, stderr }
+}
+
+impl Paused {
+    /// Sends SIGINT: the process must exit with 130, say it was
+    /// interrupted, and not panic. Its stderr.
+    pub fn interrupt(mut self) -> String {
+        let killed = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let status = self.child.wait().unwrap();
+        let stderr = self.stderr.join().unwrap();
+        assert_eq!(status.code(), Some(130), "{stderr}");
+        assert!(stderr.contains("interrupted"), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        stderr
+    }
+
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
 }
