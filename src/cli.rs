@@ -309,9 +309,9 @@ pub struct ProfileArgs {
     #[arg(long)]
     pub no_header: bool,
 
-    /// CSV field delimiter: one character, or `tab`
-    #[arg(long, default_value = ",", value_name = "CHAR")]
-    pub delimiter: String,
+    /// CSV field delimiter: one character, or `tab` (default: a tab for `.tsv` files, else `,`)
+    #[arg(long, value_name = "CHAR")]
+    pub delimiter: Option<String>,
 
     #[command(flatten)]
     pub output: OutputArgs,
@@ -345,9 +345,9 @@ pub struct DiffArgs {
     #[arg(long)]
     pub no_header: bool,
 
-    /// CSV field delimiter: one character, or `tab`
-    #[arg(long, default_value = ",", value_name = "CHAR")]
-    pub delimiter: String,
+    /// CSV field delimiter: one character, or `tab` (default: a tab for `.tsv` files, else `,`)
+    #[arg(long, value_name = "CHAR")]
+    pub delimiter: Option<String>,
 
     /// A column renamed in the candidate: prod name = candidate name (repeatable)
     #[arg(long, value_name = "OLD=NEW")]

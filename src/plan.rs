@@ -111,7 +111,7 @@ fn published_or(spec: &str) -> Result<String> {
 pub fn diff_plan(args: &DiffArgs) -> Result<DiffPlan> {
     let csv = CsvOptions {
         has_header: !args.no_header,
-        delimiter: parse_delimiter(&args.delimiter)?,
+        delimiter: args.delimiter.as_deref().map(parse_delimiter).transpose()?,
     };
     let left = TableSource {
         spec: published_or(&args.left)?,
@@ -145,6 +145,21 @@ pub fn diff_plan(args: &DiffArgs) -> Result<DiffPlan> {
                     .with_hint("separate several columns with `,`, as in `--key day,region`"),
             );
         }
+    }
+    // Without a key rows are matched whole, as multisets: no pair of rows
+    // is ever compared cell by cell, so a comparison rule could not apply.
+    let rules = [
+        ("--abs-tol", args.abs_tol.is_some()),
+        ("--rel-tol", args.rel_tol.is_some()),
+        ("--tol", !args.tolerances.is_empty()),
+        ("--trim", args.trim),
+        ("--ignore-case", args.ignore_case),
+    ];
+    if let (true, Some((flag, _))) = (args.key.is_empty(), rules.iter().find(|(_, set)| *set)) {
+        return Err(Error::usage(format!(
+            "`{flag}` compares paired rows, and a diff without `--key` pairs none (it matches whole rows as multisets)"
+        ))
+        .with_hint("give the key columns with `--key COLS`; a diff without a key suggests candidates"));
     }
     if let Some(path) = &args.diff_rows {
         if crate::diff::rows_out::RowsFormat::of(path).is_none() {
@@ -228,7 +243,7 @@ pub fn profile_plan(args: &ProfileArgs) -> Result<ProfilePlan> {
             format: parse_format(args.table_format.as_deref(), "--table-format")?,
             csv: CsvOptions {
                 has_header: !args.no_header,
-                delimiter: parse_delimiter(&args.delimiter)?,
+                delimiter: args.delimiter.as_deref().map(parse_delimiter).transpose()?,
             },
         },
         name: table_name_from_spec(&args.table),

@@ -266,6 +266,12 @@ pub fn parse(file: &str, text: &str, root: &Path) -> Result<Project> {
                 })?;
             tolerances.insert(column, tolerance);
         }
+        if output.key.is_empty() && !tolerances.is_empty() {
+            return Err(bad(format!(
+                "`outputs.{name}.tolerance` needs a key: without `key` rows are matched whole, so no tolerance can apply"
+            ))
+            .with_hint(format!("add `key = [...]` to `[outputs.{name}]`")));
+        }
         outputs.insert(
             name,
             OutputPlan {

@@ -19,15 +19,32 @@ pub enum FileFormat {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CsvOptions {
     pub has_header: bool,
-    pub delimiter: u8,
+    /// The field delimiter; `None` takes it from the files' extension.
+    pub delimiter: Option<u8>,
 }
 
 impl Default for CsvOptions {
     fn default() -> Self {
         CsvOptions {
             has_header: true,
-            delimiter: b',',
+            delimiter: None,
         }
+    }
+}
+
+impl CsvOptions {
+    /// The delimiter to read `files` with: the one given, else a tab when
+    /// every file is a `.tsv`, else a comma.
+    pub fn delimiter_for(&self, files: &[std::path::PathBuf]) -> u8 {
+        let tsv = |f: &std::path::PathBuf| {
+            f.extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("tsv"))
+        };
+        self.delimiter.unwrap_or(if !files.is_empty() && files.iter().all(tsv) {
+            b'\t'
+        } else {
+            b','
+        })
     }
 }
 

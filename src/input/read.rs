@@ -168,7 +168,7 @@ pub async fn open_table(ctx: &SessionContext, source: &TableSource) -> Result<Op
         FileFormat::Csv => {
             let options = CsvReadOptions::new()
                 .has_header(source.csv.has_header)
-                .delimiter(source.csv.delimiter)
+                .delimiter(source.csv.delimiter_for(&files))
                 .file_extension("");
             ctx.read_csv(paths, options).await
         }
