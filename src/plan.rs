@@ -239,7 +239,7 @@ pub fn profile_plan(args: &ProfileArgs) -> Result<ProfilePlan> {
     }
     Ok(ProfilePlan {
         table: TableSource {
-            spec: args.table.clone(),
+            spec: published_or(&args.table)?,
             format: parse_format(args.table_format.as_deref(), "--table-format")?,
             csv: CsvOptions {
                 has_header: !args.no_header,

@@ -338,4 +338,51 @@ fn a_dual_run_diffs_its_outputs_on_the_cluster_like_embedded() {
     };
     assert_eq!(tables(&remote).len(), 3);
     assert_eq!(tables(&remote), tables(&embedded));
+
+    // The same project naming the cluster in `[cluster] url`, no flag.
+    let project = dir.path().join("shop");
+    let copied = Command::new("cp")
+        .args(["-r", "samples/shop"])
+        .arg(&project)
+        .current_dir(common::repo())
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let toml = project.join("dualrun.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(
+        &toml,
+        format!("{text}\n[cluster]\nurl = \"{}\"\n", cluster.url),
+    )
+    .unwrap();
+    let project_run = |name: &str| {
+        let run_dir = dir.path().join(name);
+        dualrun_bounded(&[
+            "run",
+            project.to_str().unwrap(),
+            "--run-dir",
+            run_dir.to_str().unwrap(),
+            "--format",
+            "json",
+        ])
+    };
+    let configured = project_run("configured");
+    assert_eq!(
+        configured.status.code(),
+        Some(1),
+        "{}",
+        common::stderr(&configured)
+    );
+    let configured = common::json_report(&configured);
+    assert_eq!(outcomes(&configured), outcomes(&embedded));
+    assert_eq!(tables(&configured), tables(&embedded));
+    // With the cluster gone, the run fails on it: it did use the url.
+    drop(cluster);
+    let failed = project_run("cluster-gone");
+    assert_eq!(failed.status.code(), Some(2), "{}", common::stderr(&failed));
+    assert!(
+        common::stderr(&failed).contains("cluster `df://"),
+        "{}",
+        common::stderr(&failed)
+    );
 }

@@ -27,7 +27,12 @@ fn rows_of(report: &Value) -> &Value {
 
 fn assert_known_counts(report: &Value) {
     let rows = rows_of(report);
-    for (class, count) in [("identical", 3), ("changed", 1), ("removed", 1), ("added", 1)] {
+    for (class, count) in [
+        ("identical", 3),
+        ("changed", 1),
+        ("removed", 1),
+        ("added", 1),
+    ] {
         assert_eq!(rows[class], count, "{class} in {rows}");
     }
 }
@@ -61,14 +66,29 @@ fn tsv_files_custom_delimiters_and_headerless_csv_read_alike() {
     assert_eq!(tsv["tables"][0]["columns"].as_array().unwrap().len(), 2);
 
     // Another delimiter, given, and no header: columns are numbered.
-    let headerless = |text: &str| text.lines().skip(1).collect::<Vec<_>>().join("\n").replace(',', ";");
+    let headerless = |text: &str| {
+        text.lines()
+            .skip(1)
+            .collect::<Vec<_>>()
+            .join("\n")
+            .replace(',', ";")
+    };
     std::fs::write(root.join("p.txt"), headerless(PROD)).unwrap();
     std::fs::write(root.join("c.txt"), headerless(CANDIDATE)).unwrap();
     let (_, plain) = diff_json(
         root,
         &[
-            "p.txt", "c.txt", "--format-left", "csv", "--format-right", "csv", "--no-header",
-            "--delimiter", ";", "--key", "column_1",
+            "p.txt",
+            "c.txt",
+            "--format-left",
+            "csv",
+            "--format-right",
+            "csv",
+            "--no-header",
+            "--delimiter",
+            ";",
+            "--key",
+            "column_1",
         ],
     );
     assert_known_counts(&plain);
@@ -77,7 +97,17 @@ fn tsv_files_custom_delimiters_and_headerless_csv_read_alike() {
     // `--delimiter tab` on `.csv` names.
     std::fs::write(root.join("p-tab.csv"), PROD.replace(',', "\t")).unwrap();
     std::fs::write(root.join("c-tab.csv"), CANDIDATE.replace(',', "\t")).unwrap();
-    let (_, tabbed) = diff_json(root, &["p-tab.csv", "c-tab.csv", "--key", "id", "--delimiter", "tab"]);
+    let (_, tabbed) = diff_json(
+        root,
+        &[
+            "p-tab.csv",
+            "c-tab.csv",
+            "--key",
+            "id",
+            "--delimiter",
+            "tab",
+        ],
+    );
     assert_known_counts(&tabbed);
 }
 
@@ -112,22 +142,44 @@ fn trim_ignore_case_and_duration_tolerances_from_the_command_line() {
         args.extend_from_slice(flags);
         let (_, report) = diff_json(root, &args);
         let name = column(&report, "name");
-        (name["unequal"].as_u64().unwrap(), name["within_tolerance"].as_u64().unwrap())
+        (
+            name["unequal"].as_u64().unwrap(),
+            name["within_tolerance"].as_u64().unwrap(),
+        )
     };
     assert_eq!(name_outcome(&[]), (1, 0));
     assert_eq!(name_outcome(&["--trim"]), (1, 0), "the case still differs");
-    assert_eq!(name_outcome(&["--ignore-case"]), (1, 0), "the spaces still differ");
+    assert_eq!(
+        name_outcome(&["--ignore-case"]),
+        (1, 0),
+        "the spaces still differ"
+    );
     assert_eq!(name_outcome(&["--trim", "--ignore-case"]), (0, 1));
 
     let (_, report) = diff_json(
         root,
-        &["p.csv", "c.csv", "--key", "id", "--trim", "--ignore-case", "--tol", "at=dur:5s"],
+        &[
+            "p.csv",
+            "c.csv",
+            "--key",
+            "id",
+            "--trim",
+            "--ignore-case",
+            "--tol",
+            "at=dur:5s",
+        ],
     );
     let at = column(&report, "at");
-    assert_eq!((at["unequal"].as_u64(), at["within_tolerance"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        (at["unequal"].as_u64(), at["within_tolerance"].as_u64()),
+        (Some(1), Some(1))
+    );
     assert_eq!(at["tolerance"]["duration_ns"], 5_000_000_000u64);
     let rows = rows_of(&report);
-    assert_eq!((rows["changed"].as_u64(), rows["within_tolerance"].as_u64()), (Some(1), Some(2)));
+    assert_eq!(
+        (rows["changed"].as_u64(), rows["within_tolerance"].as_u64()),
+        (Some(1), Some(2))
+    );
 }
 
 #[test]
@@ -139,9 +191,19 @@ fn timings_appear_only_when_asked() {
     assert!(plain.get("timings").is_none(), "{plain}");
     let (_, timed) = diff_json(dir.path(), &["p.csv", "c.csv", "--key", "id", "--timings"]);
     let timings = &timed["timings"];
-    let ms = |phase: &str| timings[phase].as_u64().unwrap_or_else(|| panic!("{phase} in {timings}"));
-    assert!(ms("total_ms") >= ms("read_ms").max(ms("diff_ms")), "{timings}");
-    assert!(ms("total_ms") + 1 >= ms("read_ms") + ms("diff_ms"), "phases are parts of the whole: {timings}");
+    let ms = |phase: &str| {
+        timings[phase]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{phase} in {timings}"))
+    };
+    assert!(
+        ms("total_ms") >= ms("read_ms").max(ms("diff_ms")),
+        "{timings}"
+    );
+    assert!(
+        ms("total_ms") + 1 >= ms("read_ms") + ms("diff_ms"),
+        "phases are parts of the whole: {timings}"
+    );
 }
 
 #[test]
@@ -178,14 +240,22 @@ fn comparison_rules_without_a_key_are_refused() {
     .unwrap();
     let output = dualrun(root, &["run", "."]);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    assert!(stderr(&output).contains("`outputs.t.tolerance` needs a key"), "{}", stderr(&output));
-    assert!(!root.join(".dualrun").exists(), "refused before any side ran");
+    assert!(
+        stderr(&output).contains("`outputs.t.tolerance` needs a key"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        !root.join(".dualrun").exists(),
+        "refused before any side ran"
+    );
 }
 
 /// Rows of a `--diff-rows` Parquet file, with the row group sizes.
 fn read_diff_rows(path: &Path) -> (Vec<RecordBatch>, Vec<usize>) {
     use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).unwrap()).unwrap();
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).unwrap()).unwrap();
     let groups = builder
         .metadata()
         .row_groups()
@@ -208,7 +278,9 @@ fn diff_rows_hold_every_differing_row_in_chunks() {
         let n: Arc<dyn Array> = if wide {
             Arc::new(Int64Array::from_iter_values(ids.iter().map(|i| i % 7)))
         } else {
-            Arc::new(Int32Array::from_iter_values(ids.iter().map(|i| (i % 7) as i32)))
+            Arc::new(Int32Array::from_iter_values(
+                ids.iter().map(|i| (i % 7) as i32),
+            ))
         };
         let schema = Arc::new(Schema::new(vec![
             Field::new("id", DataType::Int64, false),
@@ -220,35 +292,67 @@ fn diff_rows_hold_every_differing_row_in_chunks() {
             schema,
             vec![
                 Arc::new(Int64Array::from_iter_values(ids.iter().copied())),
-                Arc::new(Float64Array::from_iter_values(ids.iter().map(|i| amount(*i)))),
+                Arc::new(Float64Array::from_iter_values(
+                    ids.iter().map(|i| amount(*i)),
+                )),
                 n,
-                Arc::new(StringArray::from_iter(ids.iter().map(|i| (i % 3 != 0).then(|| format!("l{i}"))))),
+                Arc::new(StringArray::from_iter(
+                    ids.iter().map(|i| (i % 3 != 0).then(|| format!("l{i}"))),
+                )),
             ],
         )
         .unwrap()
     };
     let prod_ids: Vec<i64> = (0..N).collect();
     let candidate_ids: Vec<i64> = (0..N - 10).chain(1_000_000..1_000_005).collect();
-    write_parquet(&dir.path().join("p.parquet"), &[side(prod_ids, &|i| i as f64, false)]);
+    write_parquet(
+        &dir.path().join("p.parquet"),
+        &[side(prod_ids, &|i| i as f64, false)],
+    );
     write_parquet(
         &dir.path().join("c.parquet"),
         &[side(candidate_ids, &|i| i as f64 + 0.5, true)],
     );
     let output = dualrun(
         dir.path(),
-        &["diff", "p.parquet", "c.parquet", "--key", "id", "--diff-rows", "rows.parquet", "--quiet", "--no-stats"],
+        &[
+            "diff",
+            "p.parquet",
+            "c.parquet",
+            "--key",
+            "id",
+            "--diff-rows",
+            "rows.parquet",
+            "--quiet",
+            "--no-stats",
+        ],
     );
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let (batches, groups) = read_diff_rows(&dir.path().join("rows.parquet"));
     assert_eq!(groups.iter().sum::<usize>(), 69_990 + 10 + 5);
-    assert!(groups.len() >= 2 && groups.iter().all(|g| *g <= 65_536), "{groups:?}");
+    assert!(
+        groups.len() >= 2 && groups.iter().all(|g| *g <= 65_536),
+        "{groups:?}"
+    );
     let schema = batches[0].schema();
     let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
     assert_eq!(
         names,
-        ["id", "_change", "prod_amount", "candidate_amount", "prod_n", "candidate_n", "prod_label", "candidate_label"]
+        [
+            "id",
+            "_change",
+            "prod_amount",
+            "candidate_amount",
+            "prod_n",
+            "candidate_n",
+            "prod_label",
+            "candidate_label"
+        ]
     );
-    assert_eq!(schema.field_with_name("prod_n").unwrap().data_type(), &DataType::Int64);
+    assert_eq!(
+        schema.field_with_name("prod_n").unwrap().data_type(),
+        &DataType::Int64
+    );
     let mut changes = Vec::new();
     for batch in &batches {
         let id = batch.column(0).as_primitive::<Int64Type>();
@@ -284,12 +388,26 @@ fn diff_rows_hold_every_differing_row_in_chunks() {
             }
         }
     }
-    assert_eq!(changes, ["changed", "removed", "added"], "changed first, then removed, then added");
+    assert_eq!(
+        changes,
+        ["changed", "removed", "added"],
+        "changed first, then removed, then added"
+    );
 
     // The CSV form: the same header, one line a row.
     let output = dualrun(
         dir.path(),
-        &["diff", "p.parquet", "c.parquet", "--key", "id", "--diff-rows", "rows.csv", "--quiet", "--no-stats"],
+        &[
+            "diff",
+            "p.parquet",
+            "c.parquet",
+            "--key",
+            "id",
+            "--diff-rows",
+            "rows.csv",
+            "--quiet",
+            "--no-stats",
+        ],
     );
     assert_eq!(output.status.code(), Some(1));
     let text = std::fs::read_to_string(dir.path().join("rows.csv")).unwrap();
@@ -298,10 +416,21 @@ fn diff_rows_hold_every_differing_row_in_chunks() {
     // An existing file is never replaced.
     let again = dualrun(
         dir.path(),
-        &["diff", "p.parquet", "c.parquet", "--key", "id", "--diff-rows", "rows.csv"],
+        &[
+            "diff",
+            "p.parquet",
+            "c.parquet",
+            "--key",
+            "id",
+            "--diff-rows",
+            "rows.csv",
+        ],
     );
     assert_eq!(again.status.code(), Some(2));
-    assert_eq!(std::fs::read_to_string(dir.path().join("rows.csv")).unwrap(), text);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("rows.csv")).unwrap(),
+        text
+    );
 }
 
 #[test]
@@ -310,7 +439,10 @@ fn check_writes_each_format_into_an_output_directory() {
     let root = dir.path();
     std::fs::write(root.join("p.csv"), PROD).unwrap();
     std::fs::write(root.join("c.csv"), CANDIDATE).unwrap();
-    let saved = dualrun(root, &["diff", "p.csv", "c.csv", "--key", "id", "--format", "json"]);
+    let saved = dualrun(
+        root,
+        &["diff", "p.csv", "c.csv", "--key", "id", "--format", "json"],
+    );
     std::fs::write(root.join("saved.json"), &saved.stdout).unwrap();
     // Rules that let one change, one addition and one removal through.
     std::fs::write(
@@ -322,27 +454,53 @@ fn check_writes_each_format_into_an_output_directory() {
     let output = dualrun(
         root,
         &[
-            "check", "saved.json", "--rules", "lenient.toml", "--format", "markdown", "--format", "junit",
-            "--format", "html", "--output-dir", "out",
+            "check",
+            "saved.json",
+            "--rules",
+            "lenient.toml",
+            "--format",
+            "markdown",
+            "--format",
+            "junit",
+            "--format",
+            "html",
+            "--output-dir",
+            "out",
         ],
     );
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert!(stdout(&output).is_empty(), "nothing on stdout with --output-dir");
+    assert!(
+        stdout(&output).is_empty(),
+        "nothing on stdout with --output-dir"
+    );
     let read = |name: &str| std::fs::read_to_string(root.join("out").join(name)).unwrap();
-    assert!(read("report.md").contains("dualrun: approved"), "{}", read("report.md"));
+    assert!(
+        read("report.md").contains("dualrun: approved"),
+        "{}",
+        read("report.md")
+    );
     let xml = read("report.xml");
     let document = roxmltree::Document::parse(&xml).unwrap();
-    let suite = document.descendants().find(|n| n.has_tag_name("testsuite")).unwrap();
+    let suite = document
+        .descendants()
+        .find(|n| n.has_tag_name("testsuite"))
+        .unwrap();
     assert_eq!(suite.attribute("failures"), Some("0"), "{xml}");
     assert!(read("report.html").contains("APPROVED"));
-    assert!(!root.join("out/report.json").exists(), "only the formats asked for");
+    assert!(
+        !root.join("out/report.json").exists(),
+        "only the formats asked for"
+    );
 
     // The same saved report under the built-in rules is rejected.
     let strict = dualrun(root, &["check", "saved.json", "--format", "junit"]);
     assert_eq!(strict.status.code(), Some(1));
     let xml = stdout(&strict);
     let document = roxmltree::Document::parse(&xml).unwrap();
-    let suite = document.descendants().find(|n| n.has_tag_name("testsuite")).unwrap();
+    let suite = document
+        .descendants()
+        .find(|n| n.has_tag_name("testsuite"))
+        .unwrap();
     assert_eq!(suite.attribute("failures"), Some("1"), "{xml}");
 }
 
@@ -350,19 +508,36 @@ fn check_writes_each_format_into_an_output_directory() {
 fn profile_reads_the_columns_format_and_dialect_asked_for() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let body = PROD.lines().skip(1).collect::<Vec<_>>().join("\n").replace(',', "|");
+    let body = PROD
+        .lines()
+        .skip(1)
+        .collect::<Vec<_>>()
+        .join("\n")
+        .replace(',', "|");
     std::fs::write(root.join("t.data"), body).unwrap();
     let output = dualrun(
         root,
         &[
-            "profile", "t.data", "--table-format", "csv", "--no-header", "--delimiter", "|", "--columns",
-            "column_1,column_3", "--format", "json",
+            "profile",
+            "t.data",
+            "--table-format",
+            "csv",
+            "--no-header",
+            "--delimiter",
+            "|",
+            "--columns",
+            "column_1,column_3",
+            "--format",
+            "json",
         ],
     );
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let report = json_report(&output);
     let profile = report["table"]["profile"].as_array().unwrap();
-    let names: Vec<&str> = profile.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = profile
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["column_1", "column_3"]);
     assert_eq!(report["table"]["rows"], 5);
     assert_eq!(profile[1]["stats"]["min"], 10);
@@ -370,7 +545,17 @@ fn profile_reads_the_columns_format_and_dialect_asked_for() {
     assert_eq!(profile[1]["stats"]["numeric"]["sum"].as_f64(), Some(150.0));
     let unknown = dualrun(
         root,
-        &["profile", "t.data", "--table-format", "csv", "--no-header", "--delimiter", "|", "--columns", "nope"],
+        &[
+            "profile",
+            "t.data",
+            "--table-format",
+            "csv",
+            "--no-header",
+            "--delimiter",
+            "|",
+            "--columns",
+            "nope",
+        ],
     );
     assert_eq!(unknown.status.code(), Some(2));
     assert!(stderr(&unknown).contains("nope"), "{}", stderr(&unknown));
@@ -392,7 +577,13 @@ fn top_values_past_the_exact_limit_are_lower_bounds_in_the_right_order() {
     let schema = Arc::new(Schema::new(vec![Field::new("s", DataType::Utf8, false)]));
     let batches: Vec<RecordBatch> = values
         .chunks(8_000)
-        .map(|c| RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(StringArray::from_iter_values(c))]).unwrap())
+        .map(|c| {
+            RecordBatch::try_new(
+                Arc::clone(&schema),
+                vec![Arc::new(StringArray::from_iter_values(c))],
+            )
+            .unwrap()
+        })
         .collect();
     write_parquet(&dir.path().join("t.parquet"), &batches);
     let output = dualrun(dir.path(), &["profile", "t.parquet", "--format", "json"]);
@@ -403,12 +594,21 @@ fn top_values_past_the_exact_limit_are_lower_bounds_in_the_right_order() {
     assert_eq!(stats["distinct_exact"], false);
     let distinct = stats["distinct"].as_f64().unwrap();
     let truth = (40_000 - 6_000 + 2) as f64;
-    assert!((distinct - truth).abs() <= 0.03 * truth, "distinct {distinct} vs {truth}");
+    assert!(
+        (distinct - truth).abs() <= 0.03 * truth,
+        "distinct {distinct} vs {truth}"
+    );
     let top = stats["text"]["top"].as_array().unwrap();
     assert_eq!(top[0]["value"], "heavy-a");
     assert_eq!(top[1]["value"], "heavy-b");
-    let (a, b) = (top[0]["count"].as_u64().unwrap(), top[1]["count"].as_u64().unwrap());
-    assert!(a <= 4_000 && b <= 2_000, "counts are lower bounds: {a}, {b}");
+    let (a, b) = (
+        top[0]["count"].as_u64().unwrap(),
+        top[1]["count"].as_u64().unwrap(),
+    );
+    assert!(
+        a <= 4_000 && b <= 2_000,
+        "counts are lower bounds: {a}, {b}"
+    );
     assert!(a > b, "{a} {b}");
 }
 
@@ -430,11 +630,23 @@ fn a_reorder_or_a_nullability_change_alone_is_reported_and_judged() {
     };
     let id = Field::new("id", DataType::Int64, false);
     let v = |nullable| Field::new("v", DataType::Utf8, nullable);
-    write_parquet(&dir.path().join("p.parquet"), &[batch(vec![id.clone(), v(false)])]);
-    write_parquet(&dir.path().join("reordered.parquet"), &[batch(vec![v(false), id.clone()])]);
-    write_parquet(&dir.path().join("nullable.parquet"), &[batch(vec![id.clone(), v(true)])]);
+    write_parquet(
+        &dir.path().join("p.parquet"),
+        &[batch(vec![id.clone(), v(false)])],
+    );
+    write_parquet(
+        &dir.path().join("reordered.parquet"),
+        &[batch(vec![v(false), id.clone()])],
+    );
+    write_parquet(
+        &dir.path().join("nullable.parquet"),
+        &[batch(vec![id.clone(), v(true)])],
+    );
 
-    let (code, report) = diff_json(dir.path(), &["p.parquet", "reordered.parquet", "--key", "id"]);
+    let (code, report) = diff_json(
+        dir.path(),
+        &["p.parquet", "reordered.parquet", "--key", "id"],
+    );
     let schema = &report["tables"][0]["schema"];
     assert_eq!(schema["reordered"], true, "{schema}");
     assert_eq!(rows_of(&report)["identical"], 3);
@@ -442,7 +654,10 @@ fn a_reorder_or_a_nullability_change_alone_is_reported_and_judged() {
 
     // A nullability flag alone changes no value: reported, approved by the
     // built-in rules, and a schema rule can still fail on it.
-    let (code, report) = diff_json(dir.path(), &["p.parquet", "nullable.parquet", "--key", "id"]);
+    let (code, report) = diff_json(
+        dir.path(),
+        &["p.parquet", "nullable.parquet", "--key", "id"],
+    );
     let schema = &report["tables"][0]["schema"];
     assert_eq!(
         schema["nullability_changed"],
@@ -459,7 +674,14 @@ fn a_reorder_or_a_nullability_change_alone_is_reported_and_judged() {
     .unwrap();
     let (code, report) = diff_json(
         dir.path(),
-        &["p.parquet", "nullable.parquet", "--key", "id", "--rules", "schema.toml"],
+        &[
+            "p.parquet",
+            "nullable.parquet",
+            "--key",
+            "id",
+            "--rules",
+            "schema.toml",
+        ],
     );
     assert_eq!(code, 1, "{}", report["rules"]);
 }

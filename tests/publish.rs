@@ -559,3 +559,201 @@ fn run_publishes_only_what_it_approves() {
         "{path}"
     );
 }
+
+#[test]
+fn only_takes_a_glob_matching_several_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    project(root);
+    // A third output, `t2`, beside `t` and `u`.
+    let text = std::fs::read_to_string(root.join("dualrun.toml")).unwrap();
+    std::fs::write(
+        root.join("dualrun.toml"),
+        format!("{text}[outputs.t2]\nkey = [\"id\"]\n"),
+    )
+    .unwrap();
+    std::fs::write(root.join("prod/t2.csv"), T).unwrap();
+    std::fs::write(root.join("cand/t2.csv"), T).unwrap();
+    let first = make_run(root, "r1", T, U);
+    assert_eq!(publish(root, &first, &[]).status.code(), Some(0));
+    let changed_t = "id,v\n1,11\n2,22\n";
+    std::fs::write(root.join("cand/t2.csv"), changed_t).unwrap();
+    let second = make_run(root, "r2", changed_t, "id,w\n1,z\n");
+    let output = publish(
+        root,
+        &second,
+        &["--force", "--reason", "t tables", "--only", "t*"],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(live_rows(root, "t"), rows_of(changed_t));
+    assert_eq!(live_rows(root, "t2"), rows_of(changed_t));
+    assert_eq!(
+        live_rows(root, "u"),
+        rows_of(U),
+        "u is carried over from r1"
+    );
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("target/current/version.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        record["outputs"],
+        serde_json::json!({"t": "r2", "t2": "r2", "u": "r1"})
+    );
+}
+
+#[test]
+fn an_undecided_run_and_force_without_a_reason_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    project(root);
+    let approved = make_run(root, "ok", T, U);
+    // A candidate whose command fails: the run's verdict is `error`.
+    let text = std::fs::read_to_string(root.join("dualrun.toml")).unwrap();
+    std::fs::write(
+        root.join("dualrun.toml"),
+        text.replace(
+            "[candidate]\nengine = \"files\"\noutputs_dir = \"cand\"\n",
+            "[candidate]\nengine = \"command\"\nrun = \"echo broken >&2; exit 3\"\n",
+        ),
+    )
+    .unwrap();
+    let failed = root.join("runs/failed");
+    let output = dualrun(
+        root,
+        &["run", ".", "--run-dir", failed.to_str().unwrap(), "--quiet"],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    for extra in [&[][..], &["--force", "--reason", "try anyway"]] {
+        let refused = publish(root, &failed, extra);
+        assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+        assert!(
+            stderr(&refused).contains("verdict `error`"),
+            "{}",
+            stderr(&refused)
+        );
+        assert!(!root.join("target/current").exists(), "nothing published");
+    }
+    let no_reason = dualrun(
+        root,
+        &[
+            "publish",
+            approved.to_str().unwrap(),
+            "--to",
+            "target",
+            "--force",
+        ],
+    );
+    assert_eq!(no_reason.status.code(), Some(2));
+    assert!(
+        stderr(&no_reason).contains("--reason"),
+        "{}",
+        stderr(&no_reason)
+    );
+    assert!(!root.join("target/current").exists(), "nothing published");
+}
+
+#[test]
+fn a_target_on_another_filesystem_gets_copies() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    project(root);
+    let run = make_run(root, "r1", T, U);
+    // /dev/shm is a tmpfs: a hard link from the run directory cannot reach it.
+    let elsewhere = tempfile::tempdir_in("/dev/shm").expect("a tmpfs at /dev/shm");
+    let source = run.join("candidate/t.parquet");
+    assert_ne!(
+        std::fs::metadata(&source).unwrap().dev(),
+        std::fs::metadata(elsewhere.path()).unwrap().dev(),
+        "the test needs /dev/shm on another filesystem than the temp dir"
+    );
+    let target = elsewhere.path().join("target");
+    let output = dualrun(
+        root,
+        &[
+            "publish",
+            run.to_str().unwrap(),
+            "--to",
+            target.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let live = target.join("current/t.parquet");
+    assert_eq!(parquet_rows(&live), rows_of(T));
+    assert_eq!(
+        std::fs::read(&live).unwrap(),
+        std::fs::read(&source).unwrap()
+    );
+    let (live_meta, source_meta) = (
+        std::fs::metadata(&live).unwrap(),
+        std::fs::metadata(&source).unwrap(),
+    );
+    assert_eq!(live_meta.nlink(), 1, "a copy, not a link");
+    assert_eq!(
+        source_meta.nlink(),
+        1,
+        "the run directory's file is untouched"
+    );
+}
+
+#[test]
+fn a_pinned_version_reads_by_its_run_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    project(root);
+    let first = make_run(root, "r1", T, U);
+    assert_eq!(publish(root, &first, &[]).status.code(), Some(0));
+    let second = make_run(root, "r2", "id,v\n1,10\n2,25\n3,30\n", U);
+    assert_eq!(
+        publish(root, &second, &["--force", "--reason", "r"])
+            .status
+            .code(),
+        Some(0)
+    );
+    // r1 against r2, both by id, while r2 is live.
+    let output = dualrun(
+        root,
+        &[
+            "diff",
+            "target@r1/t",
+            "target@r2/t",
+            "--key",
+            "id",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let report = json_report(&output);
+    let table = &report["tables"][0];
+    assert!(
+        table["prod"]["source"]
+            .as_str()
+            .unwrap()
+            .ends_with("target/versions/r1/t.parquet"),
+        "{}",
+        table["prod"]
+    );
+    for (class, count) in [
+        ("identical", 1),
+        ("changed", 1),
+        ("added", 1),
+        ("removed", 0),
+    ] {
+        assert_eq!(table["rows"][class], count, "{class}: {}", table["rows"]);
+    }
+    let missing = dualrun(root, &["profile", "target@r9/t"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        stderr(&missing).contains("has no version `r9`"),
+        "{}",
+        stderr(&missing)
+    );
+    let unnamed = dualrun(root, &["profile", "target@r1"]);
+    assert_eq!(unnamed.status.code(), Some(2));
+    assert!(
+        stderr(&unnamed).contains("has several outputs"),
+        "{}",
+        stderr(&unnamed)
+    );
+}

@@ -500,3 +500,37 @@ fn progress_shows_on_a_terminal_and_nowhere_else() {
         stderr(&output)
     );
 }
+
+#[test]
+fn ctrl_c_while_models_build_stops_the_run_unfinished() {
+    for engine in ["datafusion", "polars"] {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        shop(root);
+        write_models(&root.join("models"), &MODELS);
+        let side = format!("engine = \"{engine}\"\nmodels = \"models\"");
+        write_project(root, &side, &side, OUTPUTS);
+        let run_dir = root.join("the-run");
+        let paused = start_paused(
+            Command::new(env!("CARGO_BIN_EXE_dualrun"))
+                .args(["run", ".", "--run-dir", run_dir.to_str().unwrap()])
+                .current_dir(root),
+            "building-model",
+            Duration::from_secs(120),
+        );
+        let said = paused.interrupt();
+        assert!(said.contains("interrupted"), "{engine}: {said}");
+        // No report or manifest: the run cannot pass for a finished one.
+        assert!(!run_dir.join("report.json").exists(), "{engine}");
+        let refused = dualrun(
+            root,
+            &["publish", run_dir.to_str().unwrap(), "--to", "target"],
+        );
+        assert_eq!(refused.status.code(), Some(2), "{engine}");
+        assert!(
+            stderr(&refused).contains("not a complete run directory"),
+            "{engine}: {}",
+            stderr(&refused)
+        );
+    }
+}

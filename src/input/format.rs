@@ -36,15 +36,14 @@ impl CsvOptions {
     /// The delimiter to read `files` with: the one given, else a tab when
     /// every file is a `.tsv`, else a comma.
     pub fn delimiter_for(&self, files: &[std::path::PathBuf]) -> u8 {
-        let tsv = |f: &std::path::PathBuf| {
-            f.extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("tsv"))
-        };
-        self.delimiter.unwrap_or(if !files.is_empty() && files.iter().all(tsv) {
-            b'\t'
-        } else {
-            b','
-        })
+        let tsv =
+            |f: &std::path::PathBuf| f.extension().is_some_and(|e| e.eq_ignore_ascii_case("tsv"));
+        self.delimiter
+            .unwrap_or(if !files.is_empty() && files.iter().all(tsv) {
+                b'\t'
+            } else {
+                b','
+            })
     }
 }
 

@@ -44,6 +44,7 @@ impl Timeline {
 
     pub fn start(&self, name: &str) -> Building {
         self.line.working_on(name);
+        crate::interrupt::pause_point("building-model");
         Building {
             name: name.to_string(),
             started_at: now_utc(),
