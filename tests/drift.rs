@@ -53,16 +53,6 @@ fn batch(amounts: &[f64], instants: &[i64], order: u64) -> RecordBatch {
     .unwrap()
 }
 
-/// The JSON report's entry of column `name`.
-fn column<'a>(report: &'a Value, name: &str) -> &'a Value {
-    report["tables"][0]["columns"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-        .unwrap_or_else(|| panic!("no column {name}"))
-}
-
 /// The `q` quantile of sorted `values` by linear interpolation between
 /// closest ranks.
 fn quantile(sorted: &[f64], q: f64) -> f64 {
@@ -127,7 +117,7 @@ fn quantiles_and_their_changes_follow_the_ranks() {
     for side in &mut sorted {
         side.sort_by(f64::total_cmp);
     }
-    let amount = column(&report, "amount");
+    let amount = report_column(&report, "amount");
     for (level, q) in LEVELS {
         let exact = [quantile(&sorted[0], q), quantile(&sorted[1], q)];
         for (s, side) in ["prod", "candidate"].into_iter().enumerate() {
@@ -154,7 +144,7 @@ fn quantiles_and_their_changes_follow_the_ranks() {
     }
     // Instants moved an hour: every quantile shifts by 3,600 seconds,
     // within the rank error of a minute-spaced column.
-    let at = column(&report, "at");
+    let at = report_column(&report, "at");
     let shifts = &at["drift"]["numeric"]["quantile_shift_seconds"];
     let spacing = (prod_at[1] - prod_at[0]) as f64;
     assert_eq!(candidate_at[0] - prod_at[0], 3_600);
@@ -175,7 +165,7 @@ fn psi_ks_and_the_histogram_follow_their_definitions() {
     let [(mut prod, _), (mut candidate, _)] = columns();
     prod.sort_by(f64::total_cmp);
     candidate.sort_by(f64::total_cmp);
-    let drift = &column(&report, "amount")["drift"]["numeric"];
+    let drift = &report_column(&report, "amount")["drift"]["numeric"];
 
     // PSI: ten bins cut at prod's deciles, an empty bin counted as 1e-4.
     let edges: Vec<f64> = (1..10).map(|i| quantile(&prod, i as f64 / 10.0)).collect();

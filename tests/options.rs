@@ -111,16 +111,6 @@ fn tsv_files_custom_delimiters_and_headerless_csv_read_alike() {
     assert_known_counts(&tabbed);
 }
 
-/// The entry of column `name` in a table report.
-fn column<'a>(report: &'a Value, name: &str) -> &'a Value {
-    report["tables"][0]["columns"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-        .unwrap_or_else(|| panic!("no column {name}"))
-}
-
 #[test]
 fn trim_ignore_case_and_duration_tolerances_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
@@ -141,7 +131,7 @@ fn trim_ignore_case_and_duration_tolerances_from_the_command_line() {
         let mut args = vec!["p.csv", "c.csv", "--key", "id"];
         args.extend_from_slice(flags);
         let (_, report) = diff_json(root, &args);
-        let name = column(&report, "name");
+        let name = report_column(&report, "name");
         (
             name["unequal"].as_u64().unwrap(),
             name["within_tolerance"].as_u64().unwrap(),
@@ -169,7 +159,7 @@ fn trim_ignore_case_and_duration_tolerances_from_the_command_line() {
             "at=dur:5s",
         ],
     );
-    let at = column(&report, "at");
+    let at = report_column(&report, "at");
     assert_eq!(
         (at["unequal"].as_u64(), at["within_tolerance"].as_u64()),
         (Some(1), Some(1))
@@ -515,22 +505,20 @@ fn profile_reads_the_columns_format_and_dialect_asked_for() {
         .join("\n")
         .replace(',', "|");
     std::fs::write(root.join("t.data"), body).unwrap();
-    let output = dualrun(
-        root,
-        &[
+    let profile_columns = |columns: &str| {
+        let dialect = ["--table-format", "csv", "--no-header", "--delimiter", "|"];
+        let mut args = vec![
             "profile",
             "t.data",
-            "--table-format",
-            "csv",
-            "--no-header",
-            "--delimiter",
-            "|",
             "--columns",
-            "column_1,column_3",
+            columns,
             "--format",
             "json",
-        ],
-    );
+        ];
+        args.extend(dialect);
+        dualrun(root, &args)
+    };
+    let output = profile_columns("column_1,column_3");
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let report = json_report(&output);
     let profile = report["table"]["profile"].as_array().unwrap();
@@ -543,20 +531,7 @@ fn profile_reads_the_columns_format_and_dialect_asked_for() {
     assert_eq!(profile[1]["stats"]["min"], 10);
     assert_eq!(profile[1]["stats"]["max"], 50);
     assert_eq!(profile[1]["stats"]["numeric"]["sum"].as_f64(), Some(150.0));
-    let unknown = dualrun(
-        root,
-        &[
-            "profile",
-            "t.data",
-            "--table-format",
-            "csv",
-            "--no-header",
-            "--delimiter",
-            "|",
-            "--columns",
-            "nope",
-        ],
-    );
+    let unknown = profile_columns("nope");
     assert_eq!(unknown.status.code(), Some(2));
     assert!(stderr(&unknown).contains("nope"), "{}", stderr(&unknown));
 }

@@ -105,6 +105,16 @@ pub fn json_report(output: &Output) -> serde_json::Value {
     })
 }
 
+/// The entry of column `name` in the first table of a JSON report.
+pub fn report_column<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["tables"][0]["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no column {name}"))
+}
+
 /// A deterministic shuffle (xorshift) driven by `seed`.
 pub fn shuffled<T: Clone>(items: &[T], seed: u64) -> Vec<T> {
     let mut out = items.to_vec();
