@@ -17,7 +17,7 @@ use crate::profile::profile_table;
 use crate::project;
 use crate::report::{self, ProfileReport, Report, Timings};
 use crate::rules::{self, TableColumns};
-use crate::threads;
+use crate::threads::Workers;
 
 /// Runs the command and returns the process exit code of its verdict.
 pub fn run(cli: Cli) -> Result<u8> {
@@ -58,10 +58,10 @@ fn cluster(command: &ClusterCommand) -> Result<u8> {
 pub fn profile(args: &ProfileArgs) -> Result<u8> {
     let plan = plan::profile_plan(args)?;
     let started = Instant::now();
-    let threads = plan.output.threads;
-    let table = read_tables(threads, std::slice::from_ref(&plan.table))?.remove(0);
+    let workers = Workers::new(plan.output.threads)?;
+    let table = read_tables(&workers, std::slice::from_ref(&plan.table))?.remove(0);
     let read_done = Instant::now();
-    let profile = threads::rayon_pool(threads)?.install(|| profile_table(&table, &plan.columns))?;
+    let profile = workers.install(|| profile_table(&table, &plan.columns))?;
     let mut report = ProfileReport::of(&plan.name, &table, profile);
     if plan.output.timings {
         report.timings = Some(timings(started, read_done));
@@ -70,12 +70,10 @@ pub fn profile(args: &ProfileArgs) -> Result<u8> {
     Ok(0)
 }
 
-/// Reads tables concurrently with DataFusion on a runtime of `threads`.
-pub(crate) fn read_tables(threads: usize, sources: &[TableSource]) -> Result<Vec<Table>> {
-    let runtime = threads::tokio_runtime(threads)
-        .map_err(|e| Error::compute("cannot start the reader runtime", e))?;
-    let context = threads::session(threads);
-    runtime.block_on(futures::future::try_join_all(
+/// Reads tables concurrently with DataFusion on the workers' runtime.
+pub(crate) fn read_tables(workers: &Workers, sources: &[TableSource]) -> Result<Vec<Table>> {
+    let context = workers.session();
+    workers.block_on(futures::future::try_join_all(
         sources.iter().map(|source| read_table(&context, source)),
     ))
 }
@@ -103,11 +101,9 @@ pub fn diff(args: &DiffArgs) -> Result<u8> {
 /// read, tie the rules to the tables (and let them set what the diff
 /// computes), diff, judge.
 pub fn diff_report(plan: &DiffPlan, started: Instant) -> Result<Report> {
-    let threads = plan.output.threads;
-    let runtime = threads::tokio_runtime(threads)
-        .map_err(|e| Error::compute("cannot start the reader runtime", e))?;
-    let context = threads::streaming_session(threads);
-    let (prod, candidate) = runtime.block_on(futures::future::try_join(
+    let workers = Workers::new(plan.output.threads)?;
+    let context = workers.streaming_session();
+    let (prod, candidate) = workers.block_on(futures::future::try_join(
         open_table(&context, &plan.left),
         open_table(&context, &plan.right),
     ))?;
@@ -123,9 +119,9 @@ pub fn diff_report(plan: &DiffPlan, started: Instant) -> Result<Report> {
     rules::check_names(&plan.judge.rules, std::slice::from_ref(&columns))?;
     let needs = rules::diff_needs(&plan.judge.rules, &columns)?;
     let options = plan::with_rule_needs(&plan.options, needs)?;
-    let backend = backend::choose(plan.cluster.as_ref(), threads)?;
-    let (prod, candidate, diff) = backend.diff(&runtime, prod, candidate, &options)?;
-    let mut report = Report::of_diff(&plan.name, &prod, &candidate, diff);
+    let backend = backend::choose(plan.cluster.as_ref())?;
+    let diffed = backend.diff(&workers, prod, candidate, &options)?;
+    let mut report = Report::of_diff(&plan.name, &diffed.prod, &diffed.candidate, diffed.diff);
     judge(&mut report, &plan.judge);
     if plan.output.timings {
         report.timings = Some(timings(started, read_done));

@@ -4,42 +4,46 @@
 //! Ballista scheduler and compares only the rows that come back. Both end
 //! in the same value-by-value comparison, so their reports agree.
 
-use tokio::runtime::Runtime;
-
 use crate::diff::{DiffOptions, TableDiff};
 use crate::error::{Error, Result};
 use crate::input::{OpenTable, Table};
 use crate::stream_diff::diff_streamed;
+use crate::threads::Workers;
+
+/// What a backend's diff gives back: both tables, described without their
+/// rows (source, files, schema, row count) for the report, and the diff.
+pub struct Diffed {
+    pub prod: Table,
+    pub candidate: Table,
+    pub diff: TableDiff,
+}
 
 /// Runs the diff of two opened tables somewhere.
 pub trait Backend {
-    /// Diffs `prod` against `candidate`; returns the tables (without their
-    /// rows) for the report, and the diff. `runtime` is the process's own
-    /// runtime, which reads local files and awaits remote answers.
+    /// Diffs `prod` against `candidate`. `workers` are the command's own:
+    /// their runtime reads local files and awaits remote answers, their
+    /// pool compares.
     fn diff(
         &self,
-        runtime: &Runtime,
+        workers: &Workers,
         prod: OpenTable,
         candidate: OpenTable,
         options: &DiffOptions,
-    ) -> Result<(Table, Table, TableDiff)>;
+    ) -> Result<Diffed>;
 }
 
-/// This process, `threads` wide.
-pub struct Embedded {
-    pub threads: usize,
-}
+/// This process, on the command's workers.
+pub struct Embedded;
 
 impl Backend for Embedded {
     fn diff(
         &self,
-        runtime: &Runtime,
+        workers: &Workers,
         prod: OpenTable,
         candidate: OpenTable,
         options: &DiffOptions,
-    ) -> Result<(Table, Table, TableDiff)> {
-        crate::threads::rayon_pool(self.threads)?
-            .install(|| diff_streamed(runtime, prod, candidate, options))
+    ) -> Result<Diffed> {
+        workers.install(|| diff_streamed(&workers.runtime, prod, candidate, options))
     }
 }
 
@@ -80,23 +84,22 @@ impl std::fmt::Display for ClusterUrl {
 }
 
 /// The backend for `cluster` (none: embedded).
-pub fn choose(cluster: Option<&ClusterUrl>, threads: usize) -> Result<Box<dyn Backend>> {
+pub fn choose(cluster: Option<&ClusterUrl>) -> Result<Box<dyn Backend>> {
     match cluster {
-        None => Ok(Box::new(Embedded { threads })),
-        Some(url) => remote(url, threads),
+        None => Ok(Box::new(Embedded)),
+        Some(url) => remote(url),
     }
 }
 
 #[cfg(feature = "cluster")]
-fn remote(url: &ClusterUrl, threads: usize) -> Result<Box<dyn Backend>> {
+fn remote(url: &ClusterUrl) -> Result<Box<dyn Backend>> {
     Ok(Box::new(crate::cluster::remote::Remote {
         url: url.clone(),
-        threads,
     }))
 }
 
 #[cfg(not(feature = "cluster"))]
-fn remote(url: &ClusterUrl, _threads: usize) -> Result<Box<dyn Backend>> {
+fn remote(url: &ClusterUrl) -> Result<Box<dyn Backend>> {
     Err(without_cluster_feature(&format!("`--cluster {url}`")))
 }
 

@@ -30,6 +30,7 @@ pub mod project;
 pub mod publish;
 pub mod report;
 pub mod rules;
+pub mod run_dir;
 pub mod runner;
 pub mod sql_diff;
 pub mod stream_diff;

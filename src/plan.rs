@@ -8,11 +8,12 @@ use std::path::{Path, PathBuf};
 
 use crate::backend::ClusterUrl;
 use crate::cli::{
-    CheckArgs, ColorChoice, DiffArgs, JudgeArgs, OutputArgs, ProfileArgs, ReportFormat,
+    CheckArgs, ColorChoice, DiffArgs, JudgeArgs, OutputArgs, ProfileArgs, ReportFormat, RunArgs,
 };
 use crate::diff::{DiffOptions, StringRule, Tolerance};
 use crate::error::{Error, Result};
 use crate::input::{CsvOptions, FileFormat, TableSource};
+use crate::project::{self, Project};
 use crate::rules::{self, DiffNeeds, RuleSet};
 
 /// Everything `dualrun diff` needs, validated.
@@ -36,14 +37,75 @@ pub struct JudgePlan {
 }
 
 pub fn judge_plan(args: &JudgeArgs) -> Result<JudgePlan> {
-    let rules = if args.rules.is_empty() {
+    rules_plan(&args.rules, args.strict)
+}
+
+/// The rules of `files` (every file parsed now); none: any difference
+/// rejects.
+fn rules_plan(files: &[PathBuf], strict: bool) -> Result<JudgePlan> {
+    let rules = if files.is_empty() {
         RuleSet::any_difference_rejects()
     } else {
-        rules::load(&args.rules)?
+        rules::load(files)?
     };
-    Ok(JudgePlan {
-        rules,
-        strict: args.strict,
+    Ok(JudgePlan { rules, strict })
+}
+
+/// Everything `dualrun run` needs, from the project file and the flags,
+/// merged once and checked before either side runs.
+#[derive(Debug, Clone)]
+pub struct RunPlan {
+    pub project: Project,
+    /// The project's rules files, then `--rules`; strict if either says so.
+    pub judge: JudgePlan,
+    pub output: OutputPlan,
+    /// `--cluster`, else the project's `[cluster] url`; `None`: this process.
+    pub cluster: Option<ClusterUrl>,
+    /// `--run-dir`, else a new one under the project's `.dualrun/runs/`.
+    pub run_dir: PathBuf,
+    pub snapshot_inputs: bool,
+    /// Column statistics and drift for every output.
+    pub stats: bool,
+    /// Sample rows per class in reports (0 with `--no-samples`).
+    pub sample: usize,
+    /// `--publish-to`: where an approved run goes live.
+    pub publish_to: Option<PathBuf>,
+}
+
+pub fn run_plan(args: &RunArgs) -> Result<RunPlan> {
+    let project = project::load(&args.project)?;
+    let output = output_plan(&args.output)?;
+    let mut rule_files = project.rules.clone();
+    rule_files.extend(args.judge.rules.iter().cloned());
+    let judge = rules_plan(&rule_files, args.judge.strict || project.strict)?;
+    // A rule about an output the project does not declare would only fail
+    // after both sides ran.
+    let declared: Vec<&str> = project.outputs.keys().map(String::as_str).collect();
+    rules::check_table_names(&judge.rules, &declared)?;
+    let cluster = match &args.cluster {
+        Some(url) => Some(ClusterUrl::parse(url, "`--cluster`")?),
+        None => project.cluster.clone(),
+    };
+    // A cluster this build cannot reach fails the run before the sides run.
+    crate::backend::choose(cluster.as_ref())?;
+    let run_dir = args
+        .run_dir
+        .clone()
+        .unwrap_or_else(|| crate::run_dir::RunDir::default_path(&project.root));
+    Ok(RunPlan {
+        sample: if output.no_samples {
+            0
+        } else {
+            args.output.sample
+        },
+        project,
+        judge,
+        output,
+        cluster,
+        run_dir,
+        snapshot_inputs: args.snapshot_inputs,
+        stats: !args.no_stats,
+        publish_to: args.publish_to.clone(),
     })
 }
 

@@ -106,7 +106,7 @@ pub struct Project {
     /// The git revision each side's files are taken from (`None`: the
     /// working tree), prod then candidate.
     pub git: [Option<String>; 2],
-    pub outputs: BTreeMap<String, OutputPlan>,
+    pub outputs: BTreeMap<String, DeclaredOutput>,
     pub rules: Vec<PathBuf>,
     pub strict: bool,
     /// `[cluster] url`: the Ballista cluster the outputs are diffed on.
@@ -189,7 +189,7 @@ impl SqlEngine {
 
 /// How one output is diffed.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct OutputPlan {
+pub struct DeclaredOutput {
     pub key: Vec<String>,
     pub ignore: Vec<String>,
     pub tolerances: BTreeMap<String, Tolerance>,
@@ -274,7 +274,7 @@ pub fn parse(file: &str, text: &str, root: &Path) -> Result<Project> {
         }
         outputs.insert(
             name,
-            OutputPlan {
+            DeclaredOutput {
                 key: output.key,
                 ignore: output.ignore,
                 tolerances,

@@ -11,7 +11,8 @@
 use rayon::prelude::*;
 use tokio::runtime::Runtime;
 
-use crate::diff::{DiffOptions, DiffPlan, Side, SideSpec, TableDiff, prepare_side};
+use crate::backend::Diffed;
+use crate::diff::{DiffOptions, DiffPlan, Side, SideSpec, prepare_side};
 use crate::error::Result;
 use crate::input::{OpenTable, PartitionStream, Table};
 
@@ -22,7 +23,7 @@ pub fn diff_streamed(
     prod: OpenTable,
     candidate: OpenTable,
     options: &DiffOptions,
-) -> Result<(Table, Table, TableDiff)> {
+) -> Result<Diffed> {
     let plan = DiffPlan::new(&prod.table, &candidate.table, options)?;
     let (prod, prod_streams) = open(runtime, prod)?;
     let (candidate, candidate_streams) = open(runtime, candidate)?;
@@ -33,8 +34,11 @@ pub fn diff_streamed(
         || prepare(runtime, &candidate_spec, &candidate, candidate_streams),
     );
     let (prod_side, candidate_side) = (prod_side?, candidate_side?);
-    let diff = plan.finish(prod_side, candidate_side)?;
-    Ok((without_rows(prod), without_rows(candidate), diff))
+    Ok(Diffed {
+        diff: plan.finish(prod_side, candidate_side)?,
+        prod: without_rows(prod),
+        candidate: without_rows(candidate),
+    })
 }
 
 /// The table and its partition streams, or the table read into memory when

@@ -1,10 +1,49 @@
 //! The thread pools dualrun works on, each bounded by `--threads`: the tokio
 //! runtime and the session DataFusion reads tables and runs SQL models on,
-//! the rayon pool of the diff and statistics, and Polars' own pool.
+//! the rayon pool of the diff and statistics, and Polars' own pool. A
+//! command builds them once, as `Workers`, and passes them by reference.
 
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::error::{Error, Result};
+
+/// The runtime and the pool of one command, `threads` wide.
+pub struct Workers {
+    pub threads: usize,
+    pub runtime: tokio::runtime::Runtime,
+    pool: rayon::ThreadPool,
+}
+
+impl Workers {
+    pub fn new(threads: usize) -> Result<Self> {
+        Ok(Workers {
+            threads,
+            runtime: tokio_runtime(threads)
+                .map_err(|e| Error::compute("cannot start the reader runtime", e))?,
+            pool: rayon_pool(threads)?,
+        })
+    }
+
+    /// Runs `work` on the rayon pool (the diff, statistics, profiles).
+    pub fn install<T: Send>(&self, work: impl FnOnce() -> T + Send) -> T {
+        self.pool.install(work)
+    }
+
+    /// Waits for `future` on the runtime (reads, SQL, remote answers).
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+
+    /// A session for whole reads and SQL, `threads` partitions wide.
+    pub fn session(&self) -> SessionContext {
+        session(self.threads)
+    }
+
+    /// A session for tables streamed into a diff.
+    pub fn streaming_session(&self) -> SessionContext {
+        streaming_session(self.threads)
+    }
+}
 
 /// A runtime for DataFusion: `threads` workers, and as many blocking
 /// threads (local file reads run there; tokio's default allows 512).

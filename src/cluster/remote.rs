@@ -9,25 +9,23 @@
 
 use std::sync::Arc;
 
+use crate::backend::{Backend, ClusterUrl, Diffed};
+use crate::diff::{DiffOptions, TableDiff};
+use crate::error::{Error, Result, first_line};
+use crate::input::{FileFormat, OpenTable, Table};
+use crate::sql_diff::{CLUSTER_FUNCTIONS, SqlSide, register_functions, sql_diff};
+use crate::threads::Workers;
 use ballista::prelude::SessionContextExt;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::TableProvider;
 use datafusion::datasource::file_format::options::ReadOptions;
 use datafusion::datasource::listing::{ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
-use tokio::runtime::Runtime;
 
-use crate::backend::{Backend, ClusterUrl};
-use crate::diff::{DiffOptions, TableDiff};
-use crate::error::{Error, Result, first_line};
-use crate::input::{FileFormat, OpenTable, Table};
-use crate::sql_diff::{CLUSTER_FUNCTIONS, SqlSide, register_functions, sql_diff};
-
-/// A Ballista scheduler; `threads` bound the client's own comparison of
-/// the rows that come back.
+/// A Ballista scheduler; the command's workers compare the rows that come
+/// back.
 pub struct Remote {
     pub url: ClusterUrl,
-    pub threads: usize,
 }
 
 /// The names the sides are registered under in the cluster's catalog.
@@ -37,15 +35,18 @@ const CANDIDATE: &str = "dualrun_candidate";
 impl Backend for Remote {
     fn diff(
         &self,
-        runtime: &Runtime,
+        workers: &Workers,
         prod: OpenTable,
         candidate: OpenTable,
         options: &DiffOptions,
-    ) -> Result<(Table, Table, TableDiff)> {
+    ) -> Result<Diffed> {
         let (prod, candidate) = (parquet_only(prod)?, parquet_only(candidate)?);
-        let diff = crate::threads::rayon_pool(self.threads)?
-            .install(|| runtime.block_on(self.run(&prod, &candidate, options)))?;
-        Ok((prod, candidate, diff))
+        let diff = workers.install(|| workers.block_on(self.run(&prod, &candidate, options)))?;
+        Ok(Diffed {
+            prod,
+            candidate,
+            diff,
+        })
     }
 }
 

@@ -6,6 +6,7 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -79,6 +80,50 @@ impl OpenTable {
 
     /// The table without reading it, for a diff that runs elsewhere: its
     /// row count is the one the files' metadata declares (0 if none does).
+    /// A table of no rows with `schema`: the side of an output that only the
+    /// other side built.
+    pub fn empty(ctx: &SessionContext, schema: SchemaRef) -> Result<Self> {
+        let frame = ctx
+            .read_batch(RecordBatch::new_empty(Arc::clone(&schema)))
+            .map_err(|e| Error::compute("cannot make an empty table", e))?;
+        Ok(OpenTable {
+            table: Table::from_batches("", schema, Vec::new()),
+            known_rows: Some(0),
+            frame,
+            source: TableSource::of_path(""),
+        })
+    }
+
+    /// Writes the table's rows to one Parquet file at `path` as they are
+    /// read, batch by batch, so a table never sits in memory whole.
+    pub async fn write_parquet(self, path: &Path) -> Result<()> {
+        use datafusion::parquet::arrow::ArrowWriter;
+        use futures::StreamExt;
+        let OpenTable {
+            table,
+            frame,
+            source,
+            ..
+        } = self;
+        let failed = |e: &dyn std::fmt::Display| Error::Output {
+            path: path.to_path_buf(),
+            source: std::io::Error::other(e.to_string()),
+        };
+        let file = File::create(path).map_err(|e| failed(&e))?;
+        let mut writer =
+            ArrowWriter::try_new(file, Arc::clone(&table.schema), None).map_err(|e| failed(&e))?;
+        let mut stream = frame
+            .execute_stream()
+            .await
+            .map_err(|e| read_error(&source, &table.files, table.format, &e))?;
+        while let Some(batch) = stream.next().await {
+            let batch = batch.map_err(|e| read_error(&source, &table.files, table.format, &e))?;
+            writer.write(&batch).map_err(|e| failed(&e))?;
+        }
+        writer.close().map_err(|e| failed(&e))?;
+        Ok(())
+    }
+
     pub fn described(self) -> Table {
         let mut table = self.table;
         table.rows = self.known_rows.unwrap_or(0);

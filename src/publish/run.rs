@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::input::Fingerprint;
 use crate::rules::Verdict;
+use crate::run_dir::{FileDigest, Manifest, RunDir};
 
 /// A run that may be published.
 #[derive(Debug, Clone)]
@@ -39,13 +40,11 @@ impl ApprovedRun {
         if report.command != "run" {
             return Err(incomplete("its report is not of `dualrun run`"));
         }
-        let manifest: serde_json::Value = std::fs::read(dir.join("manifest.json"))
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        let run_dir = RunDir::existing(dir);
+        let manifest = run_dir
+            .read_manifest()
             .ok_or_else(|| incomplete("`manifest.json` is not a manifest"))?;
-        let agrees = serde_json::to_value(report.verdict).ok().as_ref() == manifest.get("verdict")
-            && serde_json::to_value(&report.inputs).ok().as_ref() == manifest.get("inputs");
-        if !agrees {
+        if manifest.verdict != report.verdict || manifest.inputs != report.inputs {
             return Err(refuse(
                 "its report and its manifest disagree on the verdict or the inputs".to_string(),
             )
@@ -67,7 +66,7 @@ impl ApprovedRun {
                 .with_hint("fix what its report says and run again"));
             }
         };
-        let outputs = candidate_outputs(dir, &manifest)?;
+        let outputs = candidate_outputs(&run_dir, &manifest)?;
         check_inputs(dir, &report.inputs)?;
         let id = dir
             .canonicalize()
@@ -85,25 +84,18 @@ impl ApprovedRun {
 }
 
 /// The candidate's files the manifest lists, each still as the run left it.
-fn candidate_outputs(
-    dir: &Path,
-    manifest: &serde_json::Value,
-) -> Result<BTreeMap<String, PathBuf>> {
-    let listed = manifest
-        .get("candidate_outputs")
-        .and_then(|v| v.as_object())
-        .filter(|o| !o.is_empty())
-        .ok_or_else(|| {
+fn candidate_outputs(run_dir: &RunDir, manifest: &Manifest) -> Result<BTreeMap<String, PathBuf>> {
+    let dir = run_dir.root();
+    if manifest.candidate_outputs.is_empty() {
+        return Err(
             Error::publish(dir, "its manifest lists no candidate output to publish")
-                .with_hint("publish a run whose candidate built its outputs")
-        })?;
-    let mut outputs = BTreeMap::new();
-    for (name, expected) in listed {
-        let file = dir.join("candidate").join(format!("{name}.parquet"));
-        let found = crate::input::digest(&file).ok().map(
-            |(bytes, xxh3)| serde_json::json!({"bytes": bytes, "xxh3": format!("{xxh3:016x}")}),
+                .with_hint("publish a run whose candidate built its outputs"),
         );
-        match found {
+    }
+    let mut outputs = BTreeMap::new();
+    for (name, expected) in &manifest.candidate_outputs {
+        let file = run_dir.output("candidate", name);
+        match FileDigest::of(&file).ok() {
             None => {
                 return Err(Error::publish(
                     dir,

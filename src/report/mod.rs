@@ -10,6 +10,7 @@ pub mod model;
 mod profile_table;
 pub mod table;
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, Write};
 use std::path::Path;
@@ -19,6 +20,7 @@ pub use model::{JudgedBy, ProfileReport, Report, SideInfo, TableReport, TableSta
 use crate::cli::ReportFormat;
 use crate::error::{Error, Result};
 use crate::plan::OutputPlan;
+use crate::run_dir::{FileDigest, MANIFEST, Manifest, RunDir};
 
 /// Marks a directory dualrun wrote reports into, so it may write there again
 /// without ever overwriting a file it did not write.
@@ -92,7 +94,7 @@ pub fn emit(report: &dyn Render, output: &OutputPlan) -> Result<()> {
 
 /// The files a run directory keeps: the JSON report (for `check` and
 /// `publish`), the comment and the page, and the manifest of the run.
-pub fn write_run_files(report: &Report, dir: &Path) -> Result<()> {
+pub fn write_run_files(report: &Report, run_dir: &RunDir) -> Result<()> {
     for format in [
         ReportFormat::Json,
         ReportFormat::Markdown,
@@ -100,39 +102,35 @@ pub fn write_run_files(report: &Report, dir: &Path) -> Result<()> {
     ] {
         let mut text = Vec::new();
         render(report, format, false, &mut text).expect("rendering into memory cannot fail");
-        write_atomically(&dir.join(file_name(format)), &text)?;
+        write_atomically(&run_dir.file(file_name(format)), &text)?;
     }
-    // The candidate's outputs as the run left them: `publish` promotes
-    // these files only while they still match.
-    let mut candidate_outputs = serde_json::Map::new();
+    let mut candidate_outputs = BTreeMap::new();
     for table in report
         .tables
         .iter()
         .filter(|t| t.candidate.format != "absent")
     {
-        let file = dir
-            .join("candidate")
-            .join(format!("{}.parquet", table.name));
-        let (bytes, xxh3) = crate::input::digest(&file).map_err(|source| Error::Output {
+        let file = run_dir.output("candidate", &table.name);
+        let digest = FileDigest::of(&file).map_err(|source| Error::Output {
             path: file.clone(),
             source,
         })?;
-        candidate_outputs.insert(
-            table.name.clone(),
-            serde_json::json!({"bytes": bytes, "xxh3": format!("{xxh3:016x}")}),
-        );
+        candidate_outputs.insert(table.name.clone(), digest);
     }
-    let manifest = serde_json::json!({
-        "run_id": dir.file_name().map(|n| n.to_string_lossy()),
-        "tool": report.tool,
-        "verdict": report.verdict,
-        "inputs": report.inputs,
-        "sides": report.sides,
-        "outputs": report.tables.iter().map(|t| &t.name).collect::<Vec<_>>(),
-        "candidate_outputs": candidate_outputs,
-    });
+    let manifest = Manifest {
+        run_id: run_dir
+            .root()
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned()),
+        tool: report.tool.clone(),
+        verdict: report.verdict,
+        inputs: report.inputs.clone(),
+        sides: report.sides.clone(),
+        outputs: report.tables.iter().map(|t| t.name.clone()).collect(),
+        candidate_outputs,
+    };
     let text = serde_json::to_vec_pretty(&manifest).expect("a manifest serializes");
-    write_atomically(&dir.join("manifest.json"), &text)
+    write_atomically(&run_dir.file(MANIFEST), &text)
 }
 
 fn file_name(format: ReportFormat) -> &'static str {

@@ -13,9 +13,11 @@ pub mod model;
 mod names;
 pub mod outcome;
 mod parse;
+mod run;
 
 pub use eval::{Judgement, judge};
 pub use model::{Rule, RuleKind, RuleSet};
-pub use names::{DiffNeeds, TableColumns, check_names, diff_needs};
+pub use names::{DiffNeeds, TableColumns, check_names, check_table_names, diff_needs};
 pub use outcome::{RuleOutcome, Status, StatusCounts, Verdict};
 pub use parse::{load, parse};
+pub use run::{RunProblems, judge_run};

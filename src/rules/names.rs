@@ -42,32 +42,50 @@ impl TableColumns {
     }
 }
 
+/// The error of `rule` naming `name`, which is not among `valid`.
+fn unknown_name(rule: &Rule, what: &str, name: &str, valid: Vec<&str>) -> Error {
+    let list: Vec<String> = valid.iter().map(|v| format!("`{v}`")).collect();
+    let guess = suggestion(name, valid.iter().copied())
+        .map(|g| format!("{g} "))
+        .unwrap_or_default();
+    Error::config(
+        &rule.origin.file,
+        format!(
+            "rule {} (`{}`, line {}): {what} `{name}`",
+            rule.origin.index,
+            rule.kind.check(),
+            rule.origin.line
+        ),
+    )
+    .with_hint(format!("{guess}valid names: {}", list.join(", ")))
+}
+
+/// Refuses a rule that names (without wildcards) a table not in `tables`:
+/// what a run can check before either side runs, from the declared outputs.
+pub fn check_table_names(rules: &RuleSet, tables: &[&str]) -> Result<()> {
+    for rule in &rules.rules {
+        for literal in rule.tables.literals() {
+            if !tables.contains(&literal) {
+                return Err(unknown_name(
+                    rule,
+                    "names the unknown table",
+                    literal,
+                    tables.to_vec(),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Refuses a rule that names (without wildcards) a table or column that is
 /// not there, listing the valid names.
 pub fn check_names(rules: &RuleSet, tables: &[TableColumns]) -> Result<()> {
+    let names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
+    check_table_names(rules, &names)?;
     for rule in &rules.rules {
-        let error = |what: &str, name: &str, valid: Vec<&str>| {
-            let list: Vec<String> = valid.iter().map(|v| format!("`{v}`")).collect();
-            let guess = suggestion(name, valid.iter().copied())
-                .map(|g| format!("{g} "))
-                .unwrap_or_default();
-            Error::config(
-                &rule.origin.file,
-                format!(
-                    "rule {} (`{}`, line {}): {what} `{name}`",
-                    rule.origin.index,
-                    rule.kind.check(),
-                    rule.origin.line
-                ),
-            )
-            .with_hint(format!("{guess}valid names: {}", list.join(", ")))
-        };
-        for literal in rule.tables.literals() {
-            if !tables.iter().any(|t| t.name == literal) {
-                let valid = tables.iter().map(|t| t.name.as_str()).collect();
-                return Err(error("names the unknown table", literal, valid));
-            }
-        }
+        let error =
+            |what: &str, name: &str, valid: Vec<&str>| unknown_name(rule, what, name, valid);
         let selected: Vec<&TableColumns> = tables
             .iter()
             .filter(|t| rule.tables.matches(&t.name))
