@@ -578,3 +578,111 @@ fn snapshot_inputs_shields_the_run_from_a_changing_source() {
         }
     }
 }
+
+#[test]
+fn a_rule_on_an_undeclared_output_fails_before_either_side_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    // The candidate would leave a file behind if it ran.
+    project(
+        dir.path(),
+        "touch ran; cp \"$DUALRUN_INPUT_SEED\" \"$DUALRUN_OUTPUT_DIR/t.csv\"",
+        "30s",
+        Some("[[rule]]\ncheck = \"rows_changed\"\ntables = [\"revenue\"]\nfail = 0.0\n"),
+    );
+    let output = dualrun(dir.path(), &["run", ".", "--run-dir", "the-run"]);
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{message}");
+    assert!(message.contains("names the unknown table `revenue`"), "{message}");
+    assert!(message.contains("valid names: `t`"), "{message}");
+    assert!(!dir.path().join("ran").exists(), "no side ran");
+    assert!(!dir.path().join("the-run").exists(), "no run directory was made");
+}
+
+/// A project whose sides are `files` folders, `prod/` and `cand/`, with
+/// one output `t` keyed by `id`.
+fn files_project(dir: &Path, outputs: &str) {
+    std::fs::write(
+        dir.join("dualrun.toml"),
+        format!(
+            "[prod]\nengine = \"files\"\noutputs_dir = \"prod\"\n[candidate]\nengine = \"files\"\n\
+             outputs_dir = \"cand\"\n{outputs}"
+        ),
+    )
+    .unwrap();
+}
+
+#[test]
+fn audit_copies_keep_parquet_bytes_and_convert_other_formats() {
+    use datafusion::arrow::array::{Int64Array, StringArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::arrow::record_batch::RecordBatch;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    for side in ["prod", "cand"] {
+        std::fs::create_dir_all(root.join(side)).unwrap();
+    }
+    let schema = std::sync::Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("v", DataType::Utf8, true),
+    ]));
+    let batch = |ids: Vec<i64>| {
+        let values: Vec<String> = ids.iter().map(|i| format!("v{i}")).collect();
+        RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                std::sync::Arc::new(Int64Array::from(ids)),
+                std::sync::Arc::new(StringArray::from(values)),
+            ],
+        )
+        .unwrap()
+    };
+    // `t`: Parquet on both sides; `u`: CSV on prod, a directory of two
+    // Parquet files on the candidate.
+    write_parquet(&root.join("prod/t.parquet"), &[batch((0..1000).collect())]);
+    write_parquet(&root.join("cand/t.parquet"), &[batch((0..1001).collect())]);
+    std::fs::write(root.join("prod/u.csv"), "id,v\n1,v1\n2,v2\n").unwrap();
+    std::fs::create_dir_all(root.join("cand/u")).unwrap();
+    write_parquet(&root.join("cand/u/part-0.parquet"), &[batch(vec![1])]);
+    write_parquet(&root.join("cand/u/part-1.parquet"), &[batch(vec![2])]);
+    files_project(
+        root,
+        "[outputs.t]\nkey = [\"id\"]\n[outputs.u]\nkey = [\"id\"]\n",
+    );
+    let output = dualrun(root, &["run", ".", "--run-dir", "the-run", "--format", "json"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let report = json_report(&output);
+    let run = root.join("the-run");
+    // Parquet outputs are kept byte for byte, as copies (not links).
+    for (side, from) in [("prod", "prod/t.parquet"), ("candidate", "cand/t.parquet")] {
+        let copy = run.join(side).join("t.parquet");
+        assert_eq!(std::fs::read(&copy).unwrap(), std::fs::read(root.join(from)).unwrap());
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(std::fs::metadata(&copy).unwrap().nlink(), 1, "{side}");
+    }
+    // Others are converted to one Parquet file with the same rows.
+    for side in ["prod", "candidate"] {
+        let converted = dualrun(
+            root,
+            &["profile", &format!("the-run/{side}/u.parquet"), "--format", "json"],
+        );
+        assert_eq!(json_report(&converted)["table"]["rows"], 2, "{side}");
+    }
+    let tables = report["tables"].as_array().unwrap();
+    let table = |name: &str| tables.iter().find(|t| t["name"] == name).unwrap();
+    // The report names what each side wrote, not the copy.
+    assert!(table("u")["prod"]["source"].as_str().unwrap().ends_with("prod/u.csv"));
+    assert_eq!(table("u")["prod"]["format"], "csv");
+    assert_eq!(table("u")["candidate"]["files"], 2);
+    assert_eq!(table("u")["status"], "equal");
+    assert_eq!(table("t")["rows"]["added"], 1);
+    assert_eq!(table("t")["rows"]["identical"], 1000);
+    // The manifest lists the candidate's copies with their digests.
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("manifest.json")).unwrap()).unwrap();
+    let listed = manifest["candidate_outputs"].as_object().unwrap();
+    assert_eq!(listed.keys().collect::<Vec<_>>(), ["t", "u"]);
+    assert_eq!(
+        listed["t"]["bytes"],
+        std::fs::metadata(root.join("cand/t.parquet")).unwrap().len()
+    );
+}
