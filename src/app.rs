@@ -199,36 +199,15 @@ pub fn publish(args: &PublishArgs) -> Result<u8> {
         keep: args.keep,
     };
     let published = crate::publish::publish(&request)?;
-    print_published(&published, &args.to);
+    report::publish::write_published(&mut std::io::stdout(), &published, &args.to)
+        .map_err(stdout_error)?;
     Ok(0)
-}
-
-pub(crate) fn print_published(published: &crate::publish::Published, target: &std::path::Path) {
-    let mut line = format!(
-        "published {} to {} ({})",
-        published.version,
-        target.display(),
-        published.outputs.join(", ")
-    );
-    if !published.carried.is_empty() {
-        line.push_str(&format!(
-            "; kept {} as they were",
-            published.carried.join(", ")
-        ));
-    }
-    if let Some(previous) = &published.previous {
-        line.push_str(&format!("; previous version {previous}"));
-    }
-    if !published.pruned.is_empty() {
-        line.push_str(&format!("; removed {}", published.pruned.join(", ")));
-    }
-    println!("{line}");
 }
 
 /// `dualrun rollback TARGET [--to RUN_ID]`.
 pub fn rollback(args: &RollbackArgs) -> Result<u8> {
     let (from, to) = crate::publish::rollback(&args.target, args.to.as_deref())?;
-    println!("{} is live again (was {from})", to);
+    report::publish::write_rolled_back(&mut std::io::stdout(), &from, &to).map_err(stdout_error)?;
     Ok(0)
 }
 
@@ -238,45 +217,20 @@ pub fn versions(args: &VersionsArgs) -> Result<u8> {
     let target = crate::publish::Target::existing(&args.target)?;
     let current = target.current()?;
     let versions = target.versions()?;
-    if args.json {
-        let listed: Vec<serde_json::Value> = versions
-            .iter()
-            .map(|v| {
-                let mut value = serde_json::to_value(v).expect("a version record serializes");
-                value["live"] = serde_json::json!(Some(&v.version) == current.as_ref());
-                value
-            })
-            .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&listed).expect("versions serialize")
-        );
-        return Ok(0);
-    }
-    let mut table =
-        report::table::new_table(&["", "version", "published at", "verdict", "outputs"]);
-    for v in &versions {
-        let live = if Some(&v.version) == current.as_ref() {
-            "live"
-        } else {
-            ""
-        };
-        let verdict = match &v.forced_reason {
-            Some(reason) => format!(
-                "{} (forced: {reason})",
-                crate::publish::verdict_word(v.verdict)
-            ),
-            None => crate::publish::verdict_word(v.verdict),
-        };
-        let outputs: Vec<&str> = v.outputs.keys().map(String::as_str).collect();
-        table.add_row([
-            live.to_string(),
-            v.version.clone(),
-            v.published_at.clone(),
-            verdict,
-            outputs.join(", "),
-        ]);
-    }
-    println!("{table}");
+    report::publish::write_versions(
+        &mut std::io::stdout(),
+        &versions,
+        current.as_deref(),
+        args.json,
+    )
+    .map_err(stdout_error)?;
     Ok(0)
+}
+
+/// Standard output could not be written (a closed pipe, a full disk).
+fn stdout_error(source: std::io::Error) -> Error {
+    Error::Output {
+        path: "standard output".into(),
+        source,
+    }
 }

@@ -331,26 +331,21 @@ fn judge(plan: &RunPlan, ran: SidesRan, compared: Compared, models: Option<Diver
 
 /// `--publish-to`: an approved run goes live; any other stays where it is.
 fn publish_if_approved(report: &Report, run_dir: &RunDir, target: &Path) -> Result<()> {
+    let mut said = std::io::stderr();
+    let said_error = |source| crate::Error::Output {
+        path: "standard error".into(),
+        source,
+    };
     if report.verdict != Verdict::Approved {
-        eprintln!(
-            "not published to {}: the verdict is {}",
-            target.display(),
-            crate::publish::verdict_word(report.verdict)
-        );
-        return Ok(());
+        return report::publish::write_not_published(&mut said, report.verdict, target)
+            .map_err(said_error);
     }
     let published = crate::publish::publish(&crate::publish::PublishRequest {
         run_dir: run_dir.root().to_path_buf(),
         target: target.to_path_buf(),
         ..Default::default()
     })?;
-    eprintln!(
-        "published {} to {} ({})",
-        published.version,
-        target.display(),
-        published.outputs.join(", ")
-    );
-    Ok(())
+    report::publish::write_published(&mut said, &published, target).map_err(said_error)
 }
 
 fn input_fingerprints(project: &Project) -> Result<Vec<Fingerprint>> {

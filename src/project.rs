@@ -11,8 +11,8 @@ use serde::Deserialize;
 
 use crate::backend::ClusterUrl;
 use crate::diff::Tolerance;
+use crate::diff::tolerance::{parse_column_tolerance, parse_duration_ns};
 use crate::error::{Error, Result};
-use crate::plan::{parse_column_tolerance, parse_duration_ns};
 
 /// The file `dualrun run DIR` looks for.
 pub const FILE_NAME: &str = "dualrun.toml";

@@ -592,10 +592,16 @@ fn a_rule_on_an_undeclared_output_fails_before_either_side_runs() {
     let output = dualrun(dir.path(), &["run", ".", "--run-dir", "the-run"]);
     let message = stderr(&output);
     assert_eq!(output.status.code(), Some(2), "{message}");
-    assert!(message.contains("names the unknown table `revenue`"), "{message}");
+    assert!(
+        message.contains("names the unknown table `revenue`"),
+        "{message}"
+    );
     assert!(message.contains("valid names: `t`"), "{message}");
     assert!(!dir.path().join("ran").exists(), "no side ran");
-    assert!(!dir.path().join("the-run").exists(), "no run directory was made");
+    assert!(
+        !dir.path().join("the-run").exists(),
+        "no run directory was made"
+    );
 }
 
 /// A project whose sides are `files` folders, `prod/` and `cand/`, with
@@ -648,14 +654,20 @@ fn audit_copies_keep_parquet_bytes_and_convert_other_formats() {
         root,
         "[outputs.t]\nkey = [\"id\"]\n[outputs.u]\nkey = [\"id\"]\n",
     );
-    let output = dualrun(root, &["run", ".", "--run-dir", "the-run", "--format", "json"]);
+    let output = dualrun(
+        root,
+        &["run", ".", "--run-dir", "the-run", "--format", "json"],
+    );
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let report = json_report(&output);
     let run = root.join("the-run");
     // Parquet outputs are kept byte for byte, as copies (not links).
     for (side, from) in [("prod", "prod/t.parquet"), ("candidate", "cand/t.parquet")] {
         let copy = run.join(side).join("t.parquet");
-        assert_eq!(std::fs::read(&copy).unwrap(), std::fs::read(root.join(from)).unwrap());
+        assert_eq!(
+            std::fs::read(&copy).unwrap(),
+            std::fs::read(root.join(from)).unwrap()
+        );
         use std::os::unix::fs::MetadataExt;
         assert_eq!(std::fs::metadata(&copy).unwrap().nlink(), 1, "{side}");
     }
@@ -663,14 +675,24 @@ fn audit_copies_keep_parquet_bytes_and_convert_other_formats() {
     for side in ["prod", "candidate"] {
         let converted = dualrun(
             root,
-            &["profile", &format!("the-run/{side}/u.parquet"), "--format", "json"],
+            &[
+                "profile",
+                &format!("the-run/{side}/u.parquet"),
+                "--format",
+                "json",
+            ],
         );
         assert_eq!(json_report(&converted)["table"]["rows"], 2, "{side}");
     }
     let tables = report["tables"].as_array().unwrap();
     let table = |name: &str| tables.iter().find(|t| t["name"] == name).unwrap();
     // The report names what each side wrote, not the copy.
-    assert!(table("u")["prod"]["source"].as_str().unwrap().ends_with("prod/u.csv"));
+    assert!(
+        table("u")["prod"]["source"]
+            .as_str()
+            .unwrap()
+            .ends_with("prod/u.csv")
+    );
     assert_eq!(table("u")["prod"]["format"], "csv");
     assert_eq!(table("u")["candidate"]["files"], 2);
     assert_eq!(table("u")["status"], "equal");
@@ -683,6 +705,8 @@ fn audit_copies_keep_parquet_bytes_and_convert_other_formats() {
     assert_eq!(listed.keys().collect::<Vec<_>>(), ["t", "u"]);
     assert_eq!(
         listed["t"]["bytes"],
-        std::fs::metadata(root.join("cand/t.parquet")).unwrap().len()
+        std::fs::metadata(root.join("cand/t.parquet"))
+            .unwrap()
+            .len()
     );
 }

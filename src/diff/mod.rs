@@ -18,6 +18,7 @@ mod samples;
 pub mod schema;
 mod spill;
 pub mod stats;
+pub mod tolerance;
 pub(crate) mod value;
 
 use std::collections::BTreeMap;

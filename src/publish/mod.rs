@@ -14,7 +14,6 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::rules::Verdict;
 pub use log::LogEntry;
 pub use run::ApprovedRun;
 pub use target::{Target, VersionRecord};
@@ -347,12 +346,4 @@ pub fn resolve(spec: &str) -> Result<Option<PathBuf>> {
     Ok(Some(
         target.version_dir(&version).join(format!("{name}.parquet")),
     ))
-}
-
-/// The verdict as the JSON report spells it.
-pub fn verdict_word(verdict: Verdict) -> String {
-    serde_json::to_value(verdict)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }

@@ -8,6 +8,7 @@ pub mod junit;
 pub mod markdown;
 pub mod model;
 mod profile_table;
+pub mod publish;
 pub mod table;
 
 use std::collections::BTreeMap;

@@ -86,6 +86,15 @@ pub enum Verdict {
 impl Verdict {
     /// A failed rule decides on its own; otherwise an unevaluated rule
     /// leaves the question open.
+    /// The verdict as reports and logs spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Approved => "approved",
+            Verdict::Rejected => "rejected",
+            Verdict::Error => "error",
+        }
+    }
+
     pub fn of<'a>(outcomes: impl IntoIterator<Item = &'a RuleOutcome>) -> Self {
         let counts = StatusCounts::of(outcomes);
         if counts.fail > 0 {

@@ -10,8 +10,8 @@ use super::model::{
     Above, Below, Method, Metric, Named, Origin, Rule, RuleKind, RuleSet, Selector,
 };
 use crate::diff::Tolerance;
+use crate::diff::tolerance::parse_duration_ns;
 use crate::error::{Error, Result};
-use crate::plan::parse_duration_ns;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
