@@ -3,9 +3,10 @@
 //! The flow (see `app`): a command line becomes a validated plan (`plan`,
 //! or `project` for `dualrun.toml`), a project's two sides are run
 //! (`runner`), tables are read with DataFusion (`input`) and streamed into
-//! the diff (`stream_diff`) or sent to a Ballista cluster (`backend`,
-//! `sql_diff`), diffed by key
-//! with parallel hashing and tolerance-aware comparison (`diff`), rules
+//! the diff in this process or sent to a Ballista cluster (`backend`),
+//! diffed by key with parallel hashing and tolerance-aware comparison
+//! (`diff`), the run directory keeps a run's copies and manifest
+//! (`run_dir`), rules
 //! judge the result (`rules`), and it all becomes a report model that
 //! renderers turn into text (`report`). Exit codes are API: 0 approved, 1 rejected, 2 could not
 //! decide.
@@ -32,8 +33,6 @@ pub mod report;
 pub mod rules;
 pub mod run_dir;
 pub mod runner;
-pub mod sql_diff;
-pub mod stream_diff;
 pub mod threads;
 
 pub use diff::{DiffOptions, TableDiff, diff_tables};

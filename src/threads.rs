@@ -65,7 +65,7 @@ pub fn session(threads: usize) -> SessionContext {
 /// sides and files of unequal size. Only `threads` are read at a time.
 const STREAMED_PARTITIONS_PER_THREAD: usize = 4;
 
-/// A session for tables streamed into a diff (`stream_diff`).
+/// A session for tables streamed into a diff (`backend::embedded`).
 pub fn streaming_session(threads: usize) -> SessionContext {
     session(threads * STREAMED_PARTITIONS_PER_THREAD)
 }

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use ballista::prelude::SessionContextExt;
 use datafusion::prelude::SessionContext;
+use dualrun::backend::sql::register_functions;
 use dualrun::diff::DiffOptions;
-use dualrun::sql_diff::register_functions;
 
 #[test]
 fn a_standalone_cluster_diffs_like_the_embedded_engine() {

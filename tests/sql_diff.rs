@@ -15,8 +15,8 @@ use common::write_parquet;
 use datafusion::arrow::array::{Float64Array, Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::prelude::SessionContext;
+use dualrun::backend::sql::register_functions;
 use dualrun::diff::{DiffOptions, Tolerance};
-use dualrun::sql_diff::register_functions;
 
 /// The SQL diff on the embedded engine and the embedded diff of two
 /// Parquet files.

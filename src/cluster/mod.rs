@@ -1,8 +1,7 @@
-//! Running on an Apache DataFusion Ballista cluster (cargo feature
-//! `cluster`): the backend that sends a diff to a scheduler (`remote`), and
-//! the scheduler and executor processes `dualrun cluster` starts (`serve`).
-//! Both sides of the wire register the functions the SQL diff uses
-//! (`sql_diff::register_functions`, Ballista's `spark-compat`).
+//! The processes of an Apache DataFusion Ballista cluster that `dualrun
+//! cluster scheduler|executor` starts (cargo feature `cluster`). Both ends
+//! of the wire register the functions the SQL diff uses
+//! (`backend::sql::register_functions`, Ballista's `spark-compat`); the
+//! client side of a cluster is `backend::cluster`.
 
-pub mod remote;
 pub mod serve;

@@ -165,8 +165,8 @@ pub async fn sql_and_embedded(
     candidate: &Path,
     options: &dualrun::DiffOptions,
 ) -> (Findings, Findings) {
+    use dualrun::backend::sql::{SqlSide, sql_diff};
     use dualrun::input::{TableSource, read_table};
-    use dualrun::sql_diff::{SqlSide, sql_diff};
     let local = datafusion::prelude::SessionContext::new();
     let (prod_source, candidate_source) = (
         TableSource::of_path(prod.display()),

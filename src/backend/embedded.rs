@@ -1,4 +1,5 @@
-//! Diffs two tables while DataFusion reads them: every scan partition feeds
+//! The embedded backend: diffs two tables in this process while DataFusion
+//! reads them: every scan partition feeds
 //! its own side builder on the rayon pool, so each decoded batch is hashed,
 //! counted into statistics and spilled as it arrives, and no side is ever
 //! held in memory whole. The diff itself stays synchronous: a partition's
@@ -11,10 +12,26 @@
 use rayon::prelude::*;
 use tokio::runtime::Runtime;
 
-use crate::backend::Diffed;
+use super::{Backend, Diffed};
 use crate::diff::{DiffOptions, DiffPlan, Side, SideSpec, prepare_side};
 use crate::error::Result;
 use crate::input::{OpenTable, PartitionStream, Table};
+use crate::threads::Workers;
+
+/// This process, on the command's workers.
+pub struct Embedded;
+
+impl Backend for Embedded {
+    fn diff(
+        &self,
+        workers: &Workers,
+        prod: OpenTable,
+        candidate: OpenTable,
+        options: &DiffOptions,
+    ) -> Result<Diffed> {
+        workers.install(|| diff_streamed(&workers.runtime, prod, candidate, options))
+    }
+}
 
 /// Diffs `prod` against `candidate`, reading both on `runtime`; returns the
 /// tables (without their rows) for the report, and the diff.

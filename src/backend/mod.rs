@@ -1,14 +1,20 @@
 //! Where a diff runs. `Embedded` streams both tables through this process
-//! (`stream_diff`); a cluster backend (cargo feature `cluster`, see
-//! `cluster::remote`) sends the SQL form of the diff (`sql_diff`) to a
-//! Ballista scheduler and compares only the rows that come back. Both end
-//! in the same value-by-value comparison, so their reports agree.
+//! (`embedded`); the cluster backend (cargo feature `cluster`, `cluster`)
+//! sends the SQL form of the diff (`sql`) to a Ballista scheduler and
+//! compares only the rows that come back. Both end in the same
+//! value-by-value comparison, so their reports agree.
 
 use crate::diff::{DiffOptions, TableDiff};
 use crate::error::{Error, Result};
 use crate::input::{OpenTable, Table};
-use crate::stream_diff::diff_streamed;
 use crate::threads::Workers;
+
+#[cfg(feature = "cluster")]
+pub mod cluster;
+pub mod embedded;
+pub mod sql;
+
+pub use embedded::Embedded;
 
 /// What a backend's diff gives back: both tables, described without their
 /// rows (source, files, schema, row count) for the report, and the diff.
@@ -30,21 +36,6 @@ pub trait Backend {
         candidate: OpenTable,
         options: &DiffOptions,
     ) -> Result<Diffed>;
-}
-
-/// This process, on the command's workers.
-pub struct Embedded;
-
-impl Backend for Embedded {
-    fn diff(
-        &self,
-        workers: &Workers,
-        prod: OpenTable,
-        candidate: OpenTable,
-        options: &DiffOptions,
-    ) -> Result<Diffed> {
-        workers.install(|| diff_streamed(&workers.runtime, prod, candidate, options))
-    }
 }
 
 /// The address of a Ballista scheduler, `df://HOST:PORT`.
@@ -93,7 +84,7 @@ pub fn choose(cluster: Option<&ClusterUrl>) -> Result<Box<dyn Backend>> {
 
 #[cfg(feature = "cluster")]
 fn remote(url: &ClusterUrl) -> Result<Box<dyn Backend>> {
-    Ok(Box::new(crate::cluster::remote::Remote {
+    Ok(Box::new(crate::backend::cluster::Remote {
         url: url.clone(),
     }))
 }

@@ -9,11 +9,11 @@
 
 use std::sync::Arc;
 
+use crate::backend::sql::{CLUSTER_FUNCTIONS, SqlSide, register_functions, sql_diff};
 use crate::backend::{Backend, ClusterUrl, Diffed};
 use crate::diff::{DiffOptions, TableDiff};
 use crate::error::{Error, Result, first_line};
 use crate::input::{FileFormat, OpenTable, Table};
-use crate::sql_diff::{CLUSTER_FUNCTIONS, SqlSide, register_functions, sql_diff};
 use crate::threads::Workers;
 use ballista::prelude::SessionContextExt;
 use datafusion::arrow::datatypes::SchemaRef;
@@ -100,7 +100,7 @@ impl Remote {
             for function in CLUSTER_FUNCTIONS {
                 let probe = format!(
                     "SELECT {function}({}) FROM {} LIMIT 1",
-                    crate::sql_diff::ident(column.name()),
+                    crate::backend::sql::ident(column.name()),
                     side.table
                 );
                 if let Err(missing) = probe_query(ctx, &probe).await {
