@@ -43,7 +43,7 @@ pub fn run_project(args: &RunArgs) -> Result<u8> {
     }
     let progress = Progress::on_stderr(plan.output.quiet);
     let started = Instant::now();
-    let ran = run_sides(&plan, &run_dir, &progress)?;
+    let ran = run_sides(&plan, &workers, &run_dir, &progress)?;
     let read_done = Instant::now();
     let compared = if ran.sides.iter().any(SideRun::failed) {
         Compared::default()
@@ -71,9 +71,14 @@ struct SidesRan {
     changed_inputs: Vec<String>,
 }
 
-fn run_sides(plan: &RunPlan, run_dir: &RunDir, progress: &Progress) -> Result<SidesRan> {
+fn run_sides(
+    plan: &RunPlan,
+    workers: &Workers,
+    run_dir: &RunDir,
+    progress: &Progress,
+) -> Result<SidesRan> {
     let fingerprints = input_fingerprints(&plan.project)?;
-    let sides = runner::run_sides(&plan.project, run_dir.root(), progress, plan.output.threads);
+    let sides = runner::run_sides(&plan.project, run_dir.root(), progress, workers);
     // An input that changed while the sides ran may have been read
     // differently by each: the comparison would prove nothing.
     let changed_inputs = input_fingerprints(&plan.project)?

@@ -17,6 +17,7 @@ use super::models::{Model, Models};
 use super::timeline::Timeline;
 use crate::error::first_line;
 use crate::input::{TableSource, read_table};
+use crate::threads::Workers;
 
 /// The engine's name and version, for the manifest.
 pub const VERSION: &str = datafusion::DATAFUSION_VERSION;
@@ -28,12 +29,10 @@ pub fn build(
     inputs: &BTreeMap<String, PathBuf>,
     out_dir: &Path,
     timeline: &Timeline,
-    threads: usize,
+    workers: &Workers,
 ) -> Result<(), String> {
-    let runtime = crate::threads::tokio_runtime(threads)
-        .map_err(|e| format!("cannot start the SQL runtime: {e}"))?;
-    runtime.block_on(async {
-        let ctx = crate::threads::session(threads);
+    workers.block_on(async {
+        let ctx = workers.session();
         for (name, path) in inputs {
             let (schema, batches) = read_input(&ctx, name, path).await?;
             register(&ctx, &name.to_lowercase(), schema, batches)?;

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 pub use self::datafusion::write_parquet;
 use crate::progress::{Line, Progress};
 use crate::project::{Project, SidePlan, SqlEngine};
+use crate::threads::Workers;
 pub use files::find_output;
 pub use timeline::{ModelRun, now_utc};
 use timeline::{Timeline, seconds};
@@ -94,18 +95,18 @@ impl SideRun {
 
 /// Runs both sides at once; `run_dir` receives each side's outputs
 /// (`prod/`, `candidate/`) and the logs of command sides.
-/// SQL sides get `threads` threads each.
+/// SQL sides share the command's `workers`.
 pub fn run_sides(
     project: &Project,
     run_dir: &Path,
     progress: &Progress,
-    threads: usize,
+    workers: &Workers,
 ) -> [SideRun; 2] {
     // Lines drawn in side order, whichever side starts first.
     let prod_line = side_line(progress, "prod", &project.prod);
     let candidate_line = side_line(progress, "candidate", &project.candidate);
     std::thread::scope(|scope| {
-        let prod = scope.spawn(|| run_side(project, 0, &project.prod, run_dir, prod_line, threads));
+        let prod = scope.spawn(|| run_side(project, 0, &project.prod, run_dir, prod_line, workers));
         let candidate = scope.spawn(|| {
             run_side(
                 project,
@@ -113,7 +114,7 @@ pub fn run_sides(
                 &project.candidate,
                 run_dir,
                 candidate_line,
-                threads,
+                workers,
             )
         });
         [prod, candidate].map(|h| h.join().expect("a side's thread does not panic"))
@@ -137,7 +138,7 @@ fn run_side(
     plan: &SidePlan,
     run_dir: &Path,
     line: Line,
-    threads: usize,
+    workers: &Workers,
 ) -> SideRun {
     let side = ["prod", "candidate"][index];
     let clock = Instant::now();
@@ -182,7 +183,7 @@ fn run_side(
         SidePlan::Files { outputs_dir } => Ok(outputs_dir.clone()),
         SidePlan::Sql { engine, models } => {
             run.engine_version = Some(engine_version(*engine).to_string());
-            build_models(project, *engine, models, &out, run_dir, line, threads).map(|built| {
+            build_models(project, *engine, models, &out, run_dir, line, workers).map(|built| {
                 run.models = built;
                 out
             })
@@ -256,7 +257,7 @@ fn build_models(
     out: &Path,
     run_dir: &Path,
     line: Line,
-    threads: usize,
+    workers: &Workers,
 ) -> Result<BTreeMap<String, ModelRun>, String> {
     let names: Vec<String> = project.inputs.keys().cloned().collect();
     let models = models::load(folders, &names)?;
@@ -264,7 +265,7 @@ fn build_models(
     let timeline = Timeline::new(line.clone(), models.models.len());
     let result = match engine {
         SqlEngine::DataFusion => {
-            self::datafusion::build(&models, &project.inputs, out, &timeline, threads)
+            self::datafusion::build(&models, &project.inputs, out, &timeline, workers)
         }
         #[cfg(feature = "polars")]
         SqlEngine::Polars => {
