@@ -238,10 +238,6 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR")]
     pub run_dir: Option<PathBuf>,
 
-    /// Skip column statistics and drift
-    #[arg(long)]
-    pub no_stats: bool,
-
     /// Copy the inputs into the run directory first, and give the sides the copies
     #[arg(long)]
     pub snapshot_inputs: bool,
@@ -250,9 +246,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "TARGET")]
     pub publish_to: Option<PathBuf>,
 
-    /// Diff the outputs on this Ballista cluster (overrides `[cluster] url` of dualrun.toml)
-    #[arg(long, value_name = "df://HOST:PORT")]
-    pub cluster: Option<String>,
+    #[command(flatten)]
+    pub compute: ComputeArgs,
 
     #[command(flatten)]
     pub judge: JudgeArgs,
@@ -377,23 +372,30 @@ pub struct DiffArgs {
     #[arg(long, value_delimiter = ',', value_name = "COLS")]
     pub ignore: Vec<String>,
 
-    /// Skip column statistics and drift
-    #[arg(long)]
-    pub no_stats: bool,
-
     /// Write every differing row (not only samples) to this Parquet or CSV file
     #[arg(long, value_name = "FILE")]
     pub diff_rows: Option<PathBuf>,
 
-    /// Run the diff on this Ballista cluster (Parquet tables at paths every executor sees)
-    #[arg(long, value_name = "df://HOST:PORT")]
-    pub cluster: Option<String>,
+    #[command(flatten)]
+    pub compute: ComputeArgs,
 
     #[command(flatten)]
     pub judge: JudgeArgs,
 
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// What a diff computes and where: `diff` and `run` share these.
+#[derive(Debug, Args)]
+pub struct ComputeArgs {
+    /// Skip column statistics and drift
+    #[arg(long)]
+    pub no_stats: bool,
+
+    /// Run the diff on this Ballista cluster: Parquet tables at paths every executor sees (for `run`, overrides `[cluster] url` of dualrun.toml)
+    #[arg(long, value_name = "df://HOST:PORT")]
+    pub cluster: Option<String>,
 }
 
 /// Options every reporting command shares.

@@ -83,7 +83,7 @@ pub fn run_plan(args: &RunArgs) -> Result<RunPlan> {
     // after both sides ran.
     let declared: Vec<&str> = project.outputs.keys().map(String::as_str).collect();
     rules::check_table_names(&judge.rules, &declared)?;
-    let cluster = match &args.cluster {
+    let cluster = match &args.compute.cluster {
         Some(url) => Some(ClusterUrl::parse(url, "`--cluster`")?),
         None => project.cluster.clone(),
     };
@@ -105,7 +105,7 @@ pub fn run_plan(args: &RunArgs) -> Result<RunPlan> {
         cluster,
         run_dir,
         snapshot_inputs: args.snapshot_inputs,
-        stats: !args.no_stats,
+        stats: !args.compute.no_stats,
         publish_to: args.publish_to.clone(),
     })
 }
@@ -255,7 +255,7 @@ pub fn diff_plan(args: &DiffArgs) -> Result<DiffPlan> {
         } else {
             args.output.sample
         },
-        stats: !args.no_stats,
+        stats: !args.compute.no_stats,
         changed_ignoring: Vec::new(),
         diff_rows: args.diff_rows.clone(),
     };
@@ -270,6 +270,7 @@ pub fn diff_plan(args: &DiffArgs) -> Result<DiffPlan> {
         judge: judge_plan(&args.judge)?,
         output: output_plan(&args.output)?,
         cluster: args
+            .compute
             .cluster
             .as_deref()
             .map(|url| ClusterUrl::parse(url, "`--cluster`"))

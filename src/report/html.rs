@@ -8,9 +8,10 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::escape::{CELL_LIMIT, html as esc, shorten};
+use super::samples::{SampleWriter, walk_samples};
 use super::{Report, TableReport};
 use crate::diff::drift::Histogram;
 use crate::diff::{ColumnDiff, ColumnStats};
@@ -504,51 +505,60 @@ fn top_values_svg(c: &ColumnDiff) -> Option<String> {
 }
 
 fn samples(h: &mut String, t: &TableReport) {
-    let s = &t.diff.samples;
-    if !s.changed.is_empty() {
+    walk_samples(t, &mut HtmlSamples(h));
+}
+
+/// The sample tables as HTML.
+struct HtmlSamples<'a>(&'a mut String);
+
+impl SampleWriter for HtmlSamples<'_> {
+    fn changed_start(&mut self, shown: usize, total: u64) {
         let _ = writeln!(
-            h,
-            "<h3>Changed rows <span class=\"muted\">(first {} of {}, in key order)</span></h3><table><tr><th>key</th><th>column</th><th>prod</th><th>candidate</th></tr>",
-            s.changed.len(),
-            count(t.diff.rows.changed)
-        );
-        for row in &s.changed {
-            let key: Vec<String> = row.key.values().map(value).collect();
-            for (column, pair) in &row.columns {
-                let _ = writeln!(
-                    h,
-                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                    key.join(", "),
-                    esc(column),
-                    value(&pair["prod"]),
-                    value(&pair["candidate"])
-                );
-            }
-        }
-        h.push_str("</table>\n");
-    }
-    for (title, rows, total) in [
-        ("Removed rows", &s.removed, t.diff.rows.removed),
-        ("Added rows", &s.added, t.diff.rows.added),
-    ] {
-        if rows.is_empty() {
-            continue;
-        }
-        let _ = writeln!(
-            h,
-            "<h3>{title} <span class=\"muted\">(first {} of {})</span></h3><table>",
-            rows.len(),
+            self.0,
+            "<h3>Changed rows <span class=\"muted\">(first {shown} of {}, in key order)</span></h3><table><tr><th>key</th><th>column</th><th>prod</th><th>candidate</th></tr>",
             count(total)
         );
-        for row in rows {
-            let cells: Vec<String> = row
-                .key
-                .iter()
-                .chain(&row.values)
-                .map(|(name, v)| format!("{}={}", esc(name), value(v)))
-                .collect();
-            let _ = writeln!(h, "<tr><td>{}</td></tr>", cells.join(" "));
-        }
-        h.push_str("</table>\n");
+    }
+
+    fn changed_cell(
+        &mut self,
+        key: &Map<String, Value>,
+        column: &str,
+        prod: &Value,
+        candidate: &Value,
+    ) {
+        let key: Vec<String> = key.values().map(value).collect();
+        let _ = writeln!(
+            self.0,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            key.join(", "),
+            esc(column),
+            value(prod),
+            value(candidate)
+        );
+    }
+
+    fn changed_end(&mut self) {
+        self.0.push_str("</table>\n");
+    }
+
+    fn one_sided_start(&mut self, title: &str, shown: usize, total: u64) {
+        let _ = writeln!(
+            self.0,
+            "<h3>{title} <span class=\"muted\">(first {shown} of {})</span></h3><table>",
+            count(total)
+        );
+    }
+
+    fn one_sided_row(&mut self, cells: &[(&String, &Value)]) {
+        let cells: Vec<String> = cells
+            .iter()
+            .map(|(name, v)| format!("{}={}", esc(name), value(v)))
+            .collect();
+        let _ = writeln!(self.0, "<tr><td>{}</td></tr>", cells.join(" "));
+    }
+
+    fn one_sided_end(&mut self) {
+        self.0.push_str("</table>\n");
     }
 }

@@ -11,7 +11,10 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
+use serde_json::{Map, Value};
+
 use super::escape::{MESSAGE_LIMIT, markdown as esc, markdown_within};
+use super::samples::{SampleWriter, walk_samples};
 use super::{Report, TableReport};
 use crate::format::{count, number, percent, signed_percent};
 use crate::rules::{RuleOutcome, Status, StatusCounts, Verdict};
@@ -411,50 +414,59 @@ fn key_text(key: &serde_json::Map<String, serde_json::Value>) -> String {
 }
 
 fn samples(md: &mut String, t: &TableReport) {
-    let s = &t.diff.samples;
-    if !s.changed.is_empty() {
+    walk_samples(t, &mut MarkdownSamples(md));
+}
+
+/// The sample tables as markdown.
+struct MarkdownSamples<'a>(&'a mut String);
+
+impl SampleWriter for MarkdownSamples<'_> {
+    fn changed_start(&mut self, shown: usize, total: u64) {
         let _ = writeln!(
-            md,
-            "**Changed rows** (first {} of {}, in key order)\n\n| key | column | prod | candidate |\n|---|---|---|---|",
-            s.changed.len(),
-            count(t.diff.rows.changed)
-        );
-        for row in &s.changed {
-            for (column, pair) in &row.columns {
-                let _ = writeln!(
-                    md,
-                    "| {} | {} | {} | {} |",
-                    key_text(&row.key),
-                    esc(column),
-                    value_text(&pair["prod"]),
-                    value_text(&pair["candidate"])
-                );
-            }
-        }
-        md.push('\n');
-    }
-    for (title, rows, total) in [
-        ("Removed rows", &s.removed, t.diff.rows.removed),
-        ("Added rows", &s.added, t.diff.rows.added),
-    ] {
-        if rows.is_empty() {
-            continue;
-        }
-        let _ = writeln!(
-            md,
-            "**{title}** (first {} of {})\n\n| row |\n|---|",
-            rows.len(),
+            self.0,
+            "**Changed rows** (first {shown} of {}, in key order)\n\n| key | column | prod | candidate |\n|---|---|---|---|",
             count(total)
         );
-        for row in rows {
-            let values: Vec<String> = row
-                .key
-                .iter()
-                .chain(&row.values)
-                .map(|(name, value)| format!("{}={}", esc(name), value_text(value)))
-                .collect();
-            let _ = writeln!(md, "| {} |", values.join(" "));
-        }
-        md.push('\n');
+    }
+
+    fn changed_cell(
+        &mut self,
+        key: &Map<String, Value>,
+        column: &str,
+        prod: &Value,
+        candidate: &Value,
+    ) {
+        let _ = writeln!(
+            self.0,
+            "| {} | {} | {} | {} |",
+            key_text(key),
+            esc(column),
+            value_text(prod),
+            value_text(candidate)
+        );
+    }
+
+    fn changed_end(&mut self) {
+        self.0.push('\n');
+    }
+
+    fn one_sided_start(&mut self, title: &str, shown: usize, total: u64) {
+        let _ = writeln!(
+            self.0,
+            "**{title}** (first {shown} of {})\n\n| row |\n|---|",
+            count(total)
+        );
+    }
+
+    fn one_sided_row(&mut self, cells: &[(&String, &Value)]) {
+        let values: Vec<String> = cells
+            .iter()
+            .map(|(name, value)| format!("{}={}", esc(name), value_text(value)))
+            .collect();
+        let _ = writeln!(self.0, "| {} |", values.join(" "));
+    }
+
+    fn one_sided_end(&mut self) {
+        self.0.push('\n');
     }
 }

@@ -9,6 +9,7 @@ pub mod markdown;
 pub mod model;
 mod profile_table;
 pub mod publish;
+mod samples;
 pub mod table;
 
 use std::collections::BTreeMap;
