@@ -66,9 +66,14 @@ pub enum Error {
         hint: Option<String>,
     },
 
-    /// Arrow or DataFusion failed while computing the diff.
-    #[error("{context}: {reason}")]
-    Compute { context: String, reason: String },
+    /// Arrow or DataFusion failed while computing the diff; `source` is
+    /// their error, whole, for the `caused by:` lines.
+    #[error("{context}: {}", first_line(&source.to_string()))]
+    Compute {
+        context: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl Error {
@@ -118,11 +123,27 @@ impl Error {
         }
     }
 
-    pub fn compute(context: impl Into<String>, reason: impl std::fmt::Display) -> Self {
+    pub fn compute(
+        context: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
         Error::Compute {
             context: context.into(),
-            reason: first_line(&reason.to_string()),
+            source: source.into(),
         }
+    }
+
+    /// The errors under this one, outermost first, each as its text: what
+    /// `main` prints as `caused by:` lines when they say more than the
+    /// message.
+    pub fn causes(&self) -> Vec<String> {
+        let mut causes = Vec::new();
+        let mut next = std::error::Error::source(self);
+        while let Some(error) = next {
+            causes.push(first_line(&error.to_string()));
+            next = error.source();
+        }
+        causes
     }
 
     /// Attaches a hint; a variant without a hint slot keeps none.
@@ -160,3 +181,19 @@ pub fn first_line(text: &str) -> String {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_compute_error_keeps_its_whole_chain() {
+        let inner = "x".parse::<i32>().unwrap_err();
+        let error = Error::compute("cannot cast `amount`", std::io::Error::other(inner.clone()));
+        assert_eq!(error.to_string(), format!("cannot cast `amount`: {inner}"));
+        // The io::Error (which shows its inner error's text).
+        assert_eq!(error.causes(), [inner.to_string()]);
+        let source = std::error::Error::source(&error).unwrap();
+        assert!(source.downcast_ref::<std::io::Error>().is_some());
+    }
+}

@@ -28,7 +28,16 @@ fn main() -> ExitCode {
     match dualrun::app::run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
-            eprintln!("error: {error}");
+            let message = error.to_string();
+            eprintln!("error: {message}");
+            // Causes the message does not already say.
+            let mut said = message;
+            for cause in error.causes() {
+                if !said.contains(&cause) {
+                    eprintln!("caused by: {cause}");
+                    said.push_str(&cause);
+                }
+            }
             if let Some(hint) = error.hint() {
                 eprintln!("hint: {hint}");
             }

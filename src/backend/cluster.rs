@@ -59,7 +59,13 @@ impl Remote {
     ) -> Result<TableDiff> {
         let ctx = SessionContext::remote(&self.url.to_string())
             .await
-            .map_err(|e| cannot_connect(&self.url, &first_line(&e.find_root().to_string())))?;
+            .map_err(|e| {
+                if connection_failed(&e) {
+                    cannot_connect(&self.url, &e)
+                } else {
+                    Error::cluster(self.url.to_string(), first_line(&e.find_root().to_string()))
+                }
+            })?;
         // The context a remote session returns lacks functions registered
         // on the state it was built from: register them on it.
         register_functions(&ctx);
@@ -89,12 +95,8 @@ impl Remote {
     /// engine's own message.
     async fn explain(&self, ctx: &SessionContext, side: &SqlSide<'_>, error: Error) -> Error {
         let url = self.url.to_string();
-        let reason = match &error {
-            Error::Compute { reason, .. } => reason.clone(),
-            other => other.to_string(),
-        };
-        if is_connection_failure(&reason) {
-            return cannot_connect(&self.url, &reason);
+        if connection_failed(&error) {
+            return cannot_connect(&self.url, &error);
         }
         if let Some(column) = side.schema.fields().first() {
             for function in CLUSTER_FUNCTIONS {
@@ -116,30 +118,77 @@ impl Remote {
                 }
             }
         }
+        let reason = match &error {
+            Error::Compute { source, .. } => first_line(&source.to_string()),
+            other => other.to_string(),
+        };
         Error::cluster(url, format!("the diff failed ({reason})"))
     }
 }
 
-/// No scheduler answers at `url`; `reason` is the transport's error, cut to
-/// its cause where it is a refused connection.
-fn cannot_connect(url: &ClusterUrl, reason: &str) -> Error {
-    let reason = if reason.contains("Connection refused") {
-        "connection refused"
-    } else {
-        reason
+/// No scheduler answers at `url`; `error` holds the transport's failure,
+/// named by its kind.
+fn cannot_connect(url: &ClusterUrl, error: &(dyn std::error::Error + 'static)) -> Error {
+    let text = error.to_string();
+    let reason = match io_failure(error) {
+        Some(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => "connection refused".into(),
+        Some(e) => first_line(&e.to_string()),
+        None if text.contains("Connection refused") => "connection refused".into(),
+        None => first_line(&text),
     };
     Error::cluster(url.to_string(), format!("cannot connect ({reason})"))
         .with_hint("start a scheduler there (`dualrun cluster scheduler`), or check the address")
 }
 
-fn is_connection_failure(reason: &str) -> bool {
-    [
-        "transport error",
-        "Connection refused",
-        "error trying to connect",
-    ]
-    .iter()
-    .any(|sign| reason.contains(sign))
+/// The I/O error deepest in `error`'s chain, if any.
+fn io_failure<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a std::io::Error> {
+    let mut found = None;
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            found = Some(io);
+        }
+        next = e.source();
+    }
+    found
+}
+
+/// Whether `error` is a connection that failed (refused, reset,
+/// unreachable): from the transport's own `io::Error` where the chain keeps
+/// it; Ballista's client turns the transport error into text
+/// (`DataFusionError::Execution("tonic::transport::Error(...)")`) on the way
+/// back from a query, so there the text is all that is left to read.
+fn connection_failed(error: &(dyn std::error::Error + 'static)) -> bool {
+    use std::io::ErrorKind::*;
+    if let Some(io) = io_failure(error) {
+        return matches!(
+            io.kind(),
+            ConnectionRefused
+                | ConnectionReset
+                | ConnectionAborted
+                | NotConnected
+                | HostUnreachable
+                | NetworkUnreachable
+                | AddrNotAvailable
+                | TimedOut
+        );
+    }
+    let mut next = Some(error);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if [
+            "tonic::transport::Error",
+            "Connection refused",
+            "error trying to connect",
+        ]
+        .iter()
+        .any(|sign| text.contains(sign))
+        {
+            return true;
+        }
+        next = e.source();
+    }
+    false
 }
 
 async fn probe_query(ctx: &SessionContext, sql: &str) -> std::result::Result<(), String> {

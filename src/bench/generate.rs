@@ -382,7 +382,7 @@ fn check_spec(spec: &PairSpec) -> Result<()> {
 
 /// Writes one side; batches are built in parallel, written in order.
 fn write_error(path: &Path, e: &dyn std::fmt::Display) -> Error {
-    Error::compute(format!("cannot write `{}`", path.display()), e)
+    Error::compute(format!("cannot write `{}`", path.display()), e.to_string())
 }
 
 fn write(

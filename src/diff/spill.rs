@@ -60,7 +60,7 @@ pub fn spill_dir() -> Result<SpillDir> {
     }))
 }
 
-fn spill_error(path: &Path, error: impl std::fmt::Display) -> Error {
+fn spill_error(path: &Path, error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Error {
     Error::compute(
         format!("cannot use the spill file {}", path.display()),
         error,
