@@ -15,6 +15,7 @@ pub mod app;
 pub mod backend;
 pub mod bench;
 pub mod cli;
+pub mod clock;
 #[cfg(feature = "cluster")]
 pub mod cluster;
 pub mod diff;

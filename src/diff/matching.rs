@@ -14,7 +14,7 @@ use datafusion::arrow::row::{OwnedRow, RowConverter, SortField};
 use rayon::prelude::*;
 
 use super::compare::{ColumnRule, Outcome, cells_equal, compare};
-pub use super::prepare::Pos;
+pub use super::position::Pos;
 use super::prepare::{PreparedBatch, PreparedSide};
 
 #[derive(Debug, Clone, Copy)]

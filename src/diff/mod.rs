@@ -11,6 +11,7 @@ pub mod compare;
 pub mod drift;
 pub mod hash;
 mod matching;
+pub mod position;
 pub mod prepare;
 mod result;
 pub mod rows_out;

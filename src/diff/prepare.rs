@@ -33,12 +33,7 @@ impl Side {
     }
 }
 
-/// Where a row lives: batch and row index within its side.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Pos {
-    pub batch: u32,
-    pub row: u32,
-}
+pub use super::position::Pos;
 
 /// Which columns get statistics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -39,7 +39,7 @@ pub struct LogEntry {
 impl LogEntry {
     pub fn new(event: &str, version: &str, previous: Option<String>) -> Self {
         LogEntry {
-            at: crate::runner::now_utc(),
+            at: crate::clock::now_utc(),
             event: event.to_string(),
             version: version.to_string(),
             previous,

@@ -114,7 +114,7 @@ pub fn publish(request: &PublishRequest) -> Result<Published> {
     fs::create_dir_all(&staging).map_err(|e| target.io_error(&staging, e))?;
     let mut record = VersionRecord {
         version: version.clone(),
-        published_at: crate::runner::now_utc(),
+        published_at: crate::clock::now_utc(),
         verdict: run.verdict,
         forced_reason: run.forced_reason.clone(),
         inputs: run.inputs.clone(),

@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 
 use super::kinds::evaluate;
 use super::model::{Rule, RuleKind, RuleSet, SchemaChange};
-use super::outcome::{RuleOutcome, Status, Verdict};
+
+use super::outcome::{Finding, RuleOutcome, Status, Verdict};
 use crate::report::{TableReport, TableStatus};
 
 /// The outcomes of every rule, and the verdict.
@@ -17,28 +18,6 @@ use crate::report::{TableReport, TableStatus};
 pub struct Judgement {
     pub verdict: Verdict,
     pub outcomes: Vec<RuleOutcome>,
-}
-
-/// A finding of one rule on one table, before it is labelled.
-#[derive(Debug, Clone)]
-pub struct Finding {
-    pub column: Option<String>,
-    pub status: Status,
-    pub observed: Value,
-    pub bound: Value,
-    pub message: String,
-}
-
-impl Finding {
-    pub fn error(column: Option<&str>, message: impl Into<String>) -> Self {
-        Finding {
-            column: column.map(str::to_string),
-            status: Status::Error,
-            observed: Value::Null,
-            bound: Value::Null,
-            message: message.into(),
-        }
-    }
 }
 
 pub fn judge(tables: &[TableReport], rules: &RuleSet, strict: bool) -> Judgement {

@@ -6,11 +6,11 @@
 
 use serde_json::{Value, json};
 
-use super::eval::Finding;
 use super::model::{
     Above, Below, KeyProblem, Method, Metric, Rule, RuleKind, RuleSet, SchemaChange,
 };
 use super::names::{TableColumns, changed_ignore_set};
+use super::outcome::Finding;
 use super::outcome::Status;
 use crate::diff::{ColumnDiff, ColumnStats, Tolerance};
 use crate::format::{count, number, percent, signed_percent};

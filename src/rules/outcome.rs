@@ -164,3 +164,25 @@ impl StatusCounts {
         .collect()
     }
 }
+
+/// A finding of one rule on one table, before it is labelled.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub column: Option<String>,
+    pub status: Status,
+    pub observed: Value,
+    pub bound: Value,
+    pub message: String,
+}
+
+impl Finding {
+    pub fn error(column: Option<&str>, message: impl Into<String>) -> Self {
+        Finding {
+            column: column.map(str::to_string),
+            status: Status::Error,
+            observed: Value::Null,
+            bound: Value::Null,
+            message: message.into(),
+        }
+    }
+}

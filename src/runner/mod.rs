@@ -20,11 +20,12 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 pub use self::datafusion::write_parquet;
+use crate::clock::now_utc;
 use crate::progress::{Line, Progress};
 use crate::project::{Project, SidePlan, SqlEngine};
 use crate::threads::Workers;
 pub use files::find_output;
-pub use timeline::{ModelRun, now_utc};
+pub use timeline::ModelRun;
 use timeline::{Timeline, seconds};
 
 /// Lines of a failed side's log the report shows.

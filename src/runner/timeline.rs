@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use crate::clock::now_utc;
 use crate::progress::Line;
 
 /// One model as a side built it.
@@ -70,13 +71,6 @@ impl Timeline {
             .into_inner()
             .expect("no panic while holding the timeline")
     }
-}
-
-/// The time now, UTC, to the millisecond: `2026-11-22T05:40:01.123Z`.
-pub fn now_utc() -> String {
-    chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
 }
 
 /// Seconds since `clock`, to the millisecond.

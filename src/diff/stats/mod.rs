@@ -31,7 +31,7 @@ use datafusion::arrow::datatypes::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::prepare::Pos;
+use super::position::Pos;
 use super::value::{cell_to_json, float_to_json};
 pub use distinct::Distinct;
 use exact_sum::{ExactSum, sample_variance, sum_and_squares};

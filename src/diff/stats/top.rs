@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 
 use super::distinct::{EXACT_LIMIT, PassThrough};
-use crate::diff::prepare::Pos;
+use crate::diff::position::Pos;
 
 /// How many of a batch's heaviest values the summary keeps.
 const BATCH_TOP: usize = 64;
