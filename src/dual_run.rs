@@ -24,7 +24,7 @@ use crate::progress::Progress;
 use crate::project::{DeclaredOutput, Project};
 use crate::report::{self, Report, TableReport, TableStatus};
 use crate::rules::{self, RunProblems, TableColumns, Verdict};
-use crate::run_dir::{RunDir, copy_verbatim};
+use crate::run_dir::{FileDigest, RunDir, copy_verbatim};
 use crate::runner::{self, SideRun};
 use crate::threads::Workers;
 
@@ -45,17 +45,18 @@ pub fn run_project(args: &RunArgs) -> Result<u8> {
     let started = Instant::now();
     let ran = run_sides(&plan, &workers, &run_dir, &progress)?;
     let read_done = Instant::now();
-    let compared = if ran.sides.iter().any(SideRun::failed) {
+    let mut compared = if ran.sides.iter().any(SideRun::failed) {
         Compared::default()
     } else {
         compare_outputs(&plan, &workers, &run_dir, &ran.sides, &progress)?
     };
     let models = compare_models(&workers, &run_dir, &ran.sides, &compared.tables)?;
+    let digests = std::mem::take(&mut compared.candidate_digests);
     let mut report = judge(&plan, ran, compared, models);
     if plan.output.timings {
         report.timings = Some(timings(started, read_done));
     }
-    report::write_run_files(&report, &run_dir)?;
+    report::write_run_files(&report, &run_dir, &digests)?;
     report::emit(&report, &plan.output)?;
     if let Some(target) = &plan.publish_to {
         publish_if_approved(&report, &run_dir, target)?;
@@ -99,6 +100,8 @@ fn run_sides(
 struct Compared {
     tables: Vec<TableReport>,
     unbuilt: Vec<String>,
+    /// The candidate's audit copies digested as they were made.
+    candidate_digests: BTreeMap<String, FileDigest>,
 }
 
 /// Diffs every declared output, one at a time, each streamed from its
@@ -122,7 +125,7 @@ fn compare_outputs(
             compared.unbuilt.push(name.clone());
             continue;
         }
-        let table = compare_output(
+        let (table, digest) = compare_output(
             plan,
             workers,
             backend.as_ref(),
@@ -132,6 +135,9 @@ fn compare_outputs(
             paths,
         )?;
         compared.tables.push(table);
+        if let Some(digest) = digest {
+            compared.candidate_digests.insert(name.clone(), digest);
+        }
         line.step();
     }
     line.finish("done");
@@ -145,7 +151,8 @@ fn compare_outputs(
 }
 
 /// One declared output: its audit copies kept, then diffed (on `backend`
-/// when both sides built it, here when only one did).
+/// when both sides built it, here when only one did); the digest of the
+/// candidate's copy when it was made by copying.
 fn compare_output(
     plan: &RunPlan,
     workers: &Workers,
@@ -154,20 +161,21 @@ fn compare_output(
     name: &str,
     declared: &DeclaredOutput,
     paths: [Option<&Path>; 2],
-) -> Result<TableReport> {
+) -> Result<(TableReport, Option<FileDigest>)> {
     let context = workers.streaming_session();
     let mut opened = Vec::new();
+    let mut candidate_digest = None;
     for (side, path) in SIDES.iter().zip(paths) {
-        opened.push(match path {
-            Some(path) => {
-                let copy = keep_audit_copy(workers, run_dir, side, name, path)?;
-                Some(
-                    workers
-                        .block_on(open_table(&context, &TableSource::of_path(copy.display())))?,
-                )
-            }
-            None => None,
-        });
+        let Some(path) = path else {
+            opened.push(None);
+            continue;
+        };
+        let (copy, digest) = keep_audit_copy(workers, run_dir, side, name, path)?;
+        if *side == "candidate" {
+            candidate_digest = digest;
+        }
+        let copy = TableSource::of_path(copy.display());
+        opened.push(Some(workers.block_on(open_table(&context, &copy))?));
     }
     let mut opened = opened.into_iter();
     let (prod, candidate) = (opened.next().flatten(), opened.next().flatten());
@@ -214,11 +222,12 @@ fn compare_output(
         as_written(prod, paths[0])?,
         as_written(candidate, paths[1])?,
     );
-    Ok(match status {
+    let table = match status {
         TableStatus::Removed => TableReport::one_sided(name, status, &prod, diff),
         TableStatus::Added => TableReport::one_sided(name, status, &candidate, diff),
         _ => TableReport::of(name, &prod, &candidate, diff),
-    })
+    };
+    Ok((table, candidate_digest))
 }
 
 /// `table` (read from an audit copy) described as the side wrote it: its
@@ -237,17 +246,18 @@ fn as_written(mut table: Table, path: Option<&Path>) -> Result<Table> {
 /// The run directory keeps every output as `SIDE/NAME.parquet`, whatever
 /// the side wrote or pointed at: the audit copy that outlives the sources.
 /// A Parquet file is copied byte for byte; anything else is converted
-/// once, streaming. SQL sides write their copies themselves.
+/// once, streaming. SQL sides write their copies themselves. The copy's
+/// path, and its digest when copying made one.
 fn keep_audit_copy(
     workers: &Workers,
     run_dir: &RunDir,
     side: &str,
     name: &str,
     path: &Path,
-) -> Result<std::path::PathBuf> {
+) -> Result<(std::path::PathBuf, Option<FileDigest>)> {
     let copy = run_dir.output(side, name);
     if path == copy {
-        return Ok(copy);
+        return Ok((copy, None));
     }
     std::fs::create_dir_all(run_dir.side_dir(side)).map_err(|source| crate::Error::Output {
         path: run_dir.side_dir(side),
@@ -256,13 +266,13 @@ fn keep_audit_copy(
     let source = TableSource::of_path(path.display());
     let (files, format) = locate_files(&source)?;
     if format == crate::input::FileFormat::Parquet && files.len() == 1 && files[0] == path {
-        copy_verbatim(path, &copy)?;
-    } else {
-        let context = workers.session();
-        let table = workers.block_on(open_table(&context, &source))?;
-        workers.block_on(table.write_parquet(&copy))?;
+        let digest = copy_verbatim(path, &copy)?;
+        return Ok((copy, Some(digest)));
     }
-    Ok(copy)
+    let context = workers.session();
+    let table = workers.block_on(open_table(&context, &source))?;
+    workers.block_on(table.write_parquet(&copy))?;
+    Ok((copy, None))
 }
 
 /// Diffs every model both SQL sides built (declared outputs reuse their

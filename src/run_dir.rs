@@ -11,7 +11,6 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -125,11 +124,12 @@ pub struct Manifest {
     pub candidate_outputs: BTreeMap<String, FileDigest>,
 }
 
-/// Copies `from` to `to` byte for byte, digesting what it writes, through a
-/// hidden file renamed into place. A copy rather than a hard link: a
-/// pipeline that later rewrites its file in place must not change the
-/// audit copy. The source must keep its size and modification time
-/// throughout, or the copy is refused.
+/// Copies `from` to `to` byte for byte (in the kernel where it can), through
+/// a hidden file renamed into place, and checks the copy's digest against
+/// the source's. A copy rather than a hard link: a pipeline that later
+/// rewrites its file in place must not change the audit copy. The source
+/// must keep its size and modification time throughout, or the copy is
+/// refused.
 pub fn copy_verbatim(from: &Path, to: &Path) -> Result<FileDigest> {
     let failed = |path: &Path, source: std::io::Error| Error::Output {
         path: path.to_path_buf(),
@@ -147,26 +147,11 @@ pub fn copy_verbatim(from: &Path, to: &Path) -> Result<FileDigest> {
             .map(|n| n.to_string_lossy())
             .unwrap_or_default()
     ));
-    let mut reader = fs::File::open(from).map_err(|e| failed(from, e))?;
-    let mut writer =
-        std::io::BufWriter::new(fs::File::create(&hidden).map_err(|e| failed(&hidden, e))?);
-    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
-    let mut buffer = vec![0u8; 1 << 20];
-    let mut bytes = 0u64;
-    loop {
-        let n = reader.read(&mut buffer).map_err(|e| failed(from, e))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buffer[..n]);
-        writer
-            .write_all(&buffer[..n])
-            .map_err(|e| failed(&hidden, e))?;
-        bytes += n as u64;
-    }
-    writer.flush().map_err(|e| failed(&hidden, e))?;
-    drop(writer);
-    if stamp(from)? != before {
+    fs::copy(from, &hidden).map_err(|e| failed(&hidden, e))?;
+    let (copied, source) = rayon::join(|| FileDigest::of(&hidden), || FileDigest::of(from));
+    let copied = copied.map_err(|e| failed(&hidden, e))?;
+    let source = source.map_err(|e| failed(from, e))?;
+    if copied != source || stamp(from)? != before {
         let _ = fs::remove_file(&hidden);
         return Err(failed(
             from,
@@ -174,10 +159,7 @@ pub fn copy_verbatim(from: &Path, to: &Path) -> Result<FileDigest> {
         ));
     }
     fs::rename(&hidden, to).map_err(|e| failed(to, e))?;
-    Ok(FileDigest {
-        bytes,
-        xxh3: format!("{:016x}", hasher.digest()),
-    })
+    Ok(copied)
 }
 
 /// `20261122T041000Z-3fa2c1`: sortable by time, unique by a hash of the

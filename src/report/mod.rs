@@ -96,7 +96,13 @@ pub fn emit(report: &dyn Render, output: &OutputPlan) -> Result<()> {
 
 /// The files a run directory keeps: the JSON report (for `check` and
 /// `publish`), the comment and the page, and the manifest of the run.
-pub fn write_run_files(report: &Report, run_dir: &RunDir) -> Result<()> {
+/// `digests` holds the candidate copies already digested when they were
+/// made; the others are digested here.
+pub fn write_run_files(
+    report: &Report,
+    run_dir: &RunDir,
+    digests: &BTreeMap<String, FileDigest>,
+) -> Result<()> {
     for format in [
         ReportFormat::Json,
         ReportFormat::Markdown,
@@ -112,11 +118,13 @@ pub fn write_run_files(report: &Report, run_dir: &RunDir) -> Result<()> {
         .iter()
         .filter(|t| t.candidate.format != "absent")
     {
-        let file = run_dir.output("candidate", &table.name);
-        let digest = FileDigest::of(&file).map_err(|source| Error::Output {
-            path: file.clone(),
-            source,
-        })?;
+        let digest = match digests.get(&table.name) {
+            Some(digest) => digest.clone(),
+            None => {
+                let file = run_dir.output("candidate", &table.name);
+                FileDigest::of(&file).map_err(|source| Error::Output { path: file, source })?
+            }
+        };
         candidate_outputs.insert(table.name.clone(), digest);
     }
     let manifest = Manifest {
