@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use tokio::runtime::Runtime;
 
 use super::{Backend, Diffed};
-use crate::diff::{DiffOptions, DiffPlan, Side, SideSpec, prepare_side};
+use crate::diff::{DiffOptions, PlannedDiff, Side, SideSpec, prepare_side};
 use crate::error::Result;
 use crate::input::{OpenTable, PartitionStream, Table};
 use crate::threads::Workers;
@@ -41,7 +41,7 @@ pub fn diff_streamed(
     candidate: OpenTable,
     options: &DiffOptions,
 ) -> Result<Diffed> {
-    let plan = DiffPlan::new(&prod.table, &candidate.table, options)?;
+    let plan = PlannedDiff::new(&prod.table, &candidate.table, options)?;
     let (prod, prod_streams) = open(runtime, prod)?;
     let (candidate, candidate_streams) = open(runtime, candidate)?;
     let prod_spec = plan.side(Side::Prod, prod.num_rows())?;

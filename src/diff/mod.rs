@@ -68,7 +68,7 @@ pub struct DiffOptions {
 
 /// Diffs `prod` against `candidate`, both in memory.
 pub fn diff_tables(prod: &Table, candidate: &Table, options: &DiffOptions) -> Result<TableDiff> {
-    let plan = DiffPlan::new(prod, candidate, options)?;
+    let plan = PlannedDiff::new(prod, candidate, options)?;
     let prepare = |spec: &SideSpec, table: &Table| prepare_side(spec, &table.batches);
     let prod_spec = plan.side(Side::Prod, prod.num_rows())?;
     let candidate_spec = plan.side(Side::Candidate, candidate.num_rows())?;
@@ -81,19 +81,19 @@ pub fn diff_tables(prod: &Table, candidate: &Table, options: &DiffOptions) -> Re
 
 /// A diff planned from the two schemas, before any row is read: callers
 /// that stream batches build each side from `side`'s spec, then `finish`.
-pub struct DiffPlan<'o> {
+pub struct PlannedDiff<'o> {
     options: &'o DiffOptions,
     plan: schema::ColumnPlan,
 }
 
-impl<'o> DiffPlan<'o> {
+impl<'o> PlannedDiff<'o> {
     pub fn new(prod: &Table, candidate: &Table, options: &'o DiffOptions) -> Result<Self> {
         let sources = Sources {
             prod: &prod.source,
             candidate: &candidate.source,
         };
         let plan = plan_columns(&prod.schema, &candidate.schema, options, &sources)?;
-        Ok(DiffPlan { options, plan })
+        Ok(PlannedDiff { options, plan })
     }
 
     fn keyed(&self) -> bool {
