@@ -4,10 +4,6 @@
 use serde::Serialize;
 
 use crate::diff::ColumnStats;
-use crate::diff::canon::comparison_type;
-use crate::diff::compare::ColumnRule;
-use crate::diff::prepare::{MatchOn, Side, SideSpec, StatsOf, prepare_side};
-use crate::diff::schema::ColumnPair;
 use crate::error::{Error, Result};
 use crate::input::Table;
 
@@ -37,43 +33,24 @@ pub fn profile_table(table: &Table, columns: &[String]) -> Result<Vec<ProfiledCo
             ));
         }
     }
-    let pairs: Vec<ColumnPair> = schema
+    let chosen: Vec<usize> = schema
         .fields()
         .iter()
         .enumerate()
         .filter(|(_, f)| columns.is_empty() || columns.contains(f.name()))
-        .map(|(index, field)| ColumnPair {
-            name: field.name().clone(),
-            prod_index: index,
-            candidate_index: index,
-            // A type always compares with itself.
-            compared_as: comparison_type(field.data_type(), field.data_type())
-                .unwrap_or_else(|_| field.data_type().clone()),
-            rule: ColumnRule::EXACT,
-            own_tolerance: false,
-        })
+        .map(|(index, _)| index)
         .collect();
-    let spec = SideSpec::new(
-        Side::Prod,
-        &MatchOn {
-            columns: &pairs,
-            nulls_excluded: false,
-        },
-        &[],
-        StatsOf::Keys,
-        table.num_rows(),
-    )?;
-    let side = prepare_side(&spec, &table.batches)?;
-    pairs
-        .iter()
-        .zip(&side.stats)
-        .enumerate()
-        .map(|(index, (pair, state))| {
-            Ok(ProfiledColumn {
-                name: pair.name.clone(),
-                data_type: schema.field(pair.prod_index).data_type().to_string(),
-                stats: ColumnStats::finish(state, &pair.compared_as, &side.stat_cells(index))?,
-            })
+    let stats = crate::diff::column_statistics(table, &chosen)?;
+    Ok(chosen
+        .into_iter()
+        .zip(stats)
+        .map(|(index, stats)| {
+            let field = schema.field(index);
+            ProfiledColumn {
+                name: field.name().clone(),
+                data_type: field.data_type().to_string(),
+                stats,
+            }
         })
-        .collect()
+        .collect())
 }

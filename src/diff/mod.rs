@@ -79,6 +79,48 @@ pub fn diff_tables(prod: &Table, candidate: &Table, options: &DiffOptions) -> Re
     plan.finish(prod_side?, candidate_side?)
 }
 
+/// The statistics of one table's columns at `columns` (indexes into its
+/// schema), by the same one-pass, parallel code a diff's statistics use:
+/// `dualrun profile`.
+pub fn column_statistics(table: &Table, columns: &[usize]) -> Result<Vec<ColumnStats>> {
+    use prepare::{MatchOn, StatsOf};
+    let pairs: Vec<schema::ColumnPair> = columns
+        .iter()
+        .map(|&index| {
+            let field = table.schema.field(index);
+            schema::ColumnPair {
+                name: field.name().clone(),
+                prod_index: index,
+                candidate_index: index,
+                // A type always compares with itself.
+                compared_as: canon::comparison_type(field.data_type(), field.data_type())
+                    .unwrap_or_else(|_| field.data_type().clone()),
+                rule: compare::ColumnRule::EXACT,
+                own_tolerance: false,
+            }
+        })
+        .collect();
+    let spec = SideSpec::new(
+        Side::Prod,
+        &MatchOn {
+            columns: &pairs,
+            nulls_excluded: false,
+        },
+        &[],
+        StatsOf::Keys,
+        table.num_rows(),
+    )?;
+    let side = prepare_side(&spec, &table.batches)?;
+    pairs
+        .iter()
+        .zip(&side.stats)
+        .enumerate()
+        .map(|(index, (pair, state))| {
+            ColumnStats::finish(state, &pair.compared_as, &side.stat_cells(index))
+        })
+        .collect()
+}
+
 /// A diff planned from the two schemas, before any row is read: callers
 /// that stream batches build each side from `side`'s spec, then `finish`.
 pub struct PlannedDiff<'o> {
