@@ -163,22 +163,23 @@ fn compare_output(
     paths: [Option<&Path>; 2],
 ) -> Result<(TableReport, Option<FileDigest>)> {
     let context = workers.streaming_session();
-    let mut opened = Vec::new();
-    let mut candidate_digest = None;
+    let mut kept = Vec::new();
     for (side, path) in SIDES.iter().zip(paths) {
-        let Some(path) = path else {
-            opened.push(None);
-            continue;
-        };
-        let (copy, digest) = keep_audit_copy(workers, run_dir, side, name, path)?;
-        if *side == "candidate" {
-            candidate_digest = digest;
-        }
-        let copy = TableSource::of_path(copy.display());
-        opened.push(Some(workers.block_on(open_table(&context, &copy))?));
+        kept.push(match path {
+            Some(path) => Some(keep_audit_copy(workers, run_dir, side, name, path)?),
+            None => None,
+        });
+    }
+    let mut opened = Vec::new();
+    for copy in kept.iter().flatten() {
+        let source = TableSource::of_path(copy.path.display());
+        opened.push(workers.block_on(open_table(&context, &source))?);
     }
     let mut opened = opened.into_iter();
-    let (prod, candidate) = (opened.next().flatten(), opened.next().flatten());
+    let (prod, candidate) = (
+        kept[0].as_ref().and_then(|_| opened.next()),
+        kept[1].as_ref().and_then(|_| opened.next()),
+    );
     let options = DiffOptions {
         key: declared.key.clone(),
         ignore: declared.ignore.clone(),
@@ -219,60 +220,77 @@ fn compare_output(
     } = backend.diff(workers, prod, candidate, &options)?;
     // The report names what each side wrote, not the audit copy.
     let (prod, candidate) = (
-        as_written(prod, paths[0])?,
-        as_written(candidate, paths[1])?,
+        as_written(prod, kept[0].as_ref()),
+        as_written(candidate, kept[1].as_ref()),
     );
     let table = match status {
         TableStatus::Removed => TableReport::one_sided(name, status, &prod, diff),
         TableStatus::Added => TableReport::one_sided(name, status, &candidate, diff),
         _ => TableReport::of(name, &prod, &candidate, diff),
     };
+    let candidate_digest = kept[1].as_ref().and_then(|k| k.digest.clone());
     Ok((table, candidate_digest))
+}
+
+/// One side's output, kept in the run directory.
+struct Kept {
+    /// The audit copy.
+    path: std::path::PathBuf,
+    /// Its digest, when copying made one.
+    digest: Option<FileDigest>,
+    /// What the side wrote: its path, files and format.
+    written: (String, Vec<std::path::PathBuf>, crate::input::FileFormat),
 }
 
 /// `table` (read from an audit copy) described as the side wrote it: its
 /// path, format and files.
-fn as_written(mut table: Table, path: Option<&Path>) -> Result<Table> {
-    if let Some(path) = path {
-        let source = TableSource::of_path(path.display());
-        let (files, format) = locate_files(&source)?;
-        table.source = source.spec;
-        table.format = format;
-        table.files = files;
+fn as_written(mut table: Table, kept: Option<&Kept>) -> Table {
+    if let Some(Kept {
+        written: (source, files, format),
+        ..
+    }) = kept
+    {
+        table.source = source.clone();
+        table.format = *format;
+        table.files = files.clone();
     }
-    Ok(table)
+    table
 }
 
 /// The run directory keeps every output as `SIDE/NAME.parquet`, whatever
 /// the side wrote or pointed at: the audit copy that outlives the sources.
 /// A Parquet file is copied byte for byte; anything else is converted
-/// once, streaming. SQL sides write their copies themselves. The copy's
-/// path, and its digest when copying made one.
+/// once, streaming. SQL sides write their copies themselves.
 fn keep_audit_copy(
     workers: &Workers,
     run_dir: &RunDir,
     side: &str,
     name: &str,
     path: &Path,
-) -> Result<(std::path::PathBuf, Option<FileDigest>)> {
-    let copy = run_dir.output(side, name);
-    if path == copy {
-        return Ok((copy, None));
+) -> Result<Kept> {
+    let source = TableSource::of_path(path.display());
+    let (files, format) = locate_files(&source)?;
+    let mut kept = Kept {
+        path: run_dir.output(side, name),
+        digest: None,
+        written: (source.spec.clone(), files, format),
+    };
+    if path == kept.path {
+        return Ok(kept);
     }
     std::fs::create_dir_all(run_dir.side_dir(side)).map_err(|source| crate::Error::Output {
         path: run_dir.side_dir(side),
         source,
     })?;
-    let source = TableSource::of_path(path.display());
-    let (files, format) = locate_files(&source)?;
-    if format == crate::input::FileFormat::Parquet && files.len() == 1 && files[0] == path {
-        let digest = copy_verbatim(path, &copy)?;
-        return Ok((copy, Some(digest)));
+    let (_, files, format) = &kept.written;
+    if *format == crate::input::FileFormat::Parquet && files.len() == 1 && files[0] == path {
+        kept.digest = Some(copy_verbatim(path, &kept.path)?);
+        return Ok(kept);
     }
     let context = workers.session();
     let table = workers.block_on(open_table(&context, &source))?;
-    workers.block_on(table.write_parquet(&copy))?;
-    Ok((copy, None))
+    workers.block_on(table.write_parquet(&kept.path))?;
+    Ok(kept)
 }
 
 /// Diffs every model both SQL sides built (declared outputs reuse their

@@ -148,7 +148,12 @@ pub fn copy_verbatim(from: &Path, to: &Path) -> Result<FileDigest> {
             .unwrap_or_default()
     ));
     fs::copy(from, &hidden).map_err(|e| failed(&hidden, e))?;
-    let (copied, source) = rayon::join(|| FileDigest::of(&hidden), || FileDigest::of(from));
+    // Both read at once, on their own threads (not a pool of the diff's).
+    let (copied, source) = std::thread::scope(|scope| {
+        let copied = scope.spawn(|| FileDigest::of(&hidden));
+        let source = FileDigest::of(from);
+        (copied.join().expect("a digest does not panic"), source)
+    });
     let copied = copied.map_err(|e| failed(&hidden, e))?;
     let source = source.map_err(|e| failed(from, e))?;
     if copied != source || stamp(from)? != before {

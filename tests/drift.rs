@@ -12,6 +12,7 @@ use std::sync::Arc;
 use common::*;
 use datafusion::arrow::array::{Float64Array, Int64Array, RecordBatch, TimestampSecondArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use dualrun::diff::stats::quantiles::LEVELS;
 use serde_json::Value;
 
 const ROWS: usize = 10_000;
@@ -71,16 +72,6 @@ fn value_tolerance(sorted: &[f64], q: f64) -> f64 {
     let (low, high) = ((q - RANK_ERROR).max(0.0), (q + RANK_ERROR).min(1.0));
     quantile(sorted, high) - quantile(sorted, low) + 1e-9
 }
-
-const LEVELS: [(&str, f64); 7] = [
-    ("p01", 0.01),
-    ("p05", 0.05),
-    ("p25", 0.25),
-    ("p50", 0.50),
-    ("p75", 0.75),
-    ("p95", 0.95),
-    ("p99", 0.99),
-];
 
 fn diff_report() -> Value {
     let dir = tempfile::tempdir().unwrap();

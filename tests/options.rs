@@ -293,6 +293,21 @@ fn diff_rows_hold_every_differing_row_in_chunks() {
         )
         .unwrap()
     };
+    let diff_rows_to = |file: &str| {
+        let args = [
+            "diff",
+            "p.parquet",
+            "c.parquet",
+            "--key",
+            "id",
+            "--diff-rows",
+            file,
+        ];
+        dualrun(
+            dir.path(),
+            &[&args[..], &["--quiet", "--no-stats"]].concat(),
+        )
+    };
     let prod_ids: Vec<i64> = (0..N).collect();
     let candidate_ids: Vec<i64> = (0..N - 10).chain(1_000_000..1_000_005).collect();
     write_parquet(
@@ -303,20 +318,7 @@ fn diff_rows_hold_every_differing_row_in_chunks() {
         &dir.path().join("c.parquet"),
         &[side(candidate_ids, &|i| i as f64 + 0.5, true)],
     );
-    let output = dualrun(
-        dir.path(),
-        &[
-            "diff",
-            "p.parquet",
-            "c.parquet",
-            "--key",
-            "id",
-            "--diff-rows",
-            "rows.parquet",
-            "--quiet",
-            "--no-stats",
-        ],
-    );
+    let output = diff_rows_to("rows.parquet");
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let (batches, groups) = read_diff_rows(&dir.path().join("rows.parquet"));
     assert_eq!(groups.iter().sum::<usize>(), 69_990 + 10 + 5);
@@ -385,20 +387,7 @@ fn diff_rows_hold_every_differing_row_in_chunks() {
     );
 
     // The CSV form: the same header, one line a row.
-    let output = dualrun(
-        dir.path(),
-        &[
-            "diff",
-            "p.parquet",
-            "c.parquet",
-            "--key",
-            "id",
-            "--diff-rows",
-            "rows.csv",
-            "--quiet",
-            "--no-stats",
-        ],
-    );
+    let output = diff_rows_to("rows.csv");
     assert_eq!(output.status.code(), Some(1));
     let text = std::fs::read_to_string(dir.path().join("rows.csv")).unwrap();
     assert_eq!(text.lines().next().unwrap(), names.join(","));

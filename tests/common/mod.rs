@@ -141,19 +141,25 @@ pub fn generate_pair(out: &Path, extra: &[&str]) -> serde_json::Value {
 /// Sends SIGINT to `child` and waits: it must exit with 130 and say it was
 /// interrupted.
 pub fn interrupt(child: std::process::Child) -> Output {
+    sigint(child.id());
+    let output = child.wait_with_output().unwrap();
+    assert_interrupted(output.status, &stderr(&output));
+    output
+}
+
+fn sigint(pid: u32) {
     let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args(["-INT", &pid.to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
-    let output = child.wait_with_output().unwrap();
-    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("interrupted"),
-        "{}",
-        stderr(&output)
-    );
-    output
+}
+
+/// How an interrupted dualrun ends: exit 130, saying so, no panic.
+fn assert_interrupted(status: std::process::ExitStatus, stderr: &str) {
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
 /// The SQL diff of two Parquet files run by `ctx` (embedded or a cluster,
@@ -394,20 +400,10 @@ impl Paused {
     /// Sends SIGINT: the process must exit with 130, say it was
     /// interrupted, and not panic. Its stderr.
     pub fn interrupt(mut self) -> String {
-        let killed = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(killed.success());
+        sigint(self.child.id());
         let status = self.child.wait().unwrap();
         let stderr = self.stderr.join().unwrap();
-        assert_eq!(status.code(), Some(130), "{stderr}");
-        assert!(stderr.contains("interrupted"), "{stderr}");
-        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert_interrupted(status, &stderr);
         stderr
-    }
-
-    pub fn id(&self) -> u32 {
-        self.child.id()
     }
 }
