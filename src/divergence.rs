@@ -7,6 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::sides::{Side, Sides};
+
 /// Every shared model and whether it differs, with the first divergent ones.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Divergence {
@@ -47,16 +49,16 @@ pub struct ModelState {
 /// `graphs` are each side's model -> tables read; `differs` says, for each
 /// model both sides built, whether its outputs differ.
 pub fn divergence(
-    graphs: [&BTreeMap<String, Vec<String>>; 2],
+    graphs: Sides<&BTreeMap<String, Vec<String>>>,
     differs: &BTreeMap<String, bool>,
 ) -> Divergence {
     let models: Vec<ModelState> = differs
         .iter()
         .map(|(name, &d)| {
             let reads: BTreeSet<String> = graphs
-                .iter()
+                .values()
                 .flat_map(|g| g.get(name).into_iter().flatten())
-                .filter(|t| graphs.iter().any(|g| g.contains_key(*t)))
+                .filter(|t| graphs.values().any(|g| g.contains_key(*t)))
                 .cloned()
                 .collect();
             ModelState {
@@ -73,18 +75,18 @@ pub fn divergence(
         .filter(|m| m.differs && !m.reads.iter().any(upstream_differs))
         .map(|m| m.name.clone())
         .collect();
-    let only_in = |this: usize| {
+    let only_in = |this: Side| {
         graphs[this]
             .keys()
-            .filter(|m| !graphs[1 - this].contains_key(*m))
+            .filter(|m| !graphs[this.other()].contains_key(*m))
             .cloned()
             .collect()
     };
     Divergence {
         first_divergent,
         models,
-        only_in_prod: only_in(0),
-        only_in_candidate: only_in(1),
+        only_in_prod: only_in(Side::Prod),
+        only_in_candidate: only_in(Side::Candidate),
     }
 }
 
@@ -115,14 +117,14 @@ mod tests {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
-        let result = divergence([&graph, &graph], &differs);
+        let result = divergence(Sides::new(&graph, &graph), &differs);
         assert_eq!(result.first_divergent, vec!["c".to_string()]);
         let d = result.models.iter().find(|m| m.name == "d").unwrap();
         assert_eq!(d.reads, vec!["c".to_string(), "e".to_string()]);
         // Two independent changes are both first divergent.
         let mut two = differs.clone();
         two.insert("e".to_string(), true);
-        let result = divergence([&graph, &graph], &two);
+        let result = divergence(Sides::new(&graph, &graph), &two);
         assert_eq!(
             result.first_divergent,
             vec!["c".to_string(), "e".to_string()]

@@ -22,13 +22,13 @@ use crate::input::{Fingerprint, OpenTable, Table, TableSource, locate_files, ope
 use crate::plan::{self, RunPlan};
 use crate::progress::Progress;
 use crate::project::{DeclaredOutput, Project};
+use crate::report::SideRun;
 use crate::report::{self, Report, TableReport, TableStatus};
 use crate::rules::{self, RunProblems, TableColumns, Verdict};
 use crate::run_dir::{FileDigest, RunDir, copy_verbatim};
-use crate::runner::{self, SideRun};
+use crate::runner;
+use crate::sides::{Side, Sides};
 use crate::threads::Workers;
-
-const SIDES: [&str; 2] = ["prod", "candidate"];
 
 /// `dualrun run [PROJECT]`: run both sides over the same inputs, diff every
 /// declared output, judge, and keep everything in a new run directory.
@@ -45,7 +45,7 @@ pub fn run_project(args: &RunArgs) -> Result<u8> {
     let started = Instant::now();
     let ran = run_sides(&plan, &workers, &run_dir, &progress)?;
     let read_done = Instant::now();
-    let mut compared = if ran.sides.iter().any(SideRun::failed) {
+    let mut compared = if ran.sides.values().any(SideRun::failed) {
         Compared::default()
     } else {
         compare_outputs(&plan, &workers, &run_dir, &ran.sides, &progress)?
@@ -66,7 +66,7 @@ pub fn run_project(args: &RunArgs) -> Result<u8> {
 
 /// Both sides' runs, and the inputs as they were before and after.
 struct SidesRan {
-    sides: [SideRun; 2],
+    sides: Sides<SideRun>,
     fingerprints: Vec<Fingerprint>,
     /// Inputs whose fingerprint changed while the sides ran.
     changed_inputs: Vec<String>,
@@ -110,7 +110,7 @@ fn compare_outputs(
     plan: &RunPlan,
     workers: &Workers,
     run_dir: &RunDir,
-    sides: &[SideRun; 2],
+    sides: &Sides<SideRun>,
     progress: &Progress,
 ) -> Result<Compared> {
     let backend = backend::choose(plan.cluster.as_ref())?;
@@ -119,9 +119,9 @@ fn compare_outputs(
     for (name, declared) in &plan.project.outputs {
         line.working_on(name);
         let paths = sides
-            .each_ref()
+            .as_ref()
             .map(|s| s.outputs.get(name).map(|p| Path::new(p.as_str())));
-        if paths.iter().all(Option::is_none) {
+        if paths.values().all(Option::is_none) {
             compared.unbuilt.push(name.clone());
             continue;
         }
@@ -160,26 +160,22 @@ fn compare_output(
     run_dir: &RunDir,
     name: &str,
     declared: &DeclaredOutput,
-    paths: [Option<&Path>; 2],
+    paths: Sides<Option<&Path>>,
 ) -> Result<(TableReport, Option<FileDigest>)> {
     let context = workers.streaming_session();
-    let mut kept = Vec::new();
-    for (side, path) in SIDES.iter().zip(paths) {
-        kept.push(match path {
-            Some(path) => Some(keep_audit_copy(workers, run_dir, side, name, path)?),
-            None => None,
-        });
-    }
-    let mut opened = Vec::new();
-    for copy in kept.iter().flatten() {
-        let source = TableSource::of_path(copy.path.display());
-        opened.push(workers.block_on(open_table(&context, &source))?);
-    }
-    let mut opened = opened.into_iter();
-    let (prod, candidate) = (
-        kept[0].as_ref().and_then(|_| opened.next()),
-        kept[1].as_ref().and_then(|_| opened.next()),
-    );
+    let kept = paths.try_map_sides(|side, path| {
+        path.map(|path| keep_audit_copy(workers, run_dir, side, name, path))
+            .transpose()
+    })?;
+    let opened = kept.as_ref().try_map_sides(|_, kept| {
+        kept.as_ref()
+            .map(|copy| {
+                let source = TableSource::of_path(copy.path.display());
+                workers.block_on(open_table(&context, &source))
+            })
+            .transpose()
+    })?;
+    let Sides { prod, candidate } = opened;
     let options = DiffOptions {
         key: declared.key.clone(),
         ignore: declared.ignore.clone(),
@@ -220,15 +216,15 @@ fn compare_output(
     } = backend.diff(workers, prod, candidate, &options)?;
     // The report names what each side wrote, not the audit copy.
     let (prod, candidate) = (
-        as_written(prod, kept[0].as_ref()),
-        as_written(candidate, kept[1].as_ref()),
+        as_written(prod, kept.prod.as_ref()),
+        as_written(candidate, kept.candidate.as_ref()),
     );
     let table = match status {
         TableStatus::Removed => TableReport::one_sided(name, status, &prod, diff),
         TableStatus::Added => TableReport::one_sided(name, status, &candidate, diff),
         _ => TableReport::of(name, &prod, &candidate, diff),
     };
-    let candidate_digest = kept[1].as_ref().and_then(|k| k.digest.clone());
+    let candidate_digest = kept.candidate.and_then(|k| k.digest);
     Ok((table, candidate_digest))
 }
 
@@ -264,7 +260,7 @@ fn as_written(mut table: Table, kept: Option<&Kept>) -> Table {
 fn keep_audit_copy(
     workers: &Workers,
     run_dir: &RunDir,
-    side: &str,
+    side: Side,
     name: &str,
     path: &Path,
 ) -> Result<Kept> {
@@ -299,37 +295,38 @@ fn keep_audit_copy(
 fn compare_models(
     workers: &Workers,
     run_dir: &RunDir,
-    sides: &[SideRun; 2],
+    sides: &Sides<SideRun>,
     tables: &[TableReport],
 ) -> Result<Option<Divergence>> {
-    if !sides.iter().all(|s| !s.models.is_empty() && !s.failed()) {
+    if !sides.values().all(|s| !s.models.is_empty() && !s.failed()) {
         return Ok(None);
     }
     let context = workers.streaming_session();
     let mut differs = BTreeMap::new();
-    for name in sides[0]
+    for name in sides
+        .prod
         .models
         .keys()
-        .filter(|m| sides[1].models.contains_key(*m))
+        .filter(|m| sides.candidate.models.contains_key(*m))
     {
         if let Some(table) = tables.iter().find(|t| &t.name == name) {
             differs.insert(name.clone(), table.status == TableStatus::Different);
             continue;
         }
-        let open = |side: &str| {
+        let open = |side: Side| {
             let copy = TableSource::of_path(run_dir.output(side, name).display());
             workers.block_on(open_table(&context, &copy))
         };
         let diffed = Embedded.diff(
             workers,
-            open("prod")?,
-            open("candidate")?,
+            open(Side::Prod)?,
+            open(Side::Candidate)?,
             &DiffOptions::default(),
         )?;
         differs.insert(name.clone(), diffed.diff.differs());
     }
     Ok(Some(crate::divergence::divergence(
-        [&sides[0].model_graph(), &sides[1].model_graph()],
+        sides.as_ref().map(SideRun::model_graph).as_ref(),
         &differs,
     )))
 }
@@ -341,9 +338,9 @@ fn judge(plan: &RunPlan, ran: SidesRan, compared: Compared, models: Option<Diver
         origin: plan.project.file.display().to_string(),
         failed_sides: ran
             .sides
-            .iter()
+            .values()
             .filter(|s| s.failed())
-            .map(|s| (s.side.clone(), s.engine.clone(), s.message.clone()))
+            .map(|s| (s.side, s.engine.clone(), s.message.clone()))
             .collect(),
         changed_inputs: ran.changed_inputs,
         unbuilt: compared.unbuilt,
@@ -358,7 +355,7 @@ fn judge(plan: &RunPlan, ran: SidesRan, compared: Compared, models: Option<Diver
     report.models = models;
     report.set_judgement(judgement, &plan.judge.rules.files, plan.judge.strict);
     report.inputs = ran.fingerprints;
-    report.sides = ran.sides.to_vec();
+    report.sides = ran.sides.into_vec();
     report
 }
 

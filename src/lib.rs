@@ -34,6 +34,7 @@ pub mod report;
 pub mod rules;
 pub mod run_dir;
 pub mod runner;
+pub mod sides;
 pub mod threads;
 
 pub use diff::{DiffOptions, TableDiff, diff_tables};

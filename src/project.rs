@@ -13,6 +13,7 @@ use crate::backend::ClusterUrl;
 use crate::diff::Tolerance;
 use crate::diff::tolerance::{parse_column_tolerance, parse_duration_ns};
 use crate::error::{Error, Result};
+use crate::sides::{Side, Sides};
 
 /// The file `dualrun run DIR` looks for.
 pub const FILE_NAME: &str = "dualrun.toml";
@@ -101,11 +102,11 @@ pub struct Project {
     pub file: PathBuf,
     /// Input name -> absolute path, directory or glob.
     pub inputs: BTreeMap<String, PathBuf>,
-    pub prod: SidePlan,
-    pub candidate: SidePlan,
+    /// How each side produces its outputs.
+    pub sides: Sides<SidePlan>,
     /// The git revision each side's files are taken from (`None`: the
-    /// working tree), prod then candidate.
-    pub git: [Option<String>; 2],
+    /// working tree).
+    pub git: Sides<Option<String>>,
     pub outputs: BTreeMap<String, DeclaredOutput>,
     pub rules: Vec<PathBuf>,
     pub strict: bool,
@@ -281,8 +282,8 @@ pub fn parse(file: &str, text: &str, root: &Path) -> Result<Project> {
             },
         );
     }
-    let git = [raw.prod.git.clone(), raw.candidate.git.clone()];
-    for (name, rev) in ["prod", "candidate"].iter().zip(&git) {
+    let git = Sides::new(raw.prod.git.clone(), raw.candidate.git.clone());
+    for (name, rev) in git.iter() {
         if rev
             .as_deref()
             .is_some_and(|r| r.trim().is_empty() || r.starts_with('-'))
@@ -304,8 +305,8 @@ pub fn parse(file: &str, text: &str, root: &Path) -> Result<Project> {
         file: PathBuf::from(file),
         inputs,
         git,
-        prod: side(file, "prod", raw.prod, root)?,
-        candidate: side(file, "candidate", raw.candidate, root)?,
+        sides: Sides::new(raw.prod, raw.candidate)
+            .try_map_sides(|name, raw| side(file, name, raw, root))?,
         outputs,
         rules: raw.check.rules.iter().map(|r| resolve(r)).collect(),
         strict: raw.check.strict,
@@ -313,7 +314,7 @@ pub fn parse(file: &str, text: &str, root: &Path) -> Result<Project> {
     })
 }
 
-fn side(file: &str, name: &str, raw: RawSide, root: &Path) -> Result<SidePlan> {
+fn side(file: &str, name: Side, raw: RawSide, root: &Path) -> Result<SidePlan> {
     let bad = |message: String, hint: &str| Error::Config {
         file: file.to_string(),
         message: format!("`[{name}]` {message}"),
@@ -500,7 +501,7 @@ mod tests {
     #[test]
     fn the_starter_project_is_valid() {
         let project = parse("dualrun.toml", STARTER, Path::new("/p")).unwrap();
-        assert_eq!(project.prod.engine(), "files");
+        assert_eq!(project.sides.prod.engine(), "files");
         assert_eq!(
             project.outputs["daily_revenue"].tolerances["revenue"].abs,
             0.01

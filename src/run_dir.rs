@@ -17,9 +17,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::input::Fingerprint;
+use crate::report::SideRun;
 use crate::report::model::Tool;
 use crate::rules::Verdict;
-use crate::runner::SideRun;
+use crate::sides::Side;
 
 pub const MANIFEST: &str = "manifest.json";
 
@@ -66,12 +67,12 @@ impl RunDir {
     }
 
     /// Where `side` (`prod`, `candidate`) keeps its outputs and models.
-    pub fn side_dir(&self, side: &str) -> PathBuf {
-        self.root.join(side)
+    pub fn side_dir(&self, side: Side) -> PathBuf {
+        self.root.join(side.name())
     }
 
     /// The audit copy of output or model `name` of `side`.
-    pub fn output(&self, side: &str, name: &str) -> PathBuf {
+    pub fn output(&self, side: Side, name: &str) -> PathBuf {
         self.side_dir(side).join(format!("{name}.parquet"))
     }
 

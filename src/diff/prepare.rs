@@ -17,21 +17,7 @@ use super::stats::{CellSource, Sample, StatsState};
 use super::value::cell_to_json;
 use crate::error::{Error, Result};
 
-/// Which side of the diff a table is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Side {
-    Prod,
-    Candidate,
-}
-
-impl Side {
-    pub fn name(self) -> &'static str {
-        match self {
-            Side::Prod => "prod",
-            Side::Candidate => "candidate",
-        }
-    }
-}
+pub use crate::sides::Side;
 
 pub use super::position::Pos;
 

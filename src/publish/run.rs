@@ -94,7 +94,7 @@ fn candidate_outputs(run_dir: &RunDir, manifest: &Manifest) -> Result<BTreeMap<S
     }
     let mut outputs = BTreeMap::new();
     for (name, expected) in &manifest.candidate_outputs {
-        let file = run_dir.output("candidate", name);
+        let file = run_dir.output(crate::sides::Side::Candidate, name);
         match FileDigest::of(&file).ok() {
             None => {
                 return Err(Error::publish(

@@ -99,7 +99,7 @@ fn page(report: &Report) -> String {
         let _ = writeln!(
             h,
             "<h2>The {} side ({}) failed</h2><p>{}</p><pre>{}</pre>",
-            esc(&side.side),
+            esc(side.side.name()),
             esc(&side.engine),
             esc(&side.message),
             esc(&side.log_tail.join("\n"))

@@ -192,7 +192,7 @@ fn compose(report: &Report, detail: Detail, max_tables: usize) -> String {
         let _ = writeln!(
             md,
             "\n**The {} side ({}) failed**: {}\n",
-            esc(&side.side),
+            esc(side.side.name()),
             esc(&side.engine),
             message(&side.message)
         );

@@ -10,6 +10,7 @@ pub mod model;
 mod profile_table;
 pub mod publish;
 mod samples;
+mod side_run;
 pub mod table;
 
 use std::collections::BTreeMap;
@@ -18,6 +19,7 @@ use std::io::{self, Write};
 use std::path::Path;
 
 pub use model::{JudgedBy, ProfileReport, Report, SideInfo, TableReport, TableStatus, Timings};
+pub use side_run::{GitRevision, ModelRun, SideRun, SideStatus};
 
 use crate::cli::ReportFormat;
 use crate::error::{Error, Result};
@@ -121,7 +123,7 @@ pub fn write_run_files(
         let digest = match digests.get(&table.name) {
             Some(digest) => digest.clone(),
             None => {
-                let file = run_dir.output("candidate", &table.name);
+                let file = run_dir.output(crate::sides::Side::Candidate, &table.name);
                 FileDigest::of(&file).map_err(|source| Error::Output { path: file, source })?
             }
         };

@@ -7,8 +7,8 @@ use crate::diff::TableDiff;
 use crate::divergence::Divergence;
 use crate::input::{Fingerprint, Table};
 use crate::profile::ProfiledColumn;
+use crate::report::SideRun;
 use crate::rules::{Judgement, RuleOutcome, StatusCounts, Verdict};
-use crate::runner::SideRun;
 
 /// Bumped when a field changes meaning or disappears; new fields don't bump it.
 pub const SCHEMA_VERSION: u32 = 3;

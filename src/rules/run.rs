@@ -8,6 +8,7 @@ use super::eval::{Judgement, judge};
 use super::model::RuleSet;
 use super::outcome::{RuleOutcome, Status, Verdict};
 use crate::report::TableReport;
+use crate::sides::Side;
 
 /// What went wrong with a run outside its tables.
 #[derive(Debug, Clone, Default)]
@@ -16,7 +17,7 @@ pub struct RunProblems {
     /// origin.
     pub origin: String,
     /// `(side, engine, message)` of each side that failed.
-    pub failed_sides: Vec<(String, String, String)>,
+    pub failed_sides: Vec<(Side, String, String)>,
     /// Inputs whose fingerprint changed while the sides ran.
     pub changed_inputs: Vec<String>,
     /// Declared outputs neither side built.

@@ -11,12 +11,14 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::failure::SideError;
 use crate::project::Project;
+use crate::sides::Side;
 
 /// The variables a command side is given.
-pub fn environment(project: &Project, side: &str, output_dir: &Path) -> Vec<(String, String)> {
+pub fn environment(project: &Project, side: Side, output_dir: &Path) -> Vec<(String, String)> {
     let mut env = vec![
-        ("DUALRUN_SIDE".to_string(), side.to_string()),
+        ("DUALRUN_SIDE".to_string(), side.name().to_string()),
         (
             "DUALRUN_OUTPUT_DIR".to_string(),
             output_dir.display().to_string(),
@@ -50,14 +52,13 @@ pub fn run(
     env: &[(String, String)],
     output_dir: &Path,
     log: &Path,
-) -> Result<(), String> {
+) -> Result<(), SideError> {
     std::fs::create_dir_all(output_dir)
-        .map_err(|e| format!("cannot create `{}`: {e}", output_dir.display()))?;
-    let stdout =
-        File::create(log).map_err(|e| format!("cannot create `{}`: {e}", log.display()))?;
+        .map_err(SideError::io(format!("create `{}`", output_dir.display())))?;
+    let stdout = File::create(log).map_err(SideError::io(format!("create `{}`", log.display())))?;
     let stderr = stdout
         .try_clone()
-        .map_err(|e| format!("cannot share `{}`: {e}", log.display()))?;
+        .map_err(SideError::io(format!("share `{}`", log.display())))?;
     let mut child = Command::new("sh")
         .arg("-c")
         .arg(script)
@@ -68,7 +69,10 @@ pub fn run(
         .stderr(stderr)
         .process_group(0)
         .spawn()
-        .map_err(|e| format!("cannot start `sh -c` in `{}`: {e}", workdir.display()))?;
+        .map_err(SideError::io(format!(
+            "start `sh -c` in `{}`",
+            workdir.display()
+        )))?;
     let group = child.id();
     // Ctrl-C reaches only dualrun's own process group: the command's must
     // be killed on its way out.
@@ -78,21 +82,22 @@ pub fn run(
         match child.try_wait() {
             Ok(Some(status)) if status.success() => return Ok(()),
             Ok(Some(status)) => {
+                let script = script.to_string();
                 return Err(match status.code() {
-                    Some(code) => format!("`{script}` exited with code {code}"),
-                    None => format!("`{script}` was killed by a signal"),
+                    Some(code) => SideError::Exited { script, code },
+                    None => SideError::Killed { script },
                 });
             }
             Ok(None) if started.elapsed() >= timeout => {
                 kill_group(group);
                 let _ = child.wait();
-                return Err(format!(
-                    "`{script}` timed out after {} s and was killed with everything it started",
-                    timeout.as_secs_f64()
-                ));
+                return Err(SideError::TimedOut {
+                    script: script.to_string(),
+                    seconds: timeout.as_secs_f64(),
+                });
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return Err(format!("cannot wait for `{script}`: {e}")),
+            Err(e) => return Err(SideError::io(format!("wait for `{script}`"))(e)),
         }
     }
 }

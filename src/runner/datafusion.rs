@@ -13,9 +13,9 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 
+use super::failure::SideError;
 use super::models::{Model, Models};
 use super::timeline::Timeline;
-use crate::error::first_line;
 use crate::input::{TableSource, read_table};
 use crate::threads::Workers;
 
@@ -30,7 +30,7 @@ pub fn build(
     out_dir: &Path,
     timeline: &Timeline,
     workers: &Workers,
-) -> Result<(), String> {
+) -> Result<(), SideError> {
     workers.block_on(async {
         let ctx = workers.session();
         for (name, path) in inputs {
@@ -58,10 +58,13 @@ pub async fn read_input(
     ctx: &SessionContext,
     name: &str,
     path: &Path,
-) -> Result<(SchemaRef, Vec<RecordBatch>), String> {
+) -> Result<(SchemaRef, Vec<RecordBatch>), SideError> {
     let table = read_table(ctx, &TableSource::of_path(path.display()))
         .await
-        .map_err(|e| format!("input `{name}`: {e}"))?;
+        .map_err(|e| SideError::Input {
+            name: name.to_string(),
+            source: e.into(),
+        })?;
     Ok((table.schema, table.batches))
 }
 
@@ -70,11 +73,17 @@ fn register(
     name: &str,
     schema: SchemaRef,
     batches: Vec<RecordBatch>,
-) -> Result<(), String> {
-    let table = MemTable::try_new(schema, vec![batches])
-        .map_err(|e| format!("cannot hold `{name}`: {}", first_line(&e.to_string())))?;
+) -> Result<(), SideError> {
+    let refused = |what: &str| {
+        let what = format!("cannot {what} `{name}`");
+        move |e: datafusion::error::DataFusionError| SideError::Engine {
+            what,
+            source: e.into(),
+        }
+    };
+    let table = MemTable::try_new(schema, vec![batches]).map_err(refused("hold"))?;
     ctx.register_table(name, Arc::new(table))
-        .map_err(|e| format!("cannot register `{name}`: {}", first_line(&e.to_string())))?;
+        .map_err(refused("register"))?;
     Ok(())
 }
 
@@ -84,22 +93,30 @@ async fn build_model(
     model: &Model,
     out_dir: &Path,
     timeline: &Timeline,
-) -> Result<(String, SchemaRef, Vec<RecordBatch>), String> {
-    let failed = |e: &dyn std::fmt::Display| {
-        format!(
-            "model `{}`: {}",
-            model.file.display(),
-            first_line(&e.to_string())
-        )
-    };
+) -> Result<(String, SchemaRef, Vec<RecordBatch>), SideError> {
     let building = timeline.start(name);
-    let frame = ctx.sql(&model.sql).await.map_err(|e| failed(&e))?;
+    let frame = ctx
+        .sql(&model.sql)
+        .await
+        .map_err(|e| SideError::in_model(&model.file, e))?;
     let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
-    let batches = frame.collect().await.map_err(|e| failed(&e))?;
+    let batches = frame
+        .collect()
+        .await
+        .map_err(|e| SideError::in_model(&model.file, e))?;
     write_parquet(&out_dir.join(format!("{name}.parquet")), &schema, &batches)
-        .map_err(|e| failed(&e))?;
+        .map_err(|e| SideError::in_model(&model.file, e))?;
     timeline.done(building, model.reads.iter().cloned());
     Ok((name.to_string(), schema, batches))
+}
+
+/// Why a Parquet file could not be written, with the file's name.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write `{}`: {source}", path.display())]
+pub struct WriteError {
+    path: PathBuf,
+    #[source]
+    source: Box<dyn std::error::Error + Send + Sync>,
 }
 
 /// Writes `batches` as one Parquet file.
@@ -107,15 +124,18 @@ pub fn write_parquet(
     path: &Path,
     schema: &SchemaRef,
     batches: &[RecordBatch],
-) -> Result<(), String> {
+) -> Result<(), WriteError> {
     use datafusion::parquet::arrow::ArrowWriter;
-    let failed = |e: &dyn std::fmt::Display| format!("cannot write `{}`: {e}", path.display());
-    let file = std::fs::File::create(path).map_err(|e| failed(&e))?;
+    let failed = |e: Box<dyn std::error::Error + Send + Sync>| WriteError {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let file = std::fs::File::create(path).map_err(|e| failed(e.into()))?;
     let mut writer =
-        ArrowWriter::try_new(file, Arc::clone(schema), None).map_err(|e| failed(&e))?;
+        ArrowWriter::try_new(file, Arc::clone(schema), None).map_err(|e| failed(e.into()))?;
     for batch in batches {
-        writer.write(batch).map_err(|e| failed(&e))?;
+        writer.write(batch).map_err(|e| failed(e.into()))?;
     }
-    writer.close().map_err(|e| failed(&e))?;
+    writer.close().map_err(|e| failed(e.into()))?;
     Ok(())
 }

@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use super::failure::SideError;
+
 /// A checked-out revision; dropping it removes the worktree.
 pub struct Worktree {
     /// The repository's top directory (of the working tree).
@@ -17,53 +19,66 @@ pub struct Worktree {
     _dir: tempfile::TempDir,
 }
 
-fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
+/// What git printed, or the first line of what it said when it refused.
+enum GitOutput {
+    Printed(String),
+    Refused(String),
+}
+
+fn git(dir: &Path, args: &[&str]) -> Result<GitOutput, SideError> {
     let output = Command::new("git")
         .arg("-C")
         .arg(dir)
         .args(args)
         .output()
-        .map_err(|e| format!("cannot run `git`: {e}"))?;
-    if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
+        .map_err(SideError::io("run `git`"))?;
+    Ok(if output.status.success() {
+        GitOutput::Printed(String::from_utf8_lossy(&output.stdout).trim().to_string())
     } else {
-        Err(crate::error::first_line(&String::from_utf8_lossy(
+        GitOutput::Refused(crate::error::first_line(&String::from_utf8_lossy(
             &output.stderr,
         )))
-    }
+    })
 }
 
 impl Worktree {
     /// Checks out `rev` of the repository holding `project_root`.
-    pub fn checkout(project_root: &Path, rev: &str) -> Result<Worktree, String> {
-        let top = git(project_root, &["rev-parse", "--show-toplevel"])
-            .map_err(|e| format!("`git = \"{rev}\"` needs the project in a git repository: {e}"))?;
-        let commit = git(
-            project_root,
-            &[
-                "rev-parse",
-                "--verify",
-                "--quiet",
-                &format!("{rev}^{{commit}}"),
-            ],
-        )
-        .map_err(|_| format!("the git revision `{rev}` is unknown"))?;
+    pub fn checkout(project_root: &Path, rev: &str) -> Result<Worktree, SideError> {
+        let top = match git(project_root, &["rev-parse", "--show-toplevel"])? {
+            GitOutput::Printed(top) => top,
+            GitOutput::Refused(message) => {
+                return Err(SideError::NotARepository {
+                    rev: rev.to_string(),
+                    message,
+                });
+            }
+        };
+        let verify = format!("{rev}^{{commit}}");
+        let GitOutput::Printed(commit) =
+            git(project_root, &["rev-parse", "--verify", "--quiet", &verify])?
+        else {
+            return Err(SideError::UnknownRevision {
+                rev: rev.to_string(),
+            });
+        };
         let dir = tempfile::Builder::new()
             .prefix("dualrun-worktree-")
             .tempdir()
-            .map_err(|e| format!("cannot make a directory for the worktree: {e}"))?;
+            .map_err(SideError::io("make a directory for the worktree"))?;
         let path = dir.path().join("tree");
-        git(
-            project_root,
-            &[
-                "worktree",
-                "add",
-                "--detach",
-                &path.display().to_string(),
-                &commit,
-            ],
-        )
-        .map_err(|e| format!("cannot check out `{rev}`: {e}"))?;
+        let add = [
+            "worktree",
+            "add",
+            "--detach",
+            &path.display().to_string(),
+            &commit,
+        ];
+        if let GitOutput::Refused(message) = git(project_root, &add)? {
+            return Err(SideError::Git {
+                action: format!("cannot check out `{rev}`"),
+                message,
+            });
+        }
         let top = PathBuf::from(top);
         let on_interrupt = {
             let (top, path, dir) = (top.clone(), path.clone(), dir.path().to_path_buf());

@@ -6,6 +6,7 @@
 
 mod command;
 mod datafusion;
+mod failure;
 mod files;
 mod git;
 pub mod models;
@@ -17,82 +18,18 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use serde::{Deserialize, Serialize};
-
-pub use self::datafusion::write_parquet;
 use crate::clock::now_utc;
 use crate::progress::{Line, Progress};
 use crate::project::{Project, SidePlan, SqlEngine};
+use crate::report::{GitRevision, ModelRun, SideRun};
+use crate::sides::{Side, Sides};
 use crate::threads::Workers;
+pub use failure::SideError;
 pub use files::find_output;
-pub use timeline::ModelRun;
 use timeline::{Timeline, seconds};
 
 /// Lines of a failed side's log the report shows.
 pub const LOG_TAIL: usize = 20;
-
-/// How one side ran, as the report shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SideRun {
-    /// `prod` or `candidate`.
-    pub side: String,
-    pub engine: String,
-    /// The embedded engine's version (SQL sides).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub engine_version: Option<String>,
-    /// `ok` or `failed`.
-    pub status: String,
-    /// Why it failed; empty when it did not.
-    pub message: String,
-    /// UTC, to the millisecond.
-    #[serde(default)]
-    pub started_at: String,
-    #[serde(default)]
-    pub ended_at: String,
-    pub seconds: f64,
-    /// Where its output and error streams went (command sides).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub log: Option<String>,
-    /// The log's last lines, when the side failed.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub log_tail: Vec<String>,
-    /// Output name -> the file read for it. A SQL side that did not build
-    /// a declared output leaves it out (the output is then only on the
-    /// other side); other engines must write every one.
-    pub outputs: BTreeMap<String, String>,
-    /// The git revision the side's files came from, and its commit.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub git: Option<GitRevision>,
-    /// SQL sides: each model, the tables (inputs or models) it reads, and
-    /// when it was built.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub models: BTreeMap<String, ModelRun>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GitRevision {
-    pub rev: String,
-    pub commit: String,
-}
-
-impl SideRun {
-    pub fn failed(&self) -> bool {
-        self.status != "ok"
-    }
-
-    /// SQL sides: each model and the tables it reads.
-    pub fn model_graph(&self) -> BTreeMap<String, Vec<String>> {
-        self.models
-            .iter()
-            .map(|(name, run)| (name.clone(), run.reads.clone()))
-            .collect()
-    }
-
-    fn fail(&mut self, message: String) {
-        self.status = "failed".to_string();
-        self.message = message;
-    }
-}
 
 /// Runs both sides at once; `run_dir` receives each side's outputs
 /// (`prod/`, `candidate/`) and the logs of command sides.
@@ -102,29 +39,20 @@ pub fn run_sides(
     run_dir: &Path,
     progress: &Progress,
     workers: &Workers,
-) -> [SideRun; 2] {
+) -> Sides<SideRun> {
     // Lines drawn in side order, whichever side starts first.
-    let prod_line = side_line(progress, "prod", &project.prod);
-    let candidate_line = side_line(progress, "candidate", &project.candidate);
+    let lines = Sides::by(|side| side_line(progress, side, &project.sides[side]));
     std::thread::scope(|scope| {
-        let prod = scope.spawn(|| run_side(project, 0, &project.prod, run_dir, prod_line, workers));
-        let candidate = scope.spawn(|| {
-            run_side(
-                project,
-                1,
-                &project.candidate,
-                run_dir,
-                candidate_line,
-                workers,
-            )
+        let running = lines.map_sides(|side, line| {
+            scope.spawn(move || run_side(project, side, run_dir, line, workers))
         });
-        [prod, candidate].map(|h| h.join().expect("a side's thread does not panic"))
+        running.map(|h| h.join().expect("a side's thread does not panic"))
     })
 }
 
 /// The side's line of the progress display: models built, or the
 /// command's elapsed time; a `files` side has nothing to show.
-fn side_line(progress: &Progress, side: &str, plan: &SidePlan) -> Line {
+fn side_line(progress: &Progress, side: Side, plan: &SidePlan) -> Line {
     let label = format!("{side} ({})", plan.engine());
     match plan {
         SidePlan::Sql { .. } => progress.counter(&label, 0),
@@ -135,33 +63,18 @@ fn side_line(progress: &Progress, side: &str, plan: &SidePlan) -> Line {
 
 fn run_side(
     project: &Project,
-    index: usize,
-    plan: &SidePlan,
+    side: Side,
     run_dir: &Path,
     line: Line,
     workers: &Workers,
 ) -> SideRun {
-    let side = ["prod", "candidate"][index];
     let clock = Instant::now();
-    let mut run = SideRun {
-        side: side.to_string(),
-        engine: plan.engine().to_string(),
-        engine_version: None,
-        status: "ok".to_string(),
-        message: String::new(),
-        started_at: now_utc(),
-        ended_at: String::new(),
-        seconds: 0.0,
-        log: None,
-        log_tail: Vec::new(),
-        outputs: BTreeMap::new(),
-        git: None,
-        models: BTreeMap::new(),
-    };
+    let plan = &project.sides[side];
+    let mut run = SideRun::starting(side, plan.engine(), now_utc());
     // Kept alive until the side is done; dropping it removes the worktree.
     let mut _worktree = None;
     let rebased;
-    let plan = match &project.git[index] {
+    let plan = match &project.git[side] {
         None => plan,
         Some(rev) => match git::Worktree::checkout(&project.root, rev) {
             Ok(tree) => {
@@ -173,21 +86,38 @@ fn run_side(
                 _worktree = Some(tree);
                 &rebased
             }
-            Err(message) => {
-                run.fail(message);
+            Err(error) => {
+                run.fail(error.to_string());
                 return finished(run, clock);
             }
         },
     };
-    let out = run_dir.join(side);
-    let outputs_dir: Result<PathBuf, String> = match plan {
+    let out = run_dir.join(side.name());
+    match produce(project, side, plan, &out, run_dir, line, workers, &mut run) {
+        Ok(dir) => collect_outputs(project, plan, &dir, &mut run),
+        Err(error) => run.fail(error.to_string()),
+    }
+    finished(run, clock)
+}
+
+/// Runs the side's engine; returns the folder its outputs are in.
+#[allow(clippy::too_many_arguments)]
+fn produce(
+    project: &Project,
+    side: Side,
+    plan: &SidePlan,
+    out: &Path,
+    run_dir: &Path,
+    line: Line,
+    workers: &Workers,
+    run: &mut SideRun,
+) -> Result<PathBuf, SideError> {
+    match plan {
         SidePlan::Files { outputs_dir } => Ok(outputs_dir.clone()),
         SidePlan::Sql { engine, models } => {
             run.engine_version = Some(engine_version(*engine).to_string());
-            build_models(project, *engine, models, &out, run_dir, line, workers).map(|built| {
-                run.models = built;
-                out
-            })
+            run.models = build_models(project, *engine, models, out, run_dir, line, workers)?;
+            Ok(out.to_path_buf())
         }
         SidePlan::Command {
             run: script,
@@ -196,42 +126,40 @@ fn run_side(
         } => {
             let log = run_dir.join(format!("{side}.log"));
             run.log = Some(log.display().to_string());
-            let env = command::environment(project, side, &out);
-            let result = command::run(script, workdir, *timeout, &env, &out, &log);
+            let env = command::environment(project, side, out);
+            let result = command::run(script, workdir, *timeout, &env, out, &log);
             line.finish(if result.is_ok() { "done" } else { "failed" });
             if result.is_err() {
                 run.log_tail = command::tail(&log, LOG_TAIL);
             }
-            result.map(|()| out)
+            result.map(|()| out.to_path_buf())
         }
-    };
-    match outputs_dir {
-        Ok(dir) => {
-            let mut missing = Vec::new();
-            for name in project.outputs.keys() {
-                match find_output(&dir, name) {
-                    Some(path) => {
-                        run.outputs.insert(name.clone(), path.display().to_string());
-                    }
-                    None => missing.push(format!("`{name}`")),
-                }
-            }
-            // A SQL side without a declared output no longer has that
-            // model: a finding about the table, not a failure of the side.
-            if !missing.is_empty() && !matches!(plan, SidePlan::Sql { .. }) {
-                run.fail(format!(
-                    "wrote no output {} into `{}`",
-                    missing.join(", "),
-                    dir.display()
-                ));
-                if let Some(log) = &run.log {
-                    run.log_tail = command::tail(Path::new(log), LOG_TAIL);
-                }
-            }
-        }
-        Err(message) => run.fail(message),
     }
-    finished(run, clock)
+}
+
+/// Finds each declared output in `dir`. A side other than a SQL side that
+/// did not write one failed; a SQL side without one no longer has that
+/// model: a finding about the table, not a failure of the side.
+fn collect_outputs(project: &Project, plan: &SidePlan, dir: &Path, run: &mut SideRun) {
+    let mut missing = Vec::new();
+    for name in project.outputs.keys() {
+        match find_output(dir, name) {
+            Some(path) => {
+                run.outputs.insert(name.clone(), path.display().to_string());
+            }
+            None => missing.push(name.clone()),
+        }
+    }
+    if !missing.is_empty() && !matches!(plan, SidePlan::Sql { .. }) {
+        let error = SideError::MissingOutputs {
+            names: missing,
+            dir: dir.to_path_buf(),
+        };
+        run.fail(error.to_string());
+        if let Some(log) = &run.log {
+            run.log_tail = command::tail(Path::new(log), LOG_TAIL);
+        }
+    }
 }
 
 fn finished(mut run: SideRun, clock: Instant) -> SideRun {
@@ -259,10 +187,10 @@ fn build_models(
     run_dir: &Path,
     line: Line,
     workers: &Workers,
-) -> Result<BTreeMap<String, ModelRun>, String> {
+) -> Result<BTreeMap<String, ModelRun>, SideError> {
     let names: Vec<String> = project.inputs.keys().cloned().collect();
     let models = models::load(folders, &names)?;
-    std::fs::create_dir_all(out).map_err(|e| format!("cannot create `{}`: {e}", out.display()))?;
+    std::fs::create_dir_all(out).map_err(SideError::io(format!("create `{}`", out.display())))?;
     let timeline = Timeline::new(line.clone(), models.models.len());
     let result = match engine {
         SqlEngine::DataFusion => {
@@ -276,14 +204,15 @@ fn build_models(
                 out.file_name()
                     .map_or_else(Default::default, |n| n.to_string_lossy())
             ));
-            let built = self::polars::build(&models, &project.inputs, out, &scratch, &timeline);
+            let built =
+                self::polars::build(&models, &project.inputs, out, &scratch, &timeline, workers);
             let _ = std::fs::remove_dir_all(&scratch);
             built
         }
         #[cfg(not(feature = "polars"))]
         SqlEngine::Polars => {
             let _ = run_dir;
-            Err("this build of dualrun has no `polars` engine".to_string())
+            Err(SideError::NotBuilt { engine: "polars" })
         }
     };
     line.finish(if result.is_ok() { "done" } else { "failed" });

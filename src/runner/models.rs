@@ -11,6 +11,8 @@ use datafusion::sql::parser::{DFParser, Statement};
 use datafusion::sql::resolve::resolve_table_references;
 use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
 
+use super::failure::SideError;
+
 /// One model: its file, its SQL and the tables (inputs or models) it reads.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Model {
@@ -29,21 +31,23 @@ pub struct Models {
 /// Loads every `*.sql` of `dirs` (a model in a later folder replaces the
 /// one of the same name); `inputs` are the tables models may read besides
 /// each other.
-pub fn load(dirs: &[PathBuf], inputs: &[String]) -> Result<Models, String> {
+pub fn load(dirs: &[PathBuf], inputs: &[String]) -> Result<Models, SideError> {
     let mut by_name: BTreeMap<String, PathBuf> = BTreeMap::new();
     for dir in dirs {
-        let entries = std::fs::read_dir(dir)
-            .map_err(|e| format!("cannot read the models folder `{}`: {e}", dir.display()))?;
+        let entries = std::fs::read_dir(dir).map_err(SideError::io(format!(
+            "read the models folder `{}`",
+            dir.display()
+        )))?;
         let mut files: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "sql"))
             .collect();
         files.sort();
         if files.is_empty() {
-            return Err(format!(
+            return Err(SideError::Models(format!(
                 "the models folder `{}` has no `.sql` file",
                 dir.display()
-            ));
+            )));
         }
         for file in files {
             let name = file
@@ -56,8 +60,8 @@ pub fn load(dirs: &[PathBuf], inputs: &[String]) -> Result<Models, String> {
     let mut models = BTreeMap::new();
     for (name, file) in by_name {
         let sql = std::fs::read_to_string(&file)
-            .map_err(|e| format!("cannot read model `{}`: {e}", file.display()))?;
-        let reads = tables_read(&sql).map_err(|e| format!("model `{}`: {e}", file.display()))?;
+            .map_err(SideError::io(format!("read model `{}`", file.display())))?;
+        let reads = tables_read(&sql).map_err(|e| SideError::in_model(&file, e))?;
         models.insert(name, Model { file, sql, reads });
     }
     let known: BTreeSet<String> = models
@@ -68,11 +72,11 @@ pub fn load(dirs: &[PathBuf], inputs: &[String]) -> Result<Models, String> {
     for model in models.values() {
         if let Some(unknown) = model.reads.iter().find(|t| !known.contains(*t)) {
             let valid: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
-            return Err(format!(
+            return Err(SideError::Models(format!(
                 "model `{}` reads the unknown table `{unknown}` (known: {})",
                 model.file.display(),
                 valid.join(", ")
-            ));
+            )));
         }
     }
     let levels = levels(&models)?;
@@ -111,7 +115,7 @@ fn parser_message(text: &str) -> String {
 }
 
 /// Kahn's algorithm by levels; what is left over is a cycle.
-fn levels(models: &BTreeMap<String, Model>) -> Result<Vec<Vec<String>>, String> {
+fn levels(models: &BTreeMap<String, Model>) -> Result<Vec<Vec<String>>, SideError> {
     let mut built: BTreeSet<&str> = BTreeSet::new();
     let mut levels = Vec::new();
     while built.len() < models.len() {
@@ -131,10 +135,10 @@ fn levels(models: &BTreeMap<String, Model>) -> Result<Vec<Vec<String>>, String> 
                 .filter(|n| !built.contains(n.as_str()))
                 .map(|n| format!("`{n}`"))
                 .collect();
-            return Err(format!(
+            return Err(SideError::Models(format!(
                 "the models {} read each other in a cycle",
                 stuck.join(", ")
-            ));
+            )));
         }
         for name in &ready {
             built.insert(models.get_key_value(name).expect("a model").0);
@@ -185,19 +189,25 @@ mod tests {
     #[test]
     fn cycles_unknown_tables_and_bad_sql_name_the_model() {
         let cycle = folder(&[("a", "SELECT * FROM b"), ("b", "SELECT * FROM a")]);
-        let error = load(&[cycle.path().to_path_buf()], &[]).unwrap_err();
+        let error = load(&[cycle.path().to_path_buf()], &[])
+            .unwrap_err()
+            .to_string();
         assert!(
             error.contains("`a`, `b` read each other in a cycle"),
             "{error}"
         );
         let unknown = folder(&[("a", "SELECT * FROM ordres")]);
-        let error = load(&[unknown.path().to_path_buf()], &["orders".to_string()]).unwrap_err();
+        let error = load(&[unknown.path().to_path_buf()], &["orders".to_string()])
+            .unwrap_err()
+            .to_string();
         assert!(
             error.contains("a.sql") && error.contains("`ordres`") && error.contains("`orders`"),
             "{error}"
         );
         let bad = folder(&[("a", "SELECT *\nFROM a WHERE ) AND 1")]);
-        let error = load(&[bad.path().to_path_buf()], &[]).unwrap_err();
+        let error = load(&[bad.path().to_path_buf()], &[])
+            .unwrap_err()
+            .to_string();
         assert!(
             error.contains("a.sql") && error.contains("Line: 2"),
             "{error}"
@@ -206,12 +216,14 @@ mod tests {
         assert!(
             load(&[two.path().to_path_buf()], &[])
                 .unwrap_err()
+                .to_string()
                 .contains("2 statements")
         );
         let ddl = folder(&[("a", "CREATE TABLE t (x INT)")]);
         assert!(
             load(&[ddl.path().to_path_buf()], &[])
                 .unwrap_err()
+                .to_string()
                 .contains("not a query")
         );
     }
@@ -233,7 +245,9 @@ mod tests {
             .iter()
             .map(|models| {
                 let dir = folder(models);
-                let error = load(&[dir.path().to_path_buf()], &["orders".to_string()]).unwrap_err();
+                let error = load(&[dir.path().to_path_buf()], &["orders".to_string()])
+                    .unwrap_err()
+                    .to_string();
                 error.replace(&dir.path().display().to_string(), "[models]")
             })
             .collect();

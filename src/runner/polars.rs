@@ -12,9 +12,10 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 use polars::sql::SQLContext;
 
+use super::failure::SideError;
 use super::models::{Model, Models};
 use super::timeline::Timeline;
-use crate::error::first_line;
+use crate::threads::Workers;
 
 /// The engine's version, for the manifest.
 pub const VERSION: &str = polars::VERSION;
@@ -27,15 +28,19 @@ pub fn build(
     out_dir: &Path,
     scratch: &Path,
     timeline: &Timeline,
-) -> Result<(), String> {
+    workers: &Workers,
+) -> Result<(), SideError> {
     let mut ctx = SQLContext::new();
     for (name, path) in inputs {
-        let parquet = as_parquet(name, path, scratch)?;
+        let parquet = as_parquet(name, path, scratch, workers)?;
         let frame = LazyFrame::scan_parquet(
             PlRefPath::new(parquet.display().to_string()),
             ScanArgsParquet::default(),
         )
-        .map_err(|e| format!("input `{name}`: {}", first_line(&e.to_string())))?;
+        .map_err(|e| SideError::Input {
+            name: name.clone(),
+            source: e.into(),
+        })?;
         ctx.register(&name.to_lowercase(), frame);
     }
     for level in &models.levels {
@@ -51,51 +56,52 @@ pub fn build(
     Ok(())
 }
 
-fn build_model(ctx: &mut SQLContext, model: &Model, out: &Path) -> Result<DataFrame, String> {
-    let failed = |e: &dyn std::fmt::Display| {
-        format!(
-            "model `{}`: {}",
-            model.file.display(),
-            first_line(&e.to_string())
-        )
-    };
+fn build_model(ctx: &mut SQLContext, model: &Model, out: &Path) -> Result<DataFrame, SideError> {
     // Polars' SQL front end still panics on some statements it does not
     // support; that is this model's failure, not the whole run's.
     let result = catch_unwind(AssertUnwindSafe(|| {
         ctx.execute(&model.sql).and_then(LazyFrame::collect)
     }));
     let mut frame = match result {
-        Ok(frame) => frame.map_err(|e| failed(&e))?,
+        Ok(frame) => frame.map_err(|e| SideError::in_model(&model.file, e))?,
         Err(panic) => {
             let why = panic
                 .downcast_ref::<String>()
                 .cloned()
                 .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "Polars stopped on it".to_string());
-            return Err(failed(&format!("Polars cannot run it: {why}")));
+            return Err(SideError::in_model(
+                &model.file,
+                format!("Polars cannot run it: {why}"),
+            ));
         }
     };
-    let file = std::fs::File::create(out).map_err(|e| failed(&e))?;
+    let file = std::fs::File::create(out).map_err(|e| SideError::in_model(&model.file, e))?;
     ParquetWriter::new(file)
         .finish(&mut frame)
-        .map_err(|e| failed(&e))?;
+        .map_err(|e| SideError::in_model(&model.file, e))?;
     Ok(frame)
 }
 
 /// A Parquet file holding input `name`: the input itself when it is one
 /// Parquet file, or else a copy read by dualrun's reader.
-fn as_parquet(name: &str, path: &Path, scratch: &Path) -> Result<PathBuf, String> {
+fn as_parquet(
+    name: &str,
+    path: &Path,
+    scratch: &Path,
+    workers: &Workers,
+) -> Result<PathBuf, SideError> {
     if path.is_file() && path.extension().is_some_and(|x| x == "parquet") {
         return Ok(path.to_path_buf());
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .map_err(|e| format!("cannot start the reader: {e}"))?;
-    let ctx = datafusion::prelude::SessionContext::new();
-    let (schema, batches) = runtime.block_on(super::datafusion::read_input(&ctx, name, path))?;
+    let ctx = workers.session();
+    let (schema, batches) = workers.block_on(super::datafusion::read_input(&ctx, name, path))?;
     std::fs::create_dir_all(scratch)
-        .map_err(|e| format!("cannot create `{}`: {e}", scratch.display()))?;
+        .map_err(SideError::io(format!("create `{}`", scratch.display())))?;
     let copy = scratch.join(format!("{name}.parquet"));
-    super::datafusion::write_parquet(&copy, &schema, &batches)?;
+    super::datafusion::write_parquet(&copy, &schema, &batches).map_err(|e| SideError::Input {
+        name: name.to_string(),
+        source: e.into(),
+    })?;
     Ok(copy)
 }

@@ -6,20 +6,9 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use serde::{Deserialize, Serialize};
-
 use crate::clock::now_utc;
 use crate::progress::Line;
-
-/// One model as a side built it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ModelRun {
-    /// The tables (inputs or models) it reads.
-    pub reads: Vec<String>,
-    /// UTC, to the millisecond.
-    pub started_at: String,
-    pub seconds: f64,
-}
+use crate::report::ModelRun;
 
 /// The models of one side: their reads, start times and durations.
 pub struct Timeline {
