@@ -16,12 +16,15 @@ pub enum Error {
         hint: Option<String>,
     },
 
-    /// A table could not be located or read.
+    /// A table could not be located or read; `source` is the library's
+    /// error when one said why.
     #[error("cannot read `{path}`: {reason}")]
     Input {
         path: String,
         reason: String,
         hint: Option<String>,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
 
     /// The tables cannot be diffed as asked: a missing key column, an
@@ -96,6 +99,22 @@ impl Error {
             path: path.into(),
             reason: reason.into(),
             hint: None,
+            source: None,
+        }
+    }
+
+    /// `path` could not be read because of `source` (whose text is the
+    /// reason, and which stays the error's source).
+    pub fn unreadable(
+        path: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        let source = source.into();
+        Error::Input {
+            path: path.into(),
+            reason: source.to_string(),
+            hint: None,
+            source: Some(source),
         }
     }
 
@@ -144,6 +163,36 @@ impl Error {
             next = error.source();
         }
         causes
+    }
+
+    /// The causes worth printing under the message: those below the
+    /// deepest one the message already says (layers above it only say
+    /// where a library was), and none the message repeats.
+    pub fn untold_causes(&self) -> Vec<String> {
+        let message = self.to_string();
+        let causes = self.causes();
+        let told = causes
+            .iter()
+            .rposition(|cause| message.contains(cause.as_str()))
+            .map_or(0, |deepest| deepest + 1);
+        let mut said = message;
+        let mut untold = Vec::new();
+        for cause in causes.into_iter().skip(told) {
+            if !said.contains(&cause) {
+                said.push_str(&cause);
+                untold.push(cause);
+            }
+        }
+        untold
+    }
+
+    /// Keeps `cause` as the source of an input error whose reason was
+    /// written from it; other variants are left as they are.
+    pub fn caused_by(mut self, cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        if let Error::Input { source, .. } = &mut self {
+            *source = Some(cause.into());
+        }
+        self
     }
 
     /// Attaches a hint; a variant without a hint slot keeps none.
@@ -195,5 +244,35 @@ mod tests {
         assert_eq!(error.causes(), [inner.to_string()]);
         let source = std::error::Error::source(&error).unwrap();
         assert!(source.downcast_ref::<std::io::Error>().is_some());
+        assert!(error.untold_causes().is_empty(), "the message says it");
+    }
+
+    #[test]
+    fn only_causes_below_what_the_message_says_are_printed() {
+        let root = std::io::Error::other("disk quota exceeded");
+        let middle = std::io::Error::other(Wrapped("while writing part 3", root));
+        let told = Error::input("t.csv", "disk quota exceeded").caused_by(middle);
+        assert_eq!(told.causes().len(), 2);
+        assert!(told.untold_causes().is_empty());
+        let untold = Error::input("t.csv", "the write failed").caused_by(Wrapped(
+            "while writing part 3",
+            std::io::Error::other("quota"),
+        ));
+        assert_eq!(untold.untold_causes(), ["while writing part 3", "quota"]);
+    }
+
+    #[derive(Debug)]
+    struct Wrapped(&'static str, std::io::Error);
+
+    impl std::fmt::Display for Wrapped {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Wrapped {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.1)
+        }
     }
 }

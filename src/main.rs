@@ -28,15 +28,9 @@ fn main() -> ExitCode {
     match dualrun::app::run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
-            let message = error.to_string();
-            eprintln!("error: {message}");
-            // Causes the message does not already say.
-            let mut said = message;
-            for cause in error.causes() {
-                if !said.contains(&cause) {
-                    eprintln!("caused by: {cause}");
-                    said.push_str(&cause);
-                }
+            eprintln!("error: {error}");
+            for cause in error.untold_causes() {
+                eprintln!("caused by: {cause}");
             }
             if let Some(hint) = error.hint() {
                 eprintln!("hint: {hint}");

@@ -207,14 +207,14 @@ pub fn load(path: &Path) -> Result<Project> {
     };
     let shown = file.display().to_string();
     let text = std::fs::read_to_string(&file).map_err(|e| {
-        Error::input(&shown, e.to_string()).with_hint(
+        Error::unreadable(&shown, e).with_hint(
             "run `dualrun init` to write a starter project, or name the project's directory",
         )
     })?;
     // Canonical, so paths compare with what git reports.
     let parent = file.parent().filter(|p| !p.as_os_str().is_empty());
     let root = std::fs::canonicalize(parent.unwrap_or(Path::new(".")))
-        .map_err(|e| Error::input(&shown, e.to_string()))?;
+        .map_err(|e| Error::unreadable(&shown, e))?;
     parse(&shown, &text, &root).map(|mut p| {
         p.file = file;
         p

@@ -312,8 +312,7 @@ fn column(family: Family, len: usize, cells: impl Iterator<Item = Cell>) -> Resu
 /// `out`, which must not hold them already, and returns the expected counts.
 pub fn generate(spec: PairSpec, out: &Path) -> Result<Expected> {
     check_spec(&spec)?;
-    std::fs::create_dir_all(out)
-        .map_err(|e| Error::input(out.display().to_string(), e.to_string()))?;
+    std::fs::create_dir_all(out).map_err(|e| Error::unreadable(out.display().to_string(), e))?;
     let generator = Generator::new(spec);
     let rows = generator.spec.rows;
     let prod: Vec<(u64, bool)> = (0..rows).map(|id| (id, false)).collect();

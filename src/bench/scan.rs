@@ -33,11 +33,11 @@ async fn scan_one(context: &SessionContext, path: &str, index: usize) -> Result<
     context
         .register_parquet(&name, path, options)
         .await
-        .map_err(|e| Error::input(path, e.to_string()))?;
+        .map_err(|e| Error::unreadable(path, e))?;
     let schema = context
         .table(&name)
         .await
-        .map_err(|e| Error::input(path, e.to_string()))?
+        .map_err(|e| Error::unreadable(path, e))?
         .schema()
         .as_arrow()
         .clone();

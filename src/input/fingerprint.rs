@@ -34,7 +34,7 @@ pub fn fingerprint(name: &str, path: &Path) -> Result<Fingerprint> {
     let mut hasher = Xxh3::new();
     let mut bytes = 0u64;
     for file in &files {
-        let io_error = |e: std::io::Error| Error::input(file.display().to_string(), e.to_string());
+        let io_error = |e: std::io::Error| Error::unreadable(file.display().to_string(), e);
         let (length, digest) = digest(file).map_err(io_error)?;
         hasher.update(file.display().to_string().as_bytes());
         hasher.update(&length.to_le_bytes());

@@ -42,8 +42,9 @@ fn glob_files(pattern: &str) -> Result<Vec<PathBuf>> {
     })?;
     let mut files = Vec::new();
     for entry in paths {
-        let path = entry
-            .map_err(|e| Error::input(e.path().display().to_string(), e.error().to_string()))?;
+        let path = entry.map_err(|e| {
+            Error::unreadable(e.path().display().to_string(), std::io::Error::from(e))
+        })?;
         if path.is_file() && !is_hidden(&path) {
             files.push(path);
         }
@@ -62,10 +63,10 @@ fn directory_files(dir: &Path, forced: Option<FileFormat>) -> Result<Vec<PathBuf
     let mut pending = vec![dir.to_path_buf()];
     while let Some(current) = pending.pop() {
         let entries = std::fs::read_dir(&current)
-            .map_err(|e| Error::input(current.display().to_string(), e.to_string()))?;
+            .map_err(|e| Error::unreadable(current.display().to_string(), e))?;
         for entry in entries {
             let path = entry
-                .map_err(|e| Error::input(current.display().to_string(), e.to_string()))?
+                .map_err(|e| Error::unreadable(current.display().to_string(), e))?
                 .path();
             if is_hidden(&path) {
                 continue;

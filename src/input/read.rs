@@ -73,7 +73,7 @@ impl OpenTable {
         } = self;
         table.batches = collect(frame)
             .await
-            .map_err(|e| read_error(&source, &table.files, table.format, &e))?;
+            .map_err(|e| read_error(&source, &table.files, table.format, e))?;
         table.rows = table.batches.iter().map(RecordBatch::num_rows).sum();
         Ok(table)
     }
@@ -115,9 +115,9 @@ impl OpenTable {
         let mut stream = frame
             .execute_stream()
             .await
-            .map_err(|e| read_error(&source, &table.files, table.format, &e))?;
+            .map_err(|e| read_error(&source, &table.files, table.format, e))?;
         while let Some(batch) = stream.next().await {
-            let batch = batch.map_err(|e| read_error(&source, &table.files, table.format, &e))?;
+            let batch = batch.map_err(|e| read_error(&source, &table.files, table.format, e))?;
             writer.write(&batch).map_err(|e| failed(&e))?;
         }
         writer.close().map_err(|e| failed(&e))?;
@@ -143,7 +143,7 @@ impl OpenTable {
         let streams = frame
             .execute_stream_partitioned()
             .await
-            .map_err(|e| read_error(&source, &table.files, table.format, &e))?;
+            .map_err(|e| read_error(&source, &table.files, table.format, e))?;
         table.rows = known_rows.unwrap_or(0);
         let streams = streams
             .into_iter()
@@ -171,7 +171,7 @@ impl PartitionStream {
     pub async fn next(&mut self) -> Option<Result<RecordBatch>> {
         use futures::StreamExt;
         let batch = self.stream.next().await?;
-        Some(batch.map_err(|e| read_error(&self.source, &self.files, self.format, &e)))
+        Some(batch.map_err(|e| read_error(&self.source, &self.files, self.format, e)))
     }
 }
 
@@ -229,7 +229,7 @@ pub async fn open_table(ctx: &SessionContext, source: &TableSource) -> Result<Op
             ctx.read_arrow(paths, options).await
         }
     }
-    .map_err(|e| read_error(source, &files, format, &e))?;
+    .map_err(|e| read_error(source, &files, format, e))?;
     let schema = SchemaRef::new(frame.schema().as_arrow().clone());
     Ok(OpenTable {
         table: Table {
@@ -250,10 +250,10 @@ pub async fn open_table(ctx: &SessionContext, source: &TableSource) -> Result<Op
 fn parquet_rows(file: &Path) -> Result<usize> {
     use datafusion::parquet::file::metadata::ParquetMetaDataReader;
     let name = || file.display().to_string();
-    let handle = File::open(file).map_err(|e| Error::input(name(), e.to_string()))?;
+    let handle = File::open(file).map_err(|e| Error::unreadable(name(), e))?;
     let metadata = ParquetMetaDataReader::new()
         .parse_and_finish(&handle)
-        .map_err(|e| Error::input(name(), format!("corrupt Parquet footer ({e})")))?;
+        .map_err(|e| Error::input(name(), format!("corrupt Parquet footer ({e})")).caused_by(e))?;
     Ok(metadata.file_metadata().num_rows().max(0) as usize)
 }
 
@@ -263,10 +263,10 @@ fn parquet_rows(file: &Path) -> Result<usize> {
 fn check_parquet_footer(file: &Path) -> Result<()> {
     use std::io::{Read, Seek, SeekFrom};
     let name = || file.display().to_string();
-    let mut handle = File::open(file).map_err(|e| Error::input(name(), e.to_string()))?;
+    let mut handle = File::open(file).map_err(|e| Error::unreadable(name(), e))?;
     let size = handle
         .metadata()
-        .map_err(|e| Error::input(name(), e.to_string()))?
+        .map_err(|e| Error::unreadable(name(), e))?
         .len();
     let mut trailer = [0u8; 8];
     if size < 12 {
@@ -275,7 +275,7 @@ fn check_parquet_footer(file: &Path) -> Result<()> {
     handle
         .seek(SeekFrom::End(-8))
         .and_then(|_| handle.read_exact(&mut trailer))
-        .map_err(|e| Error::input(name(), e.to_string()))?;
+        .map_err(|e| Error::unreadable(name(), e))?;
     if &trailer[4..] != b"PAR1" {
         return Err(
             Error::input(name(), "not a Parquet file (no `PAR1` footer)").with_hint(
@@ -306,7 +306,7 @@ fn read_error(
     source: &TableSource,
     files: &[PathBuf],
     format: FileFormat,
-    error: &datafusion::error::DataFusionError,
+    error: datafusion::error::DataFusionError,
 ) -> Error {
     let path = match files {
         [only] => only.display().to_string(),
@@ -318,7 +318,8 @@ fn read_error(
     let error = Error::input(
         path,
         format!("not a readable {} table ({reason})", format.name()),
-    );
+    )
+    .caused_by(error);
     if source.format.is_none() {
         error.with_hint(
             "if the extension misleads, name the format with `--format-left` or `--format-right`",

@@ -17,9 +17,10 @@ pub fn render(report: &impl Serialize, out: &mut dyn Write) -> io::Result<()> {
 /// Reads a report written by `--format json` of this report schema version.
 pub fn read(path: &Path) -> Result<Report> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| Error::input(&shown, e.to_string()))?;
+    let text = std::fs::read_to_string(path).map_err(|e| Error::unreadable(&shown, e))?;
     let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
         Error::input(&shown, format!("not JSON: {e}"))
+            .caused_by(e)
             .with_hint("pass a report written by `dualrun diff --format json`")
     })?;
     let version = value.get("schema_version").and_then(|v| v.as_u64());
@@ -35,6 +36,7 @@ pub fn read(path: &Path) -> Result<Report> {
     }
     serde_json::from_value(value).map_err(|e| {
         Error::input(&shown, format!("is not a dualrun diff report: {e}"))
+            .caused_by(e)
             .with_hint("pass a report written by `dualrun diff --format json`")
     })
 }
