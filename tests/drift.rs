@@ -12,7 +12,7 @@ use std::sync::Arc;
 use common::*;
 use datafusion::arrow::array::{Float64Array, Int64Array, RecordBatch, TimestampSecondArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
-use dualrun::diff::stats::quantiles::LEVELS;
+use dualrun::diff::QUANTILE_LEVELS as LEVELS;
 use serde_json::Value;
 
 const ROWS: usize = 10_000;

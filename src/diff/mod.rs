@@ -6,20 +6,20 @@
 //! on one thread as on many.
 
 mod candidates;
-pub mod canon;
-pub mod compare;
-pub mod drift;
-pub mod hash;
+pub(crate) mod canon;
+pub(crate) mod compare;
+pub(crate) mod drift;
+pub(crate) mod hash;
 mod matching;
-pub mod position;
-pub mod prepare;
+pub(crate) mod position;
+pub(crate) mod prepare;
 mod result;
-pub mod rows_out;
+pub(crate) mod rows_out;
 mod samples;
-pub mod schema;
+pub(crate) mod schema;
 mod spill;
-pub mod stats;
-pub mod tolerance;
+pub(crate) mod stats;
+pub(crate) mod tolerance;
 pub(crate) mod value;
 
 use std::collections::BTreeMap;
@@ -33,6 +33,16 @@ pub use result::{
 };
 pub use schema::SchemaDiff;
 pub use stats::ColumnStats;
+pub use stats::quantiles::LEVELS as QUANTILE_LEVELS;
+pub use stats::{BooleanStats, NumericStats, TemporalStats, TextStats, TopValue};
+
+/// The per-batch kernels the diff is made of, public for the benchmarks
+/// in `benches/kernels.rs`.
+pub mod kernels {
+    pub use super::compare::compare;
+    pub use super::hash::value_hashes;
+    pub use super::stats::{Sample, StatsState};
+}
 
 use crate::error::Result;
 use crate::input::Table;
