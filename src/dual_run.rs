@@ -35,7 +35,6 @@ use crate::threads::Workers;
 pub fn run_project(args: &RunArgs) -> Result<u8> {
     let mut plan = plan::run_plan(args)?;
     let workers = Workers::new(plan.output.threads)?;
-    crate::threads::bound_polars(plan.output.threads);
     crate::interrupt::install();
     let run_dir = RunDir::create(&plan.run_dir)?;
     if plan.snapshot_inputs {

@@ -15,7 +15,9 @@ pub struct Workers {
 }
 
 impl Workers {
+    /// Built on the main thread, before any other thread of dualrun's.
     pub fn new(threads: usize) -> Result<Self> {
+        bound_polars(threads);
         Ok(Workers {
             threads,
             runtime: tokio_runtime(threads)
@@ -47,7 +49,7 @@ impl Workers {
 
 /// A runtime for DataFusion: `threads` workers, and as many blocking
 /// threads (local file reads run there; tokio's default allows 512).
-pub fn tokio_runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+fn tokio_runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
         .max_blocking_threads(threads)
@@ -56,7 +58,7 @@ pub fn tokio_runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime>
 }
 
 /// A DataFusion session that splits scans and plans into `threads` partitions.
-pub fn session(threads: usize) -> SessionContext {
+fn session(threads: usize) -> SessionContext {
     SessionContext::new_with_config(SessionConfig::new().with_target_partitions(threads))
 }
 
@@ -66,12 +68,12 @@ pub fn session(threads: usize) -> SessionContext {
 const STREAMED_PARTITIONS_PER_THREAD: usize = 4;
 
 /// A session for tables streamed into a diff (`backend::embedded`).
-pub fn streaming_session(threads: usize) -> SessionContext {
+fn streaming_session(threads: usize) -> SessionContext {
     session(threads * STREAMED_PARTITIONS_PER_THREAD)
 }
 
 /// The pool the diff, statistics and profiles run on.
-pub fn rayon_pool(threads: usize) -> Result<rayon::ThreadPool> {
+fn rayon_pool(threads: usize) -> Result<rayon::ThreadPool> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
@@ -80,7 +82,8 @@ pub fn rayon_pool(threads: usize) -> Result<rayon::ThreadPool> {
 
 /// Polars sizes its global pool once, from `POLARS_MAX_THREADS`, when it is
 /// first used: set it before any side runs, unless the user already did.
-pub fn bound_polars(threads: usize) {
+/// A second command in one process (tests) keeps the first bound.
+fn bound_polars(threads: usize) {
     if cfg!(feature = "polars") && std::env::var_os("POLARS_MAX_THREADS").is_none() {
         // SAFETY: called on the main thread before any thread of dualrun's
         // that reads the environment (the sides, Polars' pool) has started.

@@ -45,8 +45,8 @@ fn run_generate(args: &GenerateArgs) -> Result<u8> {
 
 /// Prints one line per file: its path and each column's aggregate.
 fn run_scan(args: &ScanArgs) -> Result<u8> {
-    let threads = thread_count(args.threads)?;
-    let results = scan::scan(&args.files, threads)?;
+    let workers = crate::threads::Workers::new(thread_count(args.threads)?)?;
+    let results = scan::scan(&args.files, &workers)?;
     for (file, values) in args.files.iter().zip(results) {
         println!("{file}\t{}", values.join("\t"));
     }

@@ -7,7 +7,7 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 
 use crate::error::{Error, Result};
-use crate::threads;
+use crate::threads::Workers;
 
 /// One aggregate per column that forces its values to be decoded.
 fn decode_expression(name: &str, data_type: &DataType) -> String {
@@ -64,13 +64,11 @@ async fn scan_one(context: &SessionContext, path: &str, index: usize) -> Result<
         .collect())
 }
 
-/// Scans the Parquet files concurrently on `threads` threads and returns,
+/// Scans the Parquet files concurrently on the workers' threads and returns,
 /// per file, the aggregate of each column (printed, so nothing is skipped).
-pub fn scan(paths: &[String], threads: usize) -> Result<Vec<Vec<String>>> {
-    let runtime = threads::tokio_runtime(threads)
-        .map_err(|e| Error::compute("cannot start the scan runtime", e))?;
-    let context = threads::session(threads);
-    runtime.block_on(futures::future::try_join_all(
+pub fn scan(paths: &[String], workers: &Workers) -> Result<Vec<Vec<String>>> {
+    let context = workers.session();
+    workers.block_on(futures::future::try_join_all(
         paths
             .iter()
             .enumerate()
