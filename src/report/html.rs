@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::escape::{CELL_LIMIT, html as esc, shorten};
 use super::samples::{SampleWriter, walk_samples};
@@ -512,53 +512,33 @@ fn samples(h: &mut String, t: &TableReport) {
 struct HtmlSamples<'a>(&'a mut String);
 
 impl SampleWriter for HtmlSamples<'_> {
-    fn changed_start(&mut self, shown: usize, total: u64) {
-        let _ = writeln!(
+    fn value(&self, v: &Value) -> String {
+        value(v)
+    }
+
+    fn name(&self, name: &str) -> String {
+        esc(name)
+    }
+
+    fn table_start(&mut self, title: &str, note: &str, columns: &[&str]) {
+        let _ = write!(
             self.0,
-            "<h3>Changed rows <span class=\"muted\">(first {shown} of {}, in key order)</span></h3><table><tr><th>key</th><th>column</th><th>prod</th><th>candidate</th></tr>",
-            count(total)
+            "<h3>{title} <span class=\"muted\">{note}</span></h3><table>"
         );
+        // A table of whole rows is one column: its title says what it is.
+        if columns.len() > 1 {
+            let header: String = columns.iter().map(|c| format!("<th>{c}</th>")).collect();
+            let _ = write!(self.0, "<tr>{header}</tr>");
+        }
+        self.0.push('\n');
     }
 
-    fn changed_cell(
-        &mut self,
-        key: &Map<String, Value>,
-        column: &str,
-        prod: &Value,
-        candidate: &Value,
-    ) {
-        let key: Vec<String> = key.values().map(value).collect();
-        let _ = writeln!(
-            self.0,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            key.join(", "),
-            esc(column),
-            value(prod),
-            value(candidate)
-        );
+    fn row(&mut self, cells: &[String]) {
+        let cells: String = cells.iter().map(|c| format!("<td>{c}</td>")).collect();
+        let _ = writeln!(self.0, "<tr>{cells}</tr>");
     }
 
-    fn changed_end(&mut self) {
-        self.0.push_str("</table>\n");
-    }
-
-    fn one_sided_start(&mut self, title: &str, shown: usize, total: u64) {
-        let _ = writeln!(
-            self.0,
-            "<h3>{title} <span class=\"muted\">(first {shown} of {})</span></h3><table>",
-            count(total)
-        );
-    }
-
-    fn one_sided_row(&mut self, cells: &[(&String, &Value)]) {
-        let cells: Vec<String> = cells
-            .iter()
-            .map(|(name, v)| format!("{}={}", esc(name), value(v)))
-            .collect();
-        let _ = writeln!(self.0, "<tr><td>{}</td></tr>", cells.join(" "));
-    }
-
-    fn one_sided_end(&mut self) {
+    fn table_end(&mut self) {
         self.0.push_str("</table>\n");
     }
 }

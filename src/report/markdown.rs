@@ -11,7 +11,6 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use serde_json::{Map, Value};
 
 use super::escape::{MESSAGE_LIMIT, markdown as esc, markdown_within};
 use super::samples::{SampleWriter, walk_samples};
@@ -409,10 +408,6 @@ fn value_text(value: &serde_json::Value) -> String {
     }
 }
 
-fn key_text(key: &serde_json::Map<String, serde_json::Value>) -> String {
-    key.values().map(value_text).collect::<Vec<_>>().join(", ")
-}
-
 fn samples(md: &mut String, t: &TableReport) {
     walk_samples(t, &mut MarkdownSamples(md));
 }
@@ -421,52 +416,28 @@ fn samples(md: &mut String, t: &TableReport) {
 struct MarkdownSamples<'a>(&'a mut String);
 
 impl SampleWriter for MarkdownSamples<'_> {
-    fn changed_start(&mut self, shown: usize, total: u64) {
+    fn value(&self, value: &serde_json::Value) -> String {
+        value_text(value)
+    }
+
+    fn name(&self, name: &str) -> String {
+        esc(name)
+    }
+
+    fn table_start(&mut self, title: &str, note: &str, columns: &[&str]) {
+        let rule = vec!["---"; columns.len()].join("|");
         let _ = writeln!(
             self.0,
-            "**Changed rows** (first {shown} of {}, in key order)\n\n| key | column | prod | candidate |\n|---|---|---|---|",
-            count(total)
+            "**{title}** {note}\n\n| {} |\n|{rule}|",
+            columns.join(" | ")
         );
     }
 
-    fn changed_cell(
-        &mut self,
-        key: &Map<String, Value>,
-        column: &str,
-        prod: &Value,
-        candidate: &Value,
-    ) {
-        let _ = writeln!(
-            self.0,
-            "| {} | {} | {} | {} |",
-            key_text(key),
-            esc(column),
-            value_text(prod),
-            value_text(candidate)
-        );
+    fn row(&mut self, cells: &[String]) {
+        let _ = writeln!(self.0, "| {} |", cells.join(" | "));
     }
 
-    fn changed_end(&mut self) {
-        self.0.push('\n');
-    }
-
-    fn one_sided_start(&mut self, title: &str, shown: usize, total: u64) {
-        let _ = writeln!(
-            self.0,
-            "**{title}** (first {shown} of {})\n\n| row |\n|---|",
-            count(total)
-        );
-    }
-
-    fn one_sided_row(&mut self, cells: &[(&String, &Value)]) {
-        let values: Vec<String> = cells
-            .iter()
-            .map(|(name, value)| format!("{}={}", esc(name), value_text(value)))
-            .collect();
-        let _ = writeln!(self.0, "| {} |", values.join(" "));
-    }
-
-    fn one_sided_end(&mut self) {
+    fn table_end(&mut self) {
         self.0.push('\n');
     }
 }
