@@ -15,9 +15,9 @@ use datafusion::arrow::array::{
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use divan::{Bencher, black_box};
 use dualrun::diff::kernels::compare;
-use dualrun::diff::{ColumnRule, Tolerance};
 use dualrun::diff::kernels::value_hashes;
 use dualrun::diff::kernels::{Sample, StatsState};
+use dualrun::diff::{ColumnRule, Tolerance};
 use dualrun::{DiffOptions, Table, diff_tables};
 
 const ROWS: usize = 65_536;

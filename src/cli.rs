@@ -300,16 +300,23 @@ pub struct ProfileArgs {
     #[arg(long, value_name = "FORMAT")]
     pub table_format: Option<String>,
 
-    /// CSV files have no header row
+    #[command(flatten)]
+    pub csv: CsvArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// How CSV tables are read, for every command that reads tables by name.
+#[derive(Debug, Args)]
+pub struct CsvArgs {
+    /// CSV files have no header row (columns are named column_1, column_2, ...)
     #[arg(long)]
     pub no_header: bool,
 
     /// CSV field delimiter: one character, or `tab` (default: a tab for `.tsv` files, else `,`)
     #[arg(long, value_name = "CHAR")]
     pub delimiter: Option<String>,
-
-    #[command(flatten)]
-    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]
@@ -336,13 +343,8 @@ pub struct DiffArgs {
     #[arg(long, value_name = "FORMAT")]
     pub format_right: Option<String>,
 
-    /// CSV files have no header row (columns are named column_1, column_2, ...)
-    #[arg(long)]
-    pub no_header: bool,
-
-    /// CSV field delimiter: one character, or `tab` (default: a tab for `.tsv` files, else `,`)
-    #[arg(long, value_name = "CHAR")]
-    pub delimiter: Option<String>,
+    #[command(flatten)]
+    pub csv: CsvArgs,
 
     /// A column renamed in the candidate: prod name = candidate name (repeatable)
     #[arg(long, value_name = "OLD=NEW")]

@@ -78,7 +78,7 @@ fn run_sides(
     progress: &Progress,
 ) -> Result<SidesRan> {
     let fingerprints = input_fingerprints(&plan.project)?;
-    let sides = runner::run_sides(&plan.project, run_dir.root(), progress, workers);
+    let sides = runner::run_sides(&plan.project, run_dir, progress, workers);
     // An input that changed while the sides ran may have been read
     // differently by each: the comparison would prove nothing.
     let changed_inputs = input_fingerprints(&plan.project)?

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 use crate::backend::ClusterUrl;
 use crate::cli::{
-    CheckArgs, ColorChoice, DiffArgs, JudgeArgs, OutputArgs, ProfileArgs, ReportFormat, RunArgs,
+    CheckArgs, ColorChoice, CsvArgs, DiffArgs, JudgeArgs, OutputArgs, ProfileArgs, ReportFormat,
+    RunArgs,
 };
 use crate::diff::tolerance::{non_negative, parse_column_tolerance};
 use crate::diff::{DiffOptions, StringRule, Tolerance};
@@ -171,11 +172,16 @@ fn published_or(spec: &str) -> Result<String> {
         .unwrap_or_else(|| spec.to_string()))
 }
 
-pub fn diff_plan(args: &DiffArgs) -> Result<DiffPlan> {
-    let csv = CsvOptions {
+/// `--no-header` and `--delimiter`, checked.
+fn csv_options(args: &CsvArgs) -> Result<CsvOptions> {
+    Ok(CsvOptions {
         has_header: !args.no_header,
         delimiter: args.delimiter.as_deref().map(parse_delimiter).transpose()?,
-    };
+    })
+}
+
+pub fn diff_plan(args: &DiffArgs) -> Result<DiffPlan> {
+    let csv = csv_options(&args.csv)?;
     let left = TableSource {
         spec: published_or(&args.left)?,
         format: parse_format(args.format_left.as_deref(), "--format-left")?,
@@ -305,10 +311,7 @@ pub fn profile_plan(args: &ProfileArgs) -> Result<ProfilePlan> {
         table: TableSource {
             spec: published_or(&args.table)?,
             format: parse_format(args.table_format.as_deref(), "--table-format")?,
-            csv: CsvOptions {
-                has_header: !args.no_header,
-                delimiter: args.delimiter.as_deref().map(parse_delimiter).transpose()?,
-            },
+            csv: csv_options(&args.csv)?,
         },
         name: table_name_from_spec(&args.table),
         columns: args.columns.clone(),

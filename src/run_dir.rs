@@ -4,6 +4,7 @@
 //! ```text
 //! RUN/prod/NAME.parquet        each side's outputs and models, as Parquet
 //! RUN/candidate/NAME.parquet   (the audit copy that outlives the sources)
+//! RUN/prod.log, candidate.log  what command sides printed
 //! RUN/inputs/                  the inputs, with `--snapshot-inputs`
 //! RUN/report.json|md|html      the report, for `check`, pull requests, people
 //! RUN/manifest.json            inputs, sides, verdict, candidate digests
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::cli::ReportFormat;
 use crate::error::{Error, Result};
 use crate::input::Fingerprint;
 use crate::report::SideRun;
@@ -23,6 +25,8 @@ use crate::rules::Verdict;
 use crate::sides::Side;
 
 pub const MANIFEST: &str = "manifest.json";
+/// The JSON report, which `check` and `publish` read back.
+pub const REPORT_JSON: &str = "report.json";
 
 /// A run directory that exists.
 #[derive(Debug, Clone)]
@@ -74,6 +78,22 @@ impl RunDir {
     /// The audit copy of output or model `name` of `side`.
     pub fn output(&self, side: Side, name: &str) -> PathBuf {
         self.side_dir(side).join(format!("{name}.parquet"))
+    }
+
+    /// The report in `format`.
+    pub fn report(&self, format: ReportFormat) -> PathBuf {
+        self.root.join(crate::report::file_name(format))
+    }
+
+    /// The log of `side`'s command (both output streams).
+    pub fn log(&self, side: Side) -> PathBuf {
+        self.root.join(format!("{side}.log"))
+    }
+
+    /// Scratch space of `side`'s engine (inputs converted for Polars),
+    /// removed when the side is done.
+    pub fn scratch(&self, side: Side) -> PathBuf {
+        self.root.join(format!("{side}-inputs"))
     }
 
     /// Where `--snapshot-inputs` copies the inputs.

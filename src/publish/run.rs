@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::input::Fingerprint;
 use crate::rules::Verdict;
-use crate::run_dir::{FileDigest, Manifest, RunDir};
+use crate::run_dir::{FileDigest, MANIFEST, Manifest, REPORT_JSON, RunDir};
 
 /// A run that may be published.
 #[derive(Debug, Clone)]
@@ -31,19 +31,19 @@ impl ApprovedRun {
             refuse(format!("is not a complete run directory: {what}"))
                 .with_hint("publish a directory that `dualrun run` wrote and finished")
         };
-        for file in ["report.json", "manifest.json"] {
-            if !dir.join(file).is_file() {
+        let run_dir = RunDir::existing(dir);
+        for file in [REPORT_JSON, MANIFEST] {
+            if !run_dir.file(file).is_file() {
                 return Err(incomplete(&format!("`{file}` is missing")));
             }
         }
-        let report = crate::report::json::read(&dir.join("report.json"))?;
+        let report = crate::report::json::read(&run_dir.file(REPORT_JSON))?;
         if report.command != "run" {
             return Err(incomplete("its report is not of `dualrun run`"));
         }
-        let run_dir = RunDir::existing(dir);
         let manifest = run_dir
             .read_manifest()
-            .ok_or_else(|| incomplete("`manifest.json` is not a manifest"))?;
+            .ok_or_else(|| incomplete(&format!("`{MANIFEST}` is not a manifest")))?;
         if manifest.verdict != report.verdict || manifest.inputs != report.inputs {
             return Err(refuse(
                 "its report and its manifest disagree on the verdict or the inputs".to_string(),

@@ -11,7 +11,6 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-
 use super::escape::{MESSAGE_LIMIT, markdown as esc, markdown_within};
 use super::samples::{SampleWriter, walk_samples};
 use super::{Report, TableReport};

@@ -112,7 +112,7 @@ pub fn write_run_files(
     ] {
         let mut text = Vec::new();
         render(report, format, false, &mut text).expect("rendering into memory cannot fail");
-        write_atomically(&run_dir.file(file_name(format)), &text)?;
+        write_atomically(&run_dir.report(format), &text)?;
     }
     let mut candidate_outputs = BTreeMap::new();
     for table in report
@@ -145,10 +145,12 @@ pub fn write_run_files(
     write_atomically(&run_dir.file(MANIFEST), &text)
 }
 
-fn file_name(format: ReportFormat) -> &'static str {
+/// The file a report in `format` is written to, in a run directory or an
+/// `--output-dir`.
+pub fn file_name(format: ReportFormat) -> &'static str {
     match format {
         ReportFormat::Table => "report.txt",
-        ReportFormat::Json => "report.json",
+        ReportFormat::Json => crate::run_dir::REPORT_JSON,
         ReportFormat::Markdown => "report.md",
         ReportFormat::Html => "report.html",
         ReportFormat::Junit => "report.xml",

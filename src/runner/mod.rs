@@ -22,6 +22,7 @@ use crate::clock::now_utc;
 use crate::progress::{Line, Progress};
 use crate::project::{Project, SidePlan, SqlEngine};
 use crate::report::{GitRevision, ModelRun, SideRun};
+use crate::run_dir::RunDir;
 use crate::sides::{Side, Sides};
 use crate::threads::Workers;
 pub use failure::SideError;
@@ -36,7 +37,7 @@ pub const LOG_TAIL: usize = 20;
 /// SQL sides share the command's `workers`.
 pub fn run_sides(
     project: &Project,
-    run_dir: &Path,
+    run_dir: &RunDir,
     progress: &Progress,
     workers: &Workers,
 ) -> Sides<SideRun> {
@@ -64,7 +65,7 @@ fn side_line(progress: &Progress, side: Side, plan: &SidePlan) -> Line {
 fn run_side(
     project: &Project,
     side: Side,
-    run_dir: &Path,
+    run_dir: &RunDir,
     line: Line,
     workers: &Workers,
 ) -> SideRun {
@@ -92,8 +93,7 @@ fn run_side(
             }
         },
     };
-    let out = run_dir.join(side.name());
-    match produce(project, side, plan, &out, run_dir, line, workers, &mut run) {
+    match produce(project, side, plan, run_dir, line, workers, &mut run) {
         Ok(dir) => collect_outputs(project, plan, &dir, &mut run),
         Err(error) => run.fail(error.to_string()),
     }
@@ -101,38 +101,38 @@ fn run_side(
 }
 
 /// Runs the side's engine; returns the folder its outputs are in.
-#[allow(clippy::too_many_arguments)]
 fn produce(
     project: &Project,
     side: Side,
     plan: &SidePlan,
-    out: &Path,
-    run_dir: &Path,
+    run_dir: &RunDir,
     line: Line,
     workers: &Workers,
     run: &mut SideRun,
 ) -> Result<PathBuf, SideError> {
+    let out = run_dir.side_dir(side);
     match plan {
         SidePlan::Files { outputs_dir } => Ok(outputs_dir.clone()),
         SidePlan::Sql { engine, models } => {
             run.engine_version = Some(engine_version(*engine).to_string());
-            run.models = build_models(project, *engine, models, out, run_dir, line, workers)?;
-            Ok(out.to_path_buf())
+            let scratch = run_dir.scratch(side);
+            run.models = build_models(project, *engine, models, &out, &scratch, line, workers)?;
+            Ok(out)
         }
         SidePlan::Command {
             run: script,
             workdir,
             timeout,
         } => {
-            let log = run_dir.join(format!("{side}.log"));
+            let log = run_dir.log(side);
             run.log = Some(log.display().to_string());
-            let env = command::environment(project, side, out);
-            let result = command::run(script, workdir, *timeout, &env, out, &log);
+            let env = command::environment(project, side, &out);
+            let result = command::run(script, workdir, *timeout, &env, &out, &log);
             line.finish(if result.is_ok() { "done" } else { "failed" });
             if result.is_err() {
                 run.log_tail = command::tail(&log, LOG_TAIL);
             }
-            result.map(|()| out.to_path_buf())
+            result.map(|()| out)
         }
     }
 }
@@ -184,7 +184,7 @@ fn build_models(
     engine: SqlEngine,
     folders: &[PathBuf],
     out: &Path,
-    run_dir: &Path,
+    scratch: &Path,
     line: Line,
     workers: &Workers,
 ) -> Result<BTreeMap<String, ModelRun>, SideError> {
@@ -199,19 +199,14 @@ fn build_models(
         #[cfg(feature = "polars")]
         SqlEngine::Polars => {
             // Inputs Polars cannot scan where they are, converted once.
-            let scratch = run_dir.join(format!(
-                "{}-inputs",
-                out.file_name()
-                    .map_or_else(Default::default, |n| n.to_string_lossy())
-            ));
             let built =
-                self::polars::build(&models, &project.inputs, out, &scratch, &timeline, workers);
-            let _ = std::fs::remove_dir_all(&scratch);
+                self::polars::build(&models, &project.inputs, out, scratch, &timeline, workers);
+            let _ = std::fs::remove_dir_all(scratch);
             built
         }
         #[cfg(not(feature = "polars"))]
         SqlEngine::Polars => {
-            let _ = run_dir;
+            let _ = scratch;
             Err(SideError::NotBuilt { engine: "polars" })
         }
     };
