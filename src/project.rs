@@ -252,36 +252,7 @@ pub fn parse(file: &str, text: &str, root: &Path) -> Result<Project> {
         let resolved = crate::publish::resolve(&spec)?.unwrap_or_else(|| resolve(&path));
         inputs.insert(name, resolved);
     }
-    if raw.outputs.is_empty() {
-        return Err(bad("`[outputs]` declares no output".to_string())
-            .with_hint("add `[outputs.NAME]` with a `key` for each table both sides write"));
-    }
-    let mut outputs = BTreeMap::new();
-    for (name, output) in raw.outputs {
-        let mut tolerances = BTreeMap::new();
-        for (column, spec) in output.tolerance {
-            let (_, tolerance) =
-                parse_column_tolerance(&format!("{column}={spec}")).map_err(|e| {
-                    bad(format!("`outputs.{name}.tolerance.{column}`: {e}"))
-                        .with_hint("write `abs:0.01`, `rel:1e-6` or `dur:5s`")
-                })?;
-            tolerances.insert(column, tolerance);
-        }
-        if output.key.is_empty() && !tolerances.is_empty() {
-            return Err(bad(format!(
-                "`outputs.{name}.tolerance` needs a key: without `key` rows are matched whole, so no tolerance can apply"
-            ))
-            .with_hint(format!("add `key = [...]` to `[outputs.{name}]`")));
-        }
-        outputs.insert(
-            name,
-            DeclaredOutput {
-                key: output.key,
-                ignore: output.ignore,
-                tolerances,
-            },
-        );
-    }
+    let outputs = declared_outputs(raw.outputs, &bad)?;
     let git = Sides::new(raw.prod.git.clone(), raw.candidate.git.clone());
     for (name, rev) in git.iter() {
         if rev
@@ -314,113 +285,177 @@ pub fn parse(file: &str, text: &str, root: &Path) -> Result<Project> {
     })
 }
 
-fn side(file: &str, name: Side, raw: RawSide, root: &Path) -> Result<SidePlan> {
-    let bad = |message: String, hint: &str| Error::Config {
-        file: file.to_string(),
-        message: format!("`[{name}]` {message}"),
-        hint: Some(hint.to_string()),
-    };
-    let engine = raw.engine.as_deref().unwrap_or("datafusion");
-    let foreign = |field: &str, present: bool| -> Result<()> {
-        if present {
-            Err(bad(
-                format!("has `{field}`, which the `{engine}` engine does not take"),
-                "remove it, or choose the engine that takes it",
+/// `[outputs.NAME]`: at least one, each tolerance valid and with a key.
+fn declared_outputs(
+    raw: BTreeMap<String, RawOutput>,
+    bad: &dyn Fn(String) -> Error,
+) -> Result<BTreeMap<String, DeclaredOutput>> {
+    if raw.is_empty() {
+        return Err(bad("`[outputs]` declares no output".to_string())
+            .with_hint("add `[outputs.NAME]` with a `key` for each table both sides write"));
+    }
+    let mut outputs = BTreeMap::new();
+    for (name, output) in raw {
+        let mut tolerances = BTreeMap::new();
+        for (column, spec) in output.tolerance {
+            let (_, tolerance) =
+                parse_column_tolerance(&format!("{column}={spec}")).map_err(|e| {
+                    bad(format!("`outputs.{name}.tolerance.{column}`: {e}"))
+                        .with_hint("write `abs:0.01`, `rel:1e-6` or `dur:5s`")
+                })?;
+            tolerances.insert(column, tolerance);
+        }
+        if output.key.is_empty() && !tolerances.is_empty() {
+            return Err(bad(format!(
+                "`outputs.{name}.tolerance` needs a key: without `key` rows are matched whole, so no tolerance can apply"
             ))
-        } else {
-            Ok(())
+            .with_hint(format!("add `key = [...]` to `[outputs.{name}]`")));
         }
+        outputs.insert(
+            name,
+            DeclaredOutput {
+                key: output.key,
+                ignore: output.ignore,
+                tolerances,
+            },
+        );
+    }
+    Ok(outputs)
+}
+
+fn side(file: &str, name: Side, raw: RawSide, root: &Path) -> Result<SidePlan> {
+    let engine = raw
+        .engine
+        .clone()
+        .unwrap_or_else(|| "datafusion".to_string());
+    let section = Section {
+        file,
+        side: name,
+        engine: &engine,
     };
-    match engine {
-        "datafusion" | "polars" => {
-            let engine = if engine == "polars" {
-                if !cfg!(feature = "polars") {
-                    return Err(bad(
-                        "asks for the `polars` engine, which this build of dualrun leaves out"
-                            .to_string(),
-                        "build it with `cargo install --path . --features polars` (a default feature)",
-                    ));
-                }
-                SqlEngine::Polars
-            } else {
-                SqlEngine::DataFusion
-            };
-            for (field, present) in [
-                ("run", raw.run.is_some()),
-                ("timeout", raw.timeout.is_some()),
-                ("workdir", raw.workdir.is_some()),
-                ("outputs_dir", raw.outputs_dir.is_some()),
-            ] {
-                foreign(field, present)?;
-            }
-            let models = raw.models.ok_or_else(|| {
-                bad(
-                    "has no `models`".to_string(),
-                    "name the folder of `NAME.sql` models, e.g. `models = \"models\"`",
-                )
-            })?;
-            let folders = match models {
-                RawFolders::One(folder) => vec![folder],
-                RawFolders::Several(folders) if !folders.is_empty() => folders,
-                RawFolders::Several(_) => {
-                    return Err(bad(
-                        "has an empty `models` list".to_string(),
-                        "name at least one folder of `NAME.sql` models",
-                    ));
-                }
-            };
-            Ok(SidePlan::Sql {
-                engine,
-                models: folders.iter().map(|f| root.join(f)).collect(),
-            })
-        }
-        "command" => {
-            foreign("outputs_dir", raw.outputs_dir.is_some())?;
-            foreign("models", raw.models.is_some())?;
-            let run = raw.run.filter(|r| !r.trim().is_empty()).ok_or_else(|| {
-                bad(
-                    "has no `run`".to_string(),
-                    "give the command that builds the outputs, e.g. `run = \"python3 build.py\"`",
-                )
-            })?;
-            let timeout = match raw.timeout.as_deref() {
-                None => DEFAULT_TIMEOUT,
-                Some(text) => parse_duration_ns(text)
-                    .filter(|ns| *ns > 0)
-                    .map(|ns| Duration::from_nanos(ns as u64))
-                    .ok_or_else(|| {
-                        bad(
-                            format!("has the timeout `{text}`, which is not a duration"),
-                            "write a duration like `90s`, `10m` or `1h`",
-                        )
-                    })?,
-            };
-            Ok(SidePlan::Command {
-                run,
-                workdir: root.join(raw.workdir.as_deref().unwrap_or(".")),
-                timeout,
-            })
-        }
-        "files" => {
-            foreign("run", raw.run.is_some())?;
-            foreign("models", raw.models.is_some())?;
-            foreign("timeout", raw.timeout.is_some())?;
-            foreign("workdir", raw.workdir.is_some())?;
-            let dir = raw.outputs_dir.ok_or_else(|| {
-                bad(
-                    "has no `outputs_dir`".to_string(),
-                    "name the directory holding the side's `NAME.parquet` files",
-                )
-            })?;
-            Ok(SidePlan::Files {
-                outputs_dir: root.join(dir),
-            })
-        }
-        other => Err(bad(
+    match engine.as_str() {
+        "datafusion" => sql_side(&section, SqlEngine::DataFusion, raw, root),
+        "polars" if !cfg!(feature = "polars") => Err(section.bad(
+            "asks for the `polars` engine, which this build of dualrun leaves out".to_string(),
+            "build it with `cargo install --path . --features polars` (a default feature)",
+        )),
+        "polars" => sql_side(&section, SqlEngine::Polars, raw, root),
+        "command" => command_side(&section, raw, root),
+        "files" => files_side(&section, raw, root),
+        other => Err(section.bad(
             format!("has the unknown engine `{other}`"),
             &format!("use one of {ENGINES}"),
         )),
     }
+}
+
+/// One side's section of the project file, for its errors.
+struct Section<'a> {
+    file: &'a str,
+    side: Side,
+    engine: &'a str,
+}
+
+impl Section<'_> {
+    fn bad(&self, message: String, hint: &str) -> Error {
+        Error::Config {
+            file: self.file.to_string(),
+            message: format!("`[{}]` {message}", self.side),
+            hint: Some(hint.to_string()),
+        }
+    }
+
+    /// Refuses the first of `fields` that is present: the engine does not
+    /// take it.
+    fn refuse(&self, fields: &[(&str, bool)]) -> Result<()> {
+        match fields.iter().find(|(_, present)| *present) {
+            Some((field, _)) => Err(self.bad(
+                format!(
+                    "has `{field}`, which the `{}` engine does not take",
+                    self.engine
+                ),
+                "remove it, or choose the engine that takes it",
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+fn sql_side(section: &Section, engine: SqlEngine, raw: RawSide, root: &Path) -> Result<SidePlan> {
+    section.refuse(&[
+        ("run", raw.run.is_some()),
+        ("timeout", raw.timeout.is_some()),
+        ("workdir", raw.workdir.is_some()),
+        ("outputs_dir", raw.outputs_dir.is_some()),
+    ])?;
+    let models = raw.models.ok_or_else(|| {
+        section.bad(
+            "has no `models`".to_string(),
+            "name the folder of `NAME.sql` models, e.g. `models = \"models\"`",
+        )
+    })?;
+    let folders = match models {
+        RawFolders::One(folder) => vec![folder],
+        RawFolders::Several(folders) if !folders.is_empty() => folders,
+        RawFolders::Several(_) => {
+            return Err(section.bad(
+                "has an empty `models` list".to_string(),
+                "name at least one folder of `NAME.sql` models",
+            ));
+        }
+    };
+    Ok(SidePlan::Sql {
+        engine,
+        models: folders.iter().map(|f| root.join(f)).collect(),
+    })
+}
+
+fn command_side(section: &Section, raw: RawSide, root: &Path) -> Result<SidePlan> {
+    section.refuse(&[
+        ("outputs_dir", raw.outputs_dir.is_some()),
+        ("models", raw.models.is_some()),
+    ])?;
+    let run = raw.run.filter(|r| !r.trim().is_empty()).ok_or_else(|| {
+        section.bad(
+            "has no `run`".to_string(),
+            "give the command that builds the outputs, e.g. `run = \"python3 build.py\"`",
+        )
+    })?;
+    let timeout = match raw.timeout.as_deref() {
+        None => DEFAULT_TIMEOUT,
+        Some(text) => parse_duration_ns(text)
+            .filter(|ns| *ns > 0)
+            .map(|ns| Duration::from_nanos(ns as u64))
+            .ok_or_else(|| {
+                section.bad(
+                    format!("has the timeout `{text}`, which is not a duration"),
+                    "write a duration like `90s`, `10m` or `1h`",
+                )
+            })?,
+    };
+    Ok(SidePlan::Command {
+        run,
+        workdir: root.join(raw.workdir.as_deref().unwrap_or(".")),
+        timeout,
+    })
+}
+
+fn files_side(section: &Section, raw: RawSide, root: &Path) -> Result<SidePlan> {
+    section.refuse(&[
+        ("run", raw.run.is_some()),
+        ("models", raw.models.is_some()),
+        ("timeout", raw.timeout.is_some()),
+        ("workdir", raw.workdir.is_some()),
+    ])?;
+    let dir = raw.outputs_dir.ok_or_else(|| {
+        section.bad(
+            "has no `outputs_dir`".to_string(),
+            "name the directory holding the side's `NAME.parquet` files",
+        )
+    })?;
+    Ok(SidePlan::Files {
+        outputs_dir: root.join(dir),
+    })
 }
 
 /// The starter project `dualrun init` writes.

@@ -111,138 +111,34 @@ pub fn plan_columns(
     options: &DiffOptions,
     sources: &Sources,
 ) -> Result<ColumnPlan> {
-    let mut schema = SchemaDiff::default();
-    for (old, new) in &options.renames {
-        require_column(prod, old, "`--rename` names", "prod", sources.prod)?;
-        require_column(
-            candidate,
-            new,
-            "`--rename` names",
-            "candidate",
-            sources.candidate,
-        )?;
-        schema.renamed.push(Renamed {
-            prod: old.clone(),
-            candidate: new.clone(),
-        });
-    }
-    let candidate_name = |prod_name: &str| -> String {
-        options
+    check_named_columns(prod, candidate, options, sources)?;
+    let mut schema = SchemaDiff {
+        renamed: options
             .renames
             .iter()
-            .find(|(old, _)| old == prod_name)
-            .map_or_else(|| prod_name.to_string(), |(_, new)| new.clone())
+            .map(|(old, new)| Renamed {
+                prod: old.clone(),
+                candidate: new.clone(),
+            })
+            .collect(),
+        ..Default::default()
     };
-    let renamed_targets: BTreeSet<&str> = options.renames.iter().map(|(_, n)| n.as_str()).collect();
-
-    // Shared columns in prod order, with their candidate index.
-    let mut shared = Vec::new();
-    for (prod_index, field) in prod.fields().iter().enumerate() {
-        let name = candidate_name(field.name());
-        match candidate.index_of(&name) {
-            Ok(candidate_index) => shared.push((prod_index, candidate_index)),
-            Err(_) => schema.removed.push(field.name().clone()),
-        }
-    }
-    for field in candidate.fields() {
-        let renamed_to = renamed_targets.contains(field.name().as_str());
-        if !renamed_to && prod.index_of(field.name()).is_err() {
-            schema.added.push(field.name().clone());
-        }
-    }
-    schema.reordered = shared.windows(2).any(|w| w[0].1 > w[1].1);
-
-    for column in &options.ignore {
-        if prod.index_of(column).is_err() && candidate.index_of(column).is_err() {
-            return Err(unknown_column(
-                "`--ignore` names",
-                column,
-                prod,
-                &format!("prod `{}`", sources.prod),
-            ));
-        }
-    }
-    for key in &options.key {
-        require_column(prod, key, "`--key` names", "prod", sources.prod)?;
-        let name = candidate_name(key);
-        require_column(
-            candidate,
-            &name,
-            "`--key` names",
-            "candidate",
-            sources.candidate,
-        )?;
-    }
-    let mut seen = BTreeSet::new();
-    if let Some(duplicate) = options.key.iter().find(|k| !seen.insert(k.as_str())) {
-        return Err(Error::usage(format!(
-            "key column `{duplicate}` is named twice in `--key`"
-        )));
-    }
-
+    let shared = shared_columns(prod, candidate, options, &mut schema);
     let mut keys = Vec::new();
     let mut values = Vec::new();
-    for &(prod_index, candidate_index) in &shared {
-        let (pf, cf) = (prod.field(prod_index), candidate.field(candidate_index));
-        let name = pf.name().clone();
-        let compared = comparison_type(pf.data_type(), cf.data_type());
-        if !same_logical_type(pf.data_type(), cf.data_type()) {
-            schema.retyped.push(Retyped {
-                column: name.clone(),
-                prod: pf.data_type().to_string(),
-                candidate: cf.data_type().to_string(),
-                compared_as: compared.as_ref().ok().map(ToString::to_string),
-            });
-        }
-        if pf.is_nullable() != cf.is_nullable() {
-            schema.nullability_changed.push(NullabilityChange {
-                column: name.clone(),
-                prod: pf.is_nullable(),
-                candidate: cf.is_nullable(),
-            });
-        }
-        let is_key = options.key.contains(&name);
-        let compared_as = match compared {
-            Ok(t) => t,
-            Err(reason) if is_key => {
-                return Err(Error::schema(
-                    format!("key column `{name}` cannot be compared: {reason}"),
-                    Some("cast the key to one type on both sides, or choose another key".into()),
-                ));
-            }
-            Err(reason) => {
-                schema.skipped.push(Skipped {
-                    column: name,
-                    prod: pf.data_type().to_string(),
-                    candidate: cf.data_type().to_string(),
-                    reason,
-                });
-                continue;
-            }
-        };
-        if !is_key && options.ignore.contains(&name) {
-            schema.ignored.push(name);
-            continue;
-        }
-        let own = options.column_tolerances.get(&name);
-        // `--abs-tol`/`--rel-tol` speak of numbers; other columns stay exact.
-        let default = if is_numeric(&compared_as) {
-            options.default_tolerance
-        } else {
-            Tolerance::default()
-        };
-        let pair = ColumnPair {
-            rule: ColumnRule {
-                tolerance: own.copied().unwrap_or(default),
-                strings: options.strings,
-            },
-            own_tolerance: own.is_some(),
-            name,
+    for (prod_index, candidate_index) in shared {
+        let Some(pair) = pair_column(
+            prod,
+            candidate,
             prod_index,
             candidate_index,
-            compared_as,
+            options,
+            &mut schema,
+        )?
+        else {
+            continue;
         };
-        if is_key {
+        if options.key.contains(&pair.name) {
             keys.push(pair);
         } else {
             values.push(pair);
@@ -256,6 +152,162 @@ pub fn plan_columns(
         values,
         schema,
     })
+}
+
+/// `--rename`, `--ignore` and `--key` must name columns that are there, and
+/// a key column only once.
+fn check_named_columns(
+    prod: &Schema,
+    candidate: &Schema,
+    options: &DiffOptions,
+    sources: &Sources,
+) -> Result<()> {
+    for (old, new) in &options.renames {
+        require_column(prod, old, "`--rename` names", "prod", sources.prod)?;
+        require_column(
+            candidate,
+            new,
+            "`--rename` names",
+            "candidate",
+            sources.candidate,
+        )?;
+    }
+    for column in &options.ignore {
+        if prod.index_of(column).is_err() && candidate.index_of(column).is_err() {
+            return Err(unknown_column(
+                "`--ignore` names",
+                column,
+                prod,
+                &format!("prod `{}`", sources.prod),
+            ));
+        }
+    }
+    for key in &options.key {
+        require_column(prod, key, "`--key` names", "prod", sources.prod)?;
+        require_column(
+            candidate,
+            &candidate_name(options, key),
+            "`--key` names",
+            "candidate",
+            sources.candidate,
+        )?;
+    }
+    let mut seen = BTreeSet::new();
+    if let Some(duplicate) = options.key.iter().find(|k| !seen.insert(k.as_str())) {
+        return Err(Error::usage(format!(
+            "key column `{duplicate}` is named twice in `--key`"
+        )));
+    }
+    Ok(())
+}
+
+/// The candidate's name of prod column `prod_name` (after `--rename`).
+fn candidate_name(options: &DiffOptions, prod_name: &str) -> String {
+    options
+        .renames
+        .iter()
+        .find(|(old, _)| old == prod_name)
+        .map_or_else(|| prod_name.to_string(), |(_, new)| new.clone())
+}
+
+/// The (prod index, candidate index) of each column both sides have, in
+/// prod order; the columns only one side has, and whether the shared ones
+/// were reordered, go into `schema`.
+fn shared_columns(
+    prod: &Schema,
+    candidate: &Schema,
+    options: &DiffOptions,
+    schema: &mut SchemaDiff,
+) -> Vec<(usize, usize)> {
+    let mut shared = Vec::new();
+    for (prod_index, field) in prod.fields().iter().enumerate() {
+        match candidate.index_of(&candidate_name(options, field.name())) {
+            Ok(candidate_index) => shared.push((prod_index, candidate_index)),
+            Err(_) => schema.removed.push(field.name().clone()),
+        }
+    }
+    let renamed_targets: BTreeSet<&str> = options.renames.iter().map(|(_, n)| n.as_str()).collect();
+    for field in candidate.fields() {
+        let renamed_to = renamed_targets.contains(field.name().as_str());
+        if !renamed_to && prod.index_of(field.name()).is_err() {
+            schema.added.push(field.name().clone());
+        }
+    }
+    schema.reordered = shared.windows(2).any(|w| w[0].1 > w[1].1);
+    shared
+}
+
+/// One shared column, paired for comparison with its rule; a type change
+/// or nullability change is noted in `schema`. `None` for a column left
+/// out: ignored, or of types that cannot be compared (a key column of such
+/// types is an error).
+fn pair_column(
+    prod: &Schema,
+    candidate: &Schema,
+    prod_index: usize,
+    candidate_index: usize,
+    options: &DiffOptions,
+    schema: &mut SchemaDiff,
+) -> Result<Option<ColumnPair>> {
+    let (pf, cf) = (prod.field(prod_index), candidate.field(candidate_index));
+    let name = pf.name().clone();
+    let compared = comparison_type(pf.data_type(), cf.data_type());
+    if !same_logical_type(pf.data_type(), cf.data_type()) {
+        schema.retyped.push(Retyped {
+            column: name.clone(),
+            prod: pf.data_type().to_string(),
+            candidate: cf.data_type().to_string(),
+            compared_as: compared.as_ref().ok().map(ToString::to_string),
+        });
+    }
+    if pf.is_nullable() != cf.is_nullable() {
+        schema.nullability_changed.push(NullabilityChange {
+            column: name.clone(),
+            prod: pf.is_nullable(),
+            candidate: cf.is_nullable(),
+        });
+    }
+    let is_key = options.key.contains(&name);
+    let compared_as = match compared {
+        Ok(t) => t,
+        Err(reason) if is_key => {
+            return Err(Error::schema(
+                format!("key column `{name}` cannot be compared: {reason}"),
+                Some("cast the key to one type on both sides, or choose another key".into()),
+            ));
+        }
+        Err(reason) => {
+            schema.skipped.push(Skipped {
+                column: name,
+                prod: pf.data_type().to_string(),
+                candidate: cf.data_type().to_string(),
+                reason,
+            });
+            return Ok(None);
+        }
+    };
+    if !is_key && options.ignore.contains(&name) {
+        schema.ignored.push(name);
+        return Ok(None);
+    }
+    let own = options.column_tolerances.get(&name);
+    // `--abs-tol`/`--rel-tol` speak of numbers; other columns stay exact.
+    let default = if is_numeric(&compared_as) {
+        options.default_tolerance
+    } else {
+        Tolerance::default()
+    };
+    Ok(Some(ColumnPair {
+        rule: ColumnRule {
+            tolerance: own.copied().unwrap_or(default),
+            strings: options.strings,
+        },
+        own_tolerance: own.is_some(),
+        name,
+        prod_index,
+        candidate_index,
+        compared_as,
+    }))
 }
 
 /// Tolerances must name compared columns of a type they apply to.

@@ -77,74 +77,18 @@ pub fn publish(request: &PublishRequest) -> Result<Published> {
         Some(v) => target.versions()?.into_iter().find(|r| &r.version == v),
         None => None,
     };
-    let (outputs, carried): (Vec<String>, Vec<String>) = {
-        let chosen: Vec<String> = run
-            .outputs
-            .keys()
-            .filter(|name| request.only.as_ref().is_none_or(|p| p.matches(name)))
-            .cloned()
-            .collect();
-        if chosen.is_empty() {
-            return Err(Error::publish(
-                &target.root,
-                format!(
-                    "`--only` matches none of the run's outputs ({})",
-                    run.outputs.keys().cloned().collect::<Vec<_>>().join(", ")
-                ),
-            ));
-        }
-        let carried = match (&request.only, &previous_record) {
-            (Some(_), Some(record)) => record
-                .outputs
-                .keys()
-                .filter(|name| !chosen.contains(name))
-                .cloned()
-                .collect(),
-            _ => Vec::new(),
-        };
-        (chosen, carried)
+    let (outputs, carried) = choose_outputs(request, &run, previous_record.as_ref(), &target)?;
+    let staged = Staged {
+        version: &version,
+        outputs: &outputs,
+        carried: &carried,
+        previous: previous.as_deref().zip(previous_record.as_ref()),
     };
-
-    // Build the version under a hidden name, so it appears whole or not
-    // at all; leftovers of a crashed publish are cleared first.
-    let versions_dir = target.versions_dir();
-    fs::create_dir_all(&versions_dir).map_err(|e| target.io_error(&versions_dir, e))?;
-    clear_leftovers(&target)?;
-    let staging = versions_dir.join(format!(".{version}.partial"));
-    fs::create_dir_all(&staging).map_err(|e| target.io_error(&staging, e))?;
-    let mut record = VersionRecord {
-        version: version.clone(),
-        published_at: crate::clock::now_utc(),
-        verdict: run.verdict,
-        forced_reason: run.forced_reason.clone(),
-        inputs: run.inputs.clone(),
-        outputs: Default::default(),
-    };
-    for name in &outputs {
-        place(
-            &target,
-            &run.outputs[name],
-            &staging.join(format!("{name}.parquet")),
-        )?;
-        record.outputs.insert(name.clone(), version.clone());
-    }
-    if let (Some(from), Some(prev)) = (&previous_record, &previous) {
-        for name in &carried {
-            let file = target.version_dir(prev).join(format!("{name}.parquet"));
-            place(&target, &file, &staging.join(format!("{name}.parquet")))?;
-            record
-                .outputs
-                .insert(name.clone(), from.outputs[name].clone());
-        }
-    }
-    write_synced(
-        &target,
-        &staging.join(VERSION_FILE),
-        &serde_json::to_vec_pretty(&record).expect("a version record serializes"),
-    )?;
-    sync_dir(&staging).map_err(|e| target.io_error(&staging, e))?;
+    stage_version(&target, &run, &staged)?;
     crash_point("staged");
-    fs::rename(&staging, &final_dir).map_err(|e| target.io_error(&final_dir, e))?;
+    let versions_dir = target.versions_dir();
+    fs::rename(staged_dir(&target, &version), &final_dir)
+        .map_err(|e| target.io_error(&final_dir, e))?;
     sync_dir(&versions_dir).map_err(|e| target.io_error(&versions_dir, e))?;
     crash_point("versioned");
     target.switch_to(&version)?;
@@ -168,6 +112,95 @@ pub fn publish(request: &PublishRequest) -> Result<Published> {
         carried,
         pruned,
     })
+}
+
+/// The outputs to publish (`--only`'s, or all) and those carried over from
+/// the live version (with `--only`, the ones it leaves out).
+fn choose_outputs(
+    request: &PublishRequest,
+    run: &ApprovedRun,
+    previous: Option<&VersionRecord>,
+    target: &Target,
+) -> Result<(Vec<String>, Vec<String>)> {
+    let chosen: Vec<String> = run
+        .outputs
+        .keys()
+        .filter(|name| request.only.as_ref().is_none_or(|p| p.matches(name)))
+        .cloned()
+        .collect();
+    if chosen.is_empty() {
+        return Err(Error::publish(
+            &target.root,
+            format!(
+                "`--only` matches none of the run's outputs ({})",
+                run.outputs.keys().cloned().collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
+    let carried = match (&request.only, previous) {
+        (Some(_), Some(record)) => record
+            .outputs
+            .keys()
+            .filter(|name| !chosen.contains(name))
+            .cloned()
+            .collect(),
+        _ => Vec::new(),
+    };
+    Ok((chosen, carried))
+}
+
+/// What goes into a new version.
+struct Staged<'a> {
+    version: &'a str,
+    outputs: &'a [String],
+    carried: &'a [String],
+    /// The live version and its record, which carried outputs come from.
+    previous: Option<(&'a str, &'a VersionRecord)>,
+}
+
+/// Where a version is built before it is renamed into place.
+fn staged_dir(target: &Target, version: &str) -> PathBuf {
+    target.versions_dir().join(format!(".{version}.partial"))
+}
+
+/// Builds the version under a hidden name, synced, so it appears whole or
+/// not at all; leftovers of a crashed publish are cleared first.
+fn stage_version(target: &Target, run: &ApprovedRun, staged: &Staged) -> Result<()> {
+    let versions_dir = target.versions_dir();
+    fs::create_dir_all(&versions_dir).map_err(|e| target.io_error(&versions_dir, e))?;
+    clear_leftovers(target)?;
+    let staging = staged_dir(target, staged.version);
+    fs::create_dir_all(&staging).map_err(|e| target.io_error(&staging, e))?;
+    let mut record = VersionRecord {
+        version: staged.version.to_string(),
+        published_at: crate::clock::now_utc(),
+        verdict: run.verdict,
+        forced_reason: run.forced_reason.clone(),
+        inputs: run.inputs.clone(),
+        outputs: Default::default(),
+    };
+    for name in staged.outputs {
+        let file = staging.join(format!("{name}.parquet"));
+        place(target, &run.outputs[name], &file)?;
+        record
+            .outputs
+            .insert(name.clone(), staged.version.to_string());
+    }
+    if let Some((live, from)) = staged.previous {
+        for name in staged.carried {
+            let file = target.version_dir(live).join(format!("{name}.parquet"));
+            place(target, &file, &staging.join(format!("{name}.parquet")))?;
+            record
+                .outputs
+                .insert(name.clone(), from.outputs[name].clone());
+        }
+    }
+    write_synced(
+        target,
+        &staging.join(VERSION_FILE),
+        &serde_json::to_vec_pretty(&record).expect("a version record serializes"),
+    )?;
+    sync_dir(&staging).map_err(|e| target.io_error(&staging, e))
 }
 
 /// Makes the version before the live one (or `to`) live again.
