@@ -219,40 +219,23 @@ impl<'o> PlannedDiff<'o> {
             rules: &rules,
             keyed,
         };
-        let n = options.sample;
-        let first = |side, positions: &[Pos]| -> Result<Vec<Pos>> {
-            let order = samples::first_in_key_order(side, positions, n)?;
-            Ok(order.into_iter().map(|i| positions[i]).collect())
-        };
-        let changed_prod: Vec<_> = matched.changed_pairs.iter().map(|(p, _)| *p).collect();
-        let changed_pairs: Vec<_> = samples::first_in_key_order(prod_side, &changed_prod, n)?
-            .into_iter()
-            .map(|i| matched.changed_pairs[i])
-            .collect();
-        let added = first(candidate_side, &matched.added)?;
-        let removed = first(prod_side, &matched.removed)?;
-        let samples = Samples {
-            changed: samples::changed_rows(prod_side, candidate_side, &changed_pairs, &columns),
-            added: samples::whole_rows(candidate_side, &added, &columns),
-            removed: samples::whole_rows(prod_side, &removed, &columns),
-        };
+        let samples = sample_rows(
+            prod_side,
+            candidate_side,
+            &matched,
+            &columns,
+            options.sample,
+        )?;
         let key_candidates =
             (!keyed).then(|| candidates::key_candidates(prod_side, candidate_side, &key_names));
         let diff_rows = match &options.diff_rows {
-            Some(path) => {
-                let rows = rows_out::DiffRows {
-                    key_names: &key_names,
-                    value_names: &value_names,
-                    changed: &matched.changed_pairs,
-                    removed: &matched.removed,
-                    added: &matched.added,
-                };
-                let written = rows_out::write(path, prod_side, candidate_side, &rows)?;
-                Some(DiffRowsFile {
-                    path: path.display().to_string(),
-                    rows: written,
-                })
-            }
+            Some(path) => Some(write_diff_rows(
+                path,
+                prod_side,
+                candidate_side,
+                &matched,
+                &columns,
+            )?),
             None => None,
         };
 
@@ -275,6 +258,54 @@ impl<'o> PlannedDiff<'o> {
             diff_rows,
         })
     }
+}
+
+/// The first `n` changed, added and removed rows, in key order.
+fn sample_rows(
+    prod_side: &PreparedSide,
+    candidate_side: &PreparedSide,
+    matched: &MatchResult,
+    columns: &SampleColumns,
+    n: usize,
+) -> Result<Samples> {
+    let first = |side, positions: &[Pos]| -> Result<Vec<Pos>> {
+        let order = samples::first_in_key_order(side, positions, n)?;
+        Ok(order.into_iter().map(|i| positions[i]).collect())
+    };
+    let changed_prod: Vec<_> = matched.changed_pairs.iter().map(|(p, _)| *p).collect();
+    let changed_pairs: Vec<_> = samples::first_in_key_order(prod_side, &changed_prod, n)?
+        .into_iter()
+        .map(|i| matched.changed_pairs[i])
+        .collect();
+    let added = first(candidate_side, &matched.added)?;
+    let removed = first(prod_side, &matched.removed)?;
+    Ok(Samples {
+        changed: samples::changed_rows(prod_side, candidate_side, &changed_pairs, columns),
+        added: samples::whole_rows(candidate_side, &added, columns),
+        removed: samples::whole_rows(prod_side, &removed, columns),
+    })
+}
+
+/// `--diff-rows`: every differing row, written to `path`.
+fn write_diff_rows(
+    path: &std::path::Path,
+    prod_side: &PreparedSide,
+    candidate_side: &PreparedSide,
+    matched: &MatchResult,
+    columns: &SampleColumns,
+) -> Result<DiffRowsFile> {
+    let rows = rows_out::DiffRows {
+        key_names: columns.keys,
+        value_names: columns.values,
+        changed: &matched.changed_pairs,
+        removed: &matched.removed,
+        added: &matched.added,
+    };
+    let written = rows_out::write(path, prod_side, candidate_side, &rows)?;
+    Ok(DiffRowsFile {
+        path: path.display().to_string(),
+        rows: written,
+    })
 }
 
 /// Matches prepared sides in two phases: on hashes alone, which names the
