@@ -42,31 +42,38 @@ outputs_dir = "candidate"
 key = ["id"]
 TOML
 python3 - "$DUALRUN" "$work" "$RUNS" <<'PY'
-import os, statistics, subprocess, sys
+import os, shutil, statistics, subprocess, sys
 dualrun, work, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
 commands = {
     "dualrun diff": [dualrun, "diff", "prod/t.parquet", "candidate/t.parquet", "--key", "id",
                      "--format", "json"],
     "dualrun run": [dualrun, "run", ".", "--format", "json"],
 }
-results = {}
-for name, command in commands.items():
-    seconds, peaks = [], []
-    for _ in range(runs):
-        # Each run in its own child python, so ru_maxrss is that run's peak.
-        probe = ("import resource, subprocess, sys, time;"
-                 "t = time.monotonic();"
-                 "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, cwd=%r);"
-                 "s = time.monotonic() - t;"
-                 "print(r.returncode, s, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)" % work)
-        out = subprocess.run([sys.executable, "-c", probe, *command], capture_output=True,
-                             text=True, check=True).stdout.split()
-        code, s, kib = int(out[0]), float(out[1]), int(out[2])
-        if code not in (0, 1):
-            sys.exit(f"{name} exited {code}")
-        seconds.append(s)
-        peaks.append(kib)
-    results[name] = (statistics.median(seconds), statistics.median(peaks) / 1024)
+# The two commands take turns, so a machine that slows down for a while
+# slows both alike.
+measured = {name: ([], []) for name in commands}
+for name, command in [(n, c) for _ in range(runs) for n, c in commands.items()]:
+    seconds, peaks = measured[name]
+    # Each run in its own child python, so ru_maxrss is that run's peak.
+    probe = ("import resource, subprocess, sys, time;"
+             "t = time.monotonic();"
+             "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, cwd=%r);"
+             "s = time.monotonic() - t;"
+             "print(r.returncode, s, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)" % work)
+    out = subprocess.run([sys.executable, "-c", probe, *command], capture_output=True,
+                         text=True, check=True).stdout.split()
+    code, s, kib = int(out[0]), float(out[1]), int(out[2])
+    if code not in (0, 1):
+        sys.exit(f"{name} exited {code}")
+    seconds.append(s)
+    peaks.append(kib)
+    # One run directory at a time, as a user has: earlier runs' copies
+    # would otherwise still be written back to disk during this one.
+    runs_dir = os.path.join(work, ".dualrun", "runs")
+    for old in sorted(os.listdir(runs_dir))[:-1] if os.path.isdir(runs_dir) else []:
+        shutil.rmtree(os.path.join(runs_dir, old))
+results = {name: (statistics.median(s), statistics.median(p) / 1024)
+           for name, (s, p) in measured.items()}
 runs_dir = os.path.join(work, ".dualrun", "runs")
 last = sorted(os.listdir(runs_dir))[-1]
 written = sum(os.path.getsize(os.path.join(d, f))

@@ -162,10 +162,19 @@ fn compare_output(
     paths: Sides<Option<&Path>>,
 ) -> Result<(TableReport, Option<FileDigest>)> {
     let context = workers.streaming_session();
-    let kept = paths.try_map_sides(|side, path| {
-        path.map(|path| keep_audit_copy(workers, run_dir, side, name, path))
-            .transpose()
-    })?;
+    // Both sides' copies at once: copying is IO, and the two do not share
+    // a disk queue with anything else of the run's until the diff starts.
+    let kept = std::thread::scope(|scope| {
+        paths
+            .map_sides(|side, path| {
+                scope.spawn(move || {
+                    path.map(|path| keep_audit_copy(workers, run_dir, side, name, path))
+                        .transpose()
+                })
+            })
+            .map(|copying| copying.join().expect("an audit copy does not panic"))
+    })
+    .try_map_sides(|_, kept| kept)?;
     let opened = kept.as_ref().try_map_sides(|_, kept| {
         kept.as_ref()
             .map(|copy| {
