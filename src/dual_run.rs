@@ -18,7 +18,9 @@ use crate::cli::RunArgs;
 use crate::diff::DiffOptions;
 use crate::divergence::Divergence;
 use crate::error::Result;
-use crate::input::{Fingerprint, OpenTable, Table, TableSource, locate_files, open_table};
+use crate::input::{
+    FileFormat, Fingerprint, OpenTable, Table, TableFormat, TableSource, locate_files, open_table,
+};
 use crate::plan::{self, RunPlan};
 use crate::progress::Progress;
 use crate::project::{DeclaredOutput, Project};
@@ -243,7 +245,7 @@ struct Kept {
     /// Its digest, when copying made one.
     digest: Option<FileDigest>,
     /// What the side wrote: its path, files and format.
-    written: (String, Vec<std::path::PathBuf>, crate::input::FileFormat),
+    written: (String, Vec<std::path::PathBuf>, TableFormat),
 }
 
 /// `table` (read from an audit copy) described as the side wrote it: its
@@ -277,7 +279,7 @@ fn keep_audit_copy(
     let mut kept = Kept {
         path: run_dir.output(side, name),
         digest: None,
-        written: (source.spec.clone(), files, format),
+        written: (source.spec.clone(), files, TableFormat::File(format)),
     };
     if path == kept.path {
         return Ok(kept);
@@ -287,7 +289,7 @@ fn keep_audit_copy(
         source,
     })?;
     let (_, files, format) = &kept.written;
-    if *format == crate::input::FileFormat::Parquet && files.len() == 1 && files[0] == path {
+    if *format == TableFormat::File(FileFormat::Parquet) && files.len() == 1 && files[0] == path {
         kept.digest = Some(copy_verbatim(path, &kept.path)?);
         return Ok(kept);
     }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::backend::ClusterUrl;
 use crate::cli::{
@@ -14,7 +14,7 @@ use crate::cli::{
 use crate::diff::tolerance::{non_negative, parse_column_tolerance};
 use crate::diff::{DiffOptions, StringRule, Tolerance};
 use crate::error::{Error, Result};
-use crate::input::{CsvOptions, FileFormat, TableSource};
+use crate::input::{CsvOptions, FileFormat, TableRef, TableSource};
 use crate::project::{self, Project};
 use crate::rules::{self, DiffNeeds, RuleSet};
 
@@ -167,6 +167,9 @@ pub struct OutputPlan {
 /// A table argument, with `TARGET@current/NAME` (or `@RUN_ID`) resolved to
 /// the published file, pinned now.
 fn published_or(spec: &str) -> Result<String> {
+    if spec.contains("://") {
+        return Ok(spec.to_string());
+    }
     Ok(crate::publish::resolve(spec)?
         .map(|path| path.display().to_string())
         .unwrap_or_else(|| spec.to_string()))
@@ -182,16 +185,16 @@ fn csv_options(args: &CsvArgs) -> Result<CsvOptions> {
 
 pub fn diff_plan(args: &DiffArgs) -> Result<DiffPlan> {
     let csv = csv_options(&args.csv)?;
-    let left = TableSource {
-        spec: published_or(&args.left)?,
-        format: parse_format(args.format_left.as_deref(), "--format-left")?,
+    let left = TableSource::parse(
+        &published_or(&args.left)?,
+        parse_format(args.format_left.as_deref(), "--format-left")?,
         csv,
-    };
-    let right = TableSource {
-        spec: published_or(&args.right)?,
-        format: parse_format(args.format_right.as_deref(), "--format-right")?,
+    )?;
+    let right = TableSource::parse(
+        &published_or(&args.right)?,
+        parse_format(args.format_right.as_deref(), "--format-right")?,
         csv,
-    };
+    )?;
     let default_tolerance = Tolerance {
         abs: non_negative(args.abs_tol.unwrap_or(0.0), "--abs-tol")?,
         rel: non_negative(args.rel_tol.unwrap_or(0.0), "--rel-tol")?,
@@ -308,11 +311,11 @@ pub fn profile_plan(args: &ProfileArgs) -> Result<ProfilePlan> {
         .with_hint("use `--format table` or `--format json`"));
     }
     Ok(ProfilePlan {
-        table: TableSource {
-            spec: published_or(&args.table)?,
-            format: parse_format(args.table_format.as_deref(), "--table-format")?,
-            csv: csv_options(&args.csv)?,
-        },
+        table: TableSource::parse(
+            &published_or(&args.table)?,
+            parse_format(args.table_format.as_deref(), "--table-format")?,
+            csv_options(&args.csv)?,
+        )?,
         name: table_name_from_spec(&args.table),
         columns: args.columns.clone(),
         output: output_plan(&args.output)?,
@@ -399,19 +402,7 @@ fn parse_rename(spec: &str) -> Result<(String, String)> {
 /// The report name of a table given as a file, a directory or a glob: the
 /// stem of the last path component that holds no wildcard.
 pub fn table_name_from_spec(spec: &str) -> String {
-    let literal: PathBuf = Path::new(spec)
-        .components()
-        .take_while(|c| !c.as_os_str().to_string_lossy().contains(['*', '?', '[']))
-        .collect();
-    let stem = literal
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    if stem.is_empty() || stem == "." {
-        "table".to_string()
-    } else {
-        stem
-    }
+    TableRef::parse(spec).map_or_else(|_| "table".to_string(), |r| r.name())
 }
 
 #[cfg(test)]

@@ -1,10 +1,16 @@
-//! A dualrun built without its optional features (`polars`, `cluster`)
+//! A dualrun built without its optional features (`polars`, `cluster`,
+//! `postgres`, `s3`)
 //! says what it lacks and how to get it, instead of failing later or
 //! panicking. CI runs this file on the build without features:
 //! `cargo test --no-default-features --test without_features`; with either
 //! feature on it has no tests.
 
-#![cfg(not(any(feature = "polars", feature = "cluster")))]
+#![cfg(not(any(
+    feature = "polars",
+    feature = "cluster",
+    feature = "postgres",
+    feature = "s3"
+)))]
 
 mod common;
 
@@ -57,5 +63,17 @@ fn the_cluster_flag_and_commands_are_refused_with_a_hint() {
         let output = dualrun(repo(), &["cluster", role]);
         assert_needs_feature(&output, "cluster");
         assert!(stderr(&output).contains(&format!("dualrun cluster {role}")));
+    }
+}
+
+#[test]
+fn database_and_object_store_tables_are_refused_with_a_hint() {
+    for (table, feature) in [
+        ("postgres://ana:s3cret@127.0.0.1:1/shop?table=public.orders", "postgres"),
+        ("s3://bucket/orders/", "s3"),
+    ] {
+        let output = dualrun(repo(), &["profile", table]);
+        assert_needs_feature(&output, feature);
+        assert!(!stderr(&output).contains("s3cret"), "{}", stderr(&output));
     }
 }

@@ -13,7 +13,7 @@ use crate::backend::sql::{CLUSTER_FUNCTIONS, SqlSide, register_functions, sql_di
 use crate::backend::{Backend, ClusterUrl, Diffed};
 use crate::diff::{DiffOptions, TableDiff};
 use crate::error::{Error, Result, first_line};
-use crate::input::{FileFormat, OpenTable, Table};
+use crate::input::{FileFormat, OpenTable, Table, TableFormat};
 use crate::threads::Workers;
 use ballista::prelude::SessionContextExt;
 use datafusion::arrow::datatypes::SchemaRef;
@@ -205,13 +205,21 @@ async fn probe_query(ctx: &SessionContext, sql: &str) -> std::result::Result<(),
 /// Executors read a side's files themselves: only Parquet, by absolute path.
 fn parquet_only(table: OpenTable) -> Result<Table> {
     let table = table.described();
-    if table.format != FileFormat::Parquet {
+    let local = table
+        .files
+        .iter()
+        .all(|f| !f.display().to_string().contains("://"));
+    if table.format != TableFormat::File(FileFormat::Parquet) || !local {
         return Err(Error::usage(format!(
-            "`--cluster` diffs Parquet tables, and `{}` is {}",
+            "`--cluster` diffs local Parquet tables, and `{}` is {}",
             table.source,
-            table.format.name()
+            if local {
+                table.format.name()
+            } else {
+                "in object storage"
+            }
         ))
-        .with_hint("write the table as Parquet, or diff it without `--cluster`"));
+        .with_hint("write the table as local Parquet, or diff it without `--cluster`"));
     }
     Ok(table)
 }

@@ -602,6 +602,7 @@ mod tests {
         let sources = Sources {
             prod: "p",
             candidate: "c",
+            same_kind: true,
         };
         let plan = plan_columns(&prod.schema(), &candidate.schema(), &options, &sources).unwrap();
         let [mut prod, mut candidate] =

@@ -143,6 +143,7 @@ impl<'o> PlannedDiff<'o> {
         let sources = Sources {
             prod: &prod.source,
             candidate: &candidate.source,
+            same_kind: prod.format.same_kind(candidate.format),
         };
         let plan = plan_columns(&prod.schema, &candidate.schema, options, &sources)?;
         Ok(PlannedDiff { options, plan })

@@ -103,6 +103,10 @@ pub struct ColumnPlan {
 pub struct Sources<'a> {
     pub prod: &'a str,
     pub candidate: &'a str,
+    /// Whether the two sides declare nullability alike (both files, or both
+    /// one database), so a difference in it is a schema change; across
+    /// kinds it says only how each container declares columns.
+    pub same_kind: bool,
 }
 
 pub fn plan_columns(
@@ -128,11 +132,10 @@ pub fn plan_columns(
     let mut values = Vec::new();
     for (prod_index, candidate_index) in shared {
         let Some(pair) = pair_column(
-            prod,
-            candidate,
-            prod_index,
-            candidate_index,
+            (prod, candidate),
+            (prod_index, candidate_index),
             options,
+            sources.same_kind,
             &mut schema,
         )?
         else {
@@ -242,11 +245,10 @@ fn shared_columns(
 /// out: ignored, or of types that cannot be compared (a key column of such
 /// types is an error).
 fn pair_column(
-    prod: &Schema,
-    candidate: &Schema,
-    prod_index: usize,
-    candidate_index: usize,
+    (prod, candidate): (&Schema, &Schema),
+    (prod_index, candidate_index): (usize, usize),
     options: &DiffOptions,
+    same_kind: bool,
     schema: &mut SchemaDiff,
 ) -> Result<Option<ColumnPair>> {
     let (pf, cf) = (prod.field(prod_index), candidate.field(candidate_index));
@@ -260,7 +262,7 @@ fn pair_column(
             compared_as: compared.as_ref().ok().map(ToString::to_string),
         });
     }
-    if pf.is_nullable() != cf.is_nullable() {
+    if same_kind && pf.is_nullable() != cf.is_nullable() {
         schema.nullability_changed.push(NullabilityChange {
             column: name.clone(),
             prod: pf.is_nullable(),

@@ -1,4 +1,5 @@
-//! File formats dualrun reads, and how a path's extension names one.
+//! File formats dualrun reads, and how a path's extension names one; what
+//! a table was read from (`TableFormat`), files or a database.
 
 use std::path::Path;
 
@@ -13,6 +14,33 @@ pub enum FileFormat {
     Json,
     /// Arrow IPC file format (Feather v2).
     Arrow,
+}
+
+/// What a table was read from: files of one format, or a database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TableFormat {
+    File(FileFormat),
+    Postgres,
+}
+
+impl TableFormat {
+    /// Whether `other` comes from the same kind of container (files of
+    /// any format, or the same database engine).
+    pub fn same_kind(self, other: TableFormat) -> bool {
+        matches!(
+            (self, other),
+            (TableFormat::File(_), TableFormat::File(_))
+                | (TableFormat::Postgres, TableFormat::Postgres)
+        )
+    }
+
+    /// As reports name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            TableFormat::File(format) => format.name(),
+            TableFormat::Postgres => "postgres",
+        }
+    }
 }
 
 /// CSV parsing options, shared by both sides of a diff.

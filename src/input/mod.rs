@@ -5,18 +5,27 @@
 mod fingerprint;
 mod format;
 mod locate;
+#[cfg(feature = "s3")]
+mod objects;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod read;
+mod table_ref;
 
 pub use fingerprint::{Fingerprint, digest, fingerprint, snapshot};
-pub use format::{CsvOptions, FileFormat};
+pub use format::{CsvOptions, FileFormat, TableFormat};
 pub use locate::locate_files;
 pub use read::{OpenTable, PartitionStream, Table, open_table, read_table};
+pub use table_ref::{Relation, SCHEMES, TableRef, mask};
 
 /// One table as the user named it, before anything is read.
 #[derive(Debug, Clone)]
 pub struct TableSource {
-    /// The path, directory or glob exactly as given, for messages and reports.
+    /// The reference as shown in messages and reports: the path, directory
+    /// or glob exactly as given, or the URL with its password masked.
     pub spec: String,
+    /// What it names.
+    pub reference: TableRef,
     /// Format forced by the user; `None` means "from the extension".
     pub format: Option<FileFormat>,
     pub csv: CsvOptions,
@@ -29,8 +38,21 @@ impl TableSource {
     pub fn of_path(spec: impl std::fmt::Display) -> Self {
         TableSource {
             spec: spec.to_string(),
+            reference: TableRef::Files(spec.to_string()),
             format: None,
             csv: CsvOptions::default(),
         }
+    }
+
+    /// Any table reference, parsed (see `table_ref`), read with `format`
+    /// (files only) and `csv`.
+    pub fn parse(spec: &str, format: Option<FileFormat>, csv: CsvOptions) -> crate::Result<Self> {
+        let reference = TableRef::parse(spec)?;
+        Ok(TableSource {
+            spec: reference.shown(),
+            reference,
+            format,
+            csv,
+        })
     }
 }

@@ -15,7 +15,7 @@ use datafusion::prelude::{
     CsvReadOptions, DataFrame, JsonReadOptions, ParquetReadOptions, SessionContext,
 };
 
-use super::{FileFormat, TableSource, locate_files};
+use super::{FileFormat, TableFormat, TableRef, TableSource, locate_files};
 use crate::error::{Error, Result, first_line};
 
 /// A table read into memory, or described while it streams elsewhere.
@@ -23,7 +23,8 @@ use crate::error::{Error, Result, first_line};
 pub struct Table {
     /// The path, directory or glob as the user gave it.
     pub source: String,
-    pub format: FileFormat,
+    pub format: TableFormat,
+    /// The files read (local paths, or object URLs); none for a database.
     pub files: Vec<PathBuf>,
     pub schema: SchemaRef,
     /// The rows, when the table was read into memory; empty when it was
@@ -38,7 +39,7 @@ impl Table {
     pub fn from_batches(source: &str, schema: SchemaRef, batches: Vec<RecordBatch>) -> Self {
         Table {
             source: source.to_string(),
-            format: FileFormat::Arrow,
+            format: TableFormat::File(FileFormat::Arrow),
             files: Vec::new(),
             schema,
             rows: batches.iter().map(RecordBatch::num_rows).sum(),
@@ -163,7 +164,7 @@ pub struct PartitionStream {
     stream: datafusion::physical_plan::SendableRecordBatchStream,
     source: TableSource,
     files: Vec<PathBuf>,
-    format: FileFormat,
+    format: TableFormat,
 }
 
 impl PartitionStream {
@@ -179,8 +180,66 @@ pub async fn read_table(ctx: &SessionContext, source: &TableSource) -> Result<Ta
     open_table(ctx, source).await?.collect().await
 }
 
-/// Locates the table's files and reads their schema (and Parquet footers).
+/// Opens the table the source names: its files located and their schema
+/// (and Parquet footers) read, or its database table's schema fetched.
 pub async fn open_table(ctx: &SessionContext, source: &TableSource) -> Result<OpenTable> {
+    let opened = match &source.reference {
+        TableRef::Files(_) => open_files(ctx, source).await?,
+        #[cfg(feature = "s3")]
+        TableRef::Objects(url) => super::objects::open(ctx, source, url).await?,
+        #[cfg(feature = "postgres")]
+        TableRef::Postgres { url, relation } => Opened {
+            frame: super::postgres::open(ctx, source, url, relation).await?,
+            format: TableFormat::Postgres,
+            files: Vec::new(),
+            known_rows: None,
+        },
+        #[allow(unreachable_patterns)]
+        other => return Err(not_built(source, other)),
+    };
+    let schema = SchemaRef::new(opened.frame.schema().as_arrow().clone());
+    Ok(OpenTable {
+        table: Table {
+            source: source.spec.clone(),
+            format: opened.format,
+            files: opened.files,
+            schema,
+            batches: Vec::new(),
+            rows: 0,
+        },
+        known_rows: opened.known_rows,
+        frame: opened.frame,
+        source: source.clone(),
+    })
+}
+
+/// A table's plan before its rows are read, from any kind of source.
+pub(super) struct Opened {
+    pub frame: DataFrame,
+    pub format: TableFormat,
+    pub files: Vec<PathBuf>,
+    pub known_rows: Option<usize>,
+}
+
+/// A reference this build cannot read: which feature would.
+#[allow(dead_code)]
+fn not_built(source: &TableSource, reference: &TableRef) -> Error {
+    let feature = match reference {
+        TableRef::Files(_) => "",
+        TableRef::Objects(_) => "s3",
+        TableRef::Postgres { .. } => "postgres",
+    };
+    Error::input(
+        &source.spec,
+        format!("this build of dualrun reads no `{feature}` tables"),
+    )
+    .with_hint(format!(
+        "build it with `cargo install --path . --features {feature}`"
+    ))
+}
+
+/// Local files: located, footers checked, read as their format says.
+async fn open_files(ctx: &SessionContext, source: &TableSource) -> Result<Opened> {
     let (files, format) = locate_files(source)?;
     let mut known_rows = None;
     if format == FileFormat::Parquet {
@@ -200,9 +259,27 @@ pub async fn open_table(ctx: &SessionContext, source: &TableSource) -> Result<Op
                 .to_string()
         })
         .collect();
+    let frame = read_files(ctx, source, paths, &files, format).await?;
+    Ok(Opened {
+        frame,
+        format: TableFormat::File(format),
+        files,
+        known_rows,
+    })
+}
+
+/// `paths` (local paths or object URLs) read as `format`; `files` names
+/// them in errors.
+pub(super) async fn read_files(
+    ctx: &SessionContext,
+    source: &TableSource,
+    paths: Vec<String>,
+    files: &[PathBuf],
+    format: FileFormat,
+) -> Result<DataFrame> {
     // The files are already chosen, so no extension filter applies: an empty
     // extension lets `--format-left csv data.txt` through.
-    let frame = match format {
+    match format {
         FileFormat::Parquet => {
             let options = ParquetReadOptions {
                 file_extension: "",
@@ -213,7 +290,7 @@ pub async fn open_table(ctx: &SessionContext, source: &TableSource) -> Result<Op
         FileFormat::Csv => {
             let options = CsvReadOptions::new()
                 .has_header(source.csv.has_header)
-                .delimiter(source.csv.delimiter_for(&files))
+                .delimiter(source.csv.delimiter_for(files))
                 .file_extension("");
             ctx.read_csv(paths, options).await
         }
@@ -229,21 +306,7 @@ pub async fn open_table(ctx: &SessionContext, source: &TableSource) -> Result<Op
             ctx.read_arrow(paths, options).await
         }
     }
-    .map_err(|e| read_error(source, &files, format, e))?;
-    let schema = SchemaRef::new(frame.schema().as_arrow().clone());
-    Ok(OpenTable {
-        table: Table {
-            source: source.spec.clone(),
-            format,
-            files,
-            schema,
-            batches: Vec::new(),
-            rows: 0,
-        },
-        known_rows,
-        frame,
-        source: source.clone(),
-    })
+    .map_err(|e| read_error(source, files, TableFormat::File(format), e))
 }
 
 /// The row count a Parquet file's footer declares.
@@ -305,7 +368,7 @@ async fn collect(frame: DataFrame) -> datafusion::error::Result<Vec<RecordBatch>
 fn read_error(
     source: &TableSource,
     files: &[PathBuf],
-    format: FileFormat,
+    format: TableFormat,
     error: datafusion::error::DataFusionError,
 ) -> Error {
     let path = match files {
@@ -314,13 +377,13 @@ fn read_error(
     };
     // The root cause says what is wrong ("incorrect number of fields for
     // line 3"); the outer layers only say where DataFusion was.
-    let reason = first_line(&error.find_root().to_string());
+    let reason = super::mask(&first_line(&error.find_root().to_string()));
     let error = Error::input(
         path,
         format!("not a readable {} table ({reason})", format.name()),
     )
     .caused_by(error);
-    if source.format.is_none() {
+    if source.format.is_none() && matches!(format, TableFormat::File(_)) {
         error.with_hint(
             "if the extension misleads, name the format with `--format-left` or `--format-right`",
         )

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod oracle;
+pub mod servers;
 
 use std::fs::File;
 use std::path::Path;

@@ -66,9 +66,11 @@ pub async fn sql_diff(
     candidate: &SqlSide<'_>,
     options: &DiffOptions,
 ) -> Result<TableDiff> {
+    // The cluster reads Parquet files on both sides.
     let sources = Sources {
         prod: prod.source,
         candidate: candidate.source,
+        same_kind: true,
     };
     let plan = plan_columns(&prod.schema, &candidate.schema, options, &sources)?;
     if plan.keys.is_empty() {

@@ -1,0 +1,158 @@
+//! `s3://` tables (cargo feature `s3`): one object, every data object under
+//! a prefix, or the objects a glob matches, read by DataFusion through its
+//! object store registry (the `object_store` crate's S3 client), as local
+//! files are. Credentials, region and endpoint come from the standard
+//! `AWS_*` variables (`AWS_ENDPOINT_URL` and `AWS_ALLOW_HTTP` for an
+//! S3-compatible server).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use datafusion::prelude::SessionContext;
+use futures::TryStreamExt;
+use object_store::aws::AmazonS3Builder;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt};
+use url::Url;
+
+use super::read::{Opened, read_files};
+use super::{FileFormat, TableFormat, TableSource};
+use crate::error::{Error, Result};
+
+/// Registers the bucket's store with `ctx` and opens the objects `url`
+/// names.
+pub async fn open(ctx: &SessionContext, source: &TableSource, url: &Url) -> Result<Opened> {
+    let shown = &source.spec;
+    let bucket = url.host_str().unwrap_or_default();
+    let store = AmazonS3Builder::from_env()
+        .with_bucket_name(bucket)
+        .build()
+        .map_err(|e| {
+            Error::input(shown, format!("cannot reach the bucket `{bucket}` ({e})"))
+                .caused_by(e)
+                .with_hint("set `AWS_REGION`, and `AWS_ENDPOINT_URL` for an S3-compatible server")
+        })?;
+    let store: Arc<dyn ObjectStore> = Arc::new(store);
+    let root = Url::parse(&format!("s3://{bucket}")).expect("a bucket URL");
+    ctx.register_object_store(&root, Arc::clone(&store));
+    let keys = keys(store.as_ref(), url, shown).await?;
+    let format = one_format(source, &keys)?;
+    let paths: Vec<String> = keys.iter().map(|k| format!("s3://{bucket}/{k}")).collect();
+    let files: Vec<PathBuf> = paths.iter().map(PathBuf::from).collect();
+    let frame = read_files(ctx, source, paths, &files, format).await?;
+    Ok(Opened {
+        frame,
+        format: TableFormat::File(format),
+        files,
+        known_rows: None,
+    })
+}
+
+/// The keys `url` names: itself, or the data objects under its prefix
+/// (hidden `.x` and `_x` markers left out), or those its glob matches;
+/// sorted.
+async fn keys(store: &dyn ObjectStore, url: &Url, shown: &str) -> Result<Vec<String>> {
+    let key = url.path().trim_start_matches('/');
+    let bucket = url.host_str().unwrap_or_default();
+    let listing_error = |e: object_store::Error| {
+        let said = e.to_string();
+        // S3 answers a listing of a missing bucket with 404 (NoSuchBucket),
+        // which object_store passes on as a generic error.
+        let reason = if matches!(e, object_store::Error::NotFound { .. })
+            || said.contains("404 Not Found")
+            || said.contains("NoSuchBucket")
+        {
+            format!("the bucket `{bucket}` does not exist")
+        } else {
+            format!("cannot list it ({})", crate::error::first_line(&said))
+        };
+        Error::input(shown, reason)
+            .caused_by(e)
+            .with_hint("check the bucket and key, and the `AWS_*` credentials")
+    };
+    let glob = key.contains(['*', '?', '[']);
+    if !glob && !key.is_empty() && !key.ends_with('/') {
+        return match store.head(&ObjectPath::from(key)).await {
+            Ok(_) => Ok(vec![key.to_string()]),
+            Err(object_store::Error::NotFound { .. }) => Err(Error::input(shown, "no such object")
+                .with_hint("name a prefix with a trailing `/` to read every object under it")),
+            Err(e) => Err(listing_error(e)),
+        };
+    }
+    let literal = if glob {
+        key[..key.find(['*', '?', '[']).unwrap_or(key.len())]
+            .rsplit_once('/')
+            .map_or("", |(dir, _)| dir)
+    } else {
+        key.trim_end_matches('/')
+    };
+    let pattern = if glob {
+        Some(
+            glob::Pattern::new(key)
+                .map_err(|e| Error::input(shown, format!("invalid glob pattern ({})", e.msg)))?,
+        )
+    } else {
+        None
+    };
+    let prefix = (!literal.is_empty()).then(|| ObjectPath::from(literal));
+    let mut keys: Vec<String> = store
+        .list(prefix.as_ref())
+        .map_ok(|meta| meta.location.to_string())
+        .try_collect::<Vec<_>>()
+        .await
+        .map_err(listing_error)?
+        .into_iter()
+        .filter(|k| !is_marker(k))
+        .filter(|k| pattern.as_ref().is_none_or(|p| p.matches(k)))
+        .collect();
+    keys.sort();
+    if keys.is_empty() {
+        return Err(Error::input(
+            shown,
+            if glob {
+                "no objects match this glob"
+            } else {
+                "no data objects under this prefix"
+            },
+        )
+        .with_hint(
+            "check the bucket and prefix; objects named `_x` or `.x` are markers, not data",
+        ));
+    }
+    Ok(keys)
+}
+
+/// A key whose name (or a folder on its way) starts with `.` or `_`: a
+/// marker (`_SUCCESS`, `_delta_log/`), not data.
+fn is_marker(key: &str) -> bool {
+    key.split('/').any(|part| part.starts_with(['.', '_']))
+}
+
+/// The one format of `keys`: forced, or from their extensions.
+fn one_format(source: &TableSource, keys: &[String]) -> Result<FileFormat> {
+    if let Some(format) = source.format {
+        return Ok(format);
+    }
+    let mut formats: Vec<Option<FileFormat>> = keys
+        .iter()
+        .map(|k| FileFormat::from_path(std::path::Path::new(k)))
+        .collect();
+    formats.sort();
+    formats.dedup();
+    match formats.as_slice() {
+        [Some(format)] => Ok(*format),
+        [None] => Err(Error::input(
+            &source.spec,
+            "its objects have no extension that names a format",
+        )
+        .with_hint(format!(
+            "name the format with `--format-left` or `--format-right`: {}",
+            FileFormat::NAMES
+        ))),
+        _ => Err(
+            Error::input(&source.spec, "its objects mix formats").with_hint(
+                "name one format's objects with a glob, e.g. `s3://bucket/prefix/*.parquet`",
+            ),
+        ),
+    }
+}

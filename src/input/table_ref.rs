@@ -1,0 +1,278 @@
+//! The one grammar of table references, wherever a table is named (`diff`,
+//! `profile`, a project's inputs and outputs): parsed here, once, into a
+//! typed reference. What is shown of a reference (reports, manifests,
+//! errors, progress) is `shown`, with any password replaced by `***`.
+//!
+//! ```text
+//! orders.parquet, out/orders/, 'out/*.csv'         local files, directories, globs
+//! s3://bucket/key.parquet, s3://bucket/prefix/     objects (also globs)
+//! postgres://USER[:PASSWORD]@HOST:PORT/DB?table=SCHEMA.TABLE
+//! postgres://USER@HOST:PORT/DB?query=SELECT ...
+//! ```
+
+use std::fmt;
+
+use url::Url;
+
+use crate::error::{Error, Result};
+
+/// What a table reference names.
+#[derive(Clone, PartialEq, Eq)]
+pub enum TableRef {
+    /// A local file, directory or glob, as typed.
+    Files(String),
+    /// Objects in a bucket: one key, a prefix (ending in `/`) or a glob.
+    Objects(Url),
+    /// A PostgreSQL table or query; the URL keeps the connection
+    /// parameters (user, password, host, port, database, `sslmode`, ...)
+    /// without `table`/`query`.
+    Postgres { url: Url, relation: Relation },
+}
+
+/// The rows a database reference reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Relation {
+    /// `SCHEMA.TABLE` (or `TABLE`, in the search path).
+    Table(String),
+    /// One `SELECT` the database runs.
+    Query(String),
+}
+
+/// The URL schemes a table reference may start with.
+pub const SCHEMES: &str = "`s3://`, `postgres://` (or a local path)";
+
+impl TableRef {
+    /// Parses what the user typed. A string with `://` must use a known
+    /// scheme: it never becomes a local path.
+    pub fn parse(spec: &str) -> Result<TableRef> {
+        let Some((scheme, _)) = spec.split_once("://") else {
+            return Ok(TableRef::Files(spec.to_string()));
+        };
+        let invalid = |why: String| Error::input(mask(spec), why);
+        match scheme.to_ascii_lowercase().as_str() {
+            "s3" => {
+                let url = Url::parse(spec).map_err(|e| invalid(format!("not a URL ({e})")))?;
+                if url.host_str().is_none_or(str::is_empty) {
+                    return Err(invalid("names no bucket".to_string())
+                        .with_hint("write `s3://BUCKET/KEY` or `s3://BUCKET/PREFIX/`"));
+                }
+                Ok(TableRef::Objects(url))
+            }
+            "postgres" | "postgresql" => postgres(spec),
+            other => Err(invalid(format!(
+                "has the unsupported scheme `{other}://`; dualrun reads {SCHEMES}"
+            ))),
+        }
+    }
+
+    /// The reference as reports, errors and progress show it: a password
+    /// is `***`.
+    pub fn shown(&self) -> String {
+        match self {
+            TableRef::Files(path) => path.clone(),
+            TableRef::Objects(url) => url.to_string(),
+            TableRef::Postgres { url, relation } => {
+                let mut url = masked(url);
+                let (name, value) = match relation {
+                    Relation::Table(table) => ("table", table),
+                    Relation::Query(query) => ("query", query),
+                };
+                url.query_pairs_mut().append_pair(name, value);
+                url.to_string()
+            }
+        }
+    }
+
+    /// The name a report gives the table when none is given: the file's
+    /// (or the directory's, or the glob's literal part's) stem, the
+    /// database table's name, or `query`.
+    pub fn name(&self) -> String {
+        match self {
+            TableRef::Files(path) => path_stem(path),
+            TableRef::Objects(url) => path_stem(url.path()),
+            TableRef::Postgres { relation, .. } => match relation {
+                Relation::Table(table) => table.rsplit('.').next().unwrap_or(table).to_string(),
+                Relation::Query(_) => "query".to_string(),
+            },
+        }
+    }
+
+    /// The local path, for a reference to local files.
+    pub fn local_path(&self) -> Option<&str> {
+        match self {
+            TableRef::Files(path) => Some(path),
+            _ => None,
+        }
+    }
+}
+
+/// Never prints a password: `Debug` is what `shown` says.
+impl fmt::Debug for TableRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TableRef({})", self.shown())
+    }
+}
+
+/// The stem of the last component before any glob character.
+fn path_stem(path: &str) -> String {
+    let literal: std::path::PathBuf = std::path::Path::new(path)
+        .components()
+        .take_while(|c| !c.as_os_str().to_string_lossy().contains(['*', '?', '[']))
+        .collect();
+    let stem = literal
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if stem.is_empty() || stem == "." || stem == "/" {
+        "table".to_string()
+    } else {
+        stem
+    }
+}
+
+fn postgres(spec: &str) -> Result<TableRef> {
+    let invalid = |why: String| Error::input(mask(spec), why);
+    let hint = "write `postgres://USER@HOST:PORT/DB?table=SCHEMA.TABLE` or `...?query=SELECT ...`";
+    let parsed = Url::parse(spec).map_err(|e| invalid(format!("not a URL ({e})")))?;
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("names no host".to_string()).with_hint(hint));
+    }
+    if parsed.path().trim_matches('/').is_empty() {
+        return Err(invalid("names no database".to_string()).with_hint(hint));
+    }
+    let mut relation = None;
+    let mut url = parsed.clone();
+    url.set_query(None);
+    {
+        let mut kept = url.query_pairs_mut();
+        for (name, value) in parsed.query_pairs() {
+            let this = match name.as_ref() {
+                "table" => Relation::Table(value.to_string()),
+                "query" => Relation::Query(value.to_string()),
+                _ => {
+                    kept.append_pair(&name, &value);
+                    continue;
+                }
+            };
+            if relation.replace(this).is_some() {
+                return Err(
+                    invalid("names more than one `table` or `query`".to_string()).with_hint(hint),
+                );
+            }
+        }
+    }
+    if url.query() == Some("") {
+        url.set_query(None);
+    }
+    let relation = match relation {
+        Some(Relation::Table(t)) if t.trim().is_empty() => None,
+        Some(Relation::Query(q)) if q.trim().is_empty() => None,
+        other => other,
+    }
+    .ok_or_else(|| invalid("names no `table` or `query`".to_string()).with_hint(hint))?;
+    Ok(TableRef::Postgres { url, relation })
+}
+
+/// `url` with its password, if any, replaced by `***`.
+pub fn masked(url: &Url) -> Url {
+    let mut url = url.clone();
+    if url.password().is_some() {
+        let _ = url.set_password(Some("***"));
+    }
+    url
+}
+
+/// `text` with the password of every URL in it replaced by `***`: for
+/// strings that are not parsed yet (an invalid reference in an error).
+pub fn mask(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (before, after) = rest.split_at(at + 3);
+        out.push_str(before);
+        // The authority ends at the first `/`, `?`, `#` or white space.
+        let end = after
+            .find(|c: char| matches!(c, '/' | '?' | '#') || c.is_whitespace())
+            .unwrap_or(after.len());
+        let authority = &after[..end];
+        match authority.rsplit_once('@') {
+            Some((userinfo, host)) if userinfo.contains(':') => {
+                let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+                out.push_str(&format!("{user}:***@{host}"));
+            }
+            _ => out.push_str(authority),
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_parses_and_shows_no_password() {
+        assert_eq!(
+            TableRef::parse("out/orders.parquet").unwrap(),
+            TableRef::Files("out/orders.parquet".into())
+        );
+        let pg = TableRef::parse(
+            "postgres://ana:s3cret@127.0.0.1:5432/shop?table=public.orders&sslmode=disable",
+        )
+        .unwrap();
+        let TableRef::Postgres { url, relation } = &pg else {
+            panic!("{pg:?}")
+        };
+        assert_eq!(relation, &Relation::Table("public.orders".into()));
+        assert_eq!(url.password(), Some("s3cret"));
+        assert_eq!(url.query(), Some("sslmode=disable"));
+        let shown = pg.shown();
+        assert!(
+            !shown.contains("s3cret") && shown.contains("ana:***@"),
+            "{shown}"
+        );
+        assert!(!format!("{pg:?}").contains("s3cret"));
+        let query = TableRef::parse("postgres://ana@db/shop?query=SELECT+1").unwrap();
+        assert!(
+            matches!(query, TableRef::Postgres { relation: Relation::Query(q), .. } if q == "SELECT 1")
+        );
+        assert!(matches!(
+            TableRef::parse("s3://bucket/prefix/").unwrap(),
+            TableRef::Objects(_)
+        ));
+    }
+
+    #[test]
+    fn bad_references_are_errors_that_never_show_the_password() {
+        for (spec, says) in [
+            (
+                "postgres://ana:s3cret@db/shop",
+                "names no `table` or `query`",
+            ),
+            ("postgres://ana:s3cret@db/?table=t", "names no database"),
+            (
+                "postgres://ana:s3cret@db/shop?table=t&query=q",
+                "more than one",
+            ),
+            (
+                "mysql://ana:s3cret@db/shop?table=t",
+                "unsupported scheme `mysql://`",
+            ),
+            ("s3:///key", "names no bucket"),
+        ] {
+            let error = TableRef::parse(spec).unwrap_err().to_string();
+            assert!(error.contains(says), "{spec}: {error}");
+            assert!(!error.contains("s3cret"), "{error}");
+        }
+    }
+
+    #[test]
+    fn mask_hides_every_password_in_a_text() {
+        assert_eq!(
+            mask("from postgres://a:pw@h:1/d?x=1 to s3://bucket/k and postgres://b@h/d"),
+            "from postgres://a:***@h:1/d?x=1 to s3://bucket/k and postgres://b@h/d"
+        );
+    }
+}
