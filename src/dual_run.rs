@@ -40,7 +40,8 @@ pub fn run_project(args: &RunArgs) -> Result<u8> {
     crate::interrupt::install();
     let run_dir = RunDir::create(&plan.run_dir)?;
     if plan.snapshot_inputs {
-        plan.project.inputs = crate::input::snapshot(&plan.project.inputs, &run_dir.inputs_dir())?;
+        plan.project.inputs =
+            crate::input::snapshot(&plan.project.inputs, &run_dir.inputs_dir(), &workers)?;
     }
     let progress = Progress::on_stderr(plan.output.quiet);
     let started = Instant::now();
@@ -79,11 +80,11 @@ fn run_sides(
     run_dir: &RunDir,
     progress: &Progress,
 ) -> Result<SidesRan> {
-    let fingerprints = input_fingerprints(&plan.project)?;
+    let fingerprints = input_fingerprints(&plan.project, workers)?;
     let sides = runner::run_sides(&plan.project, run_dir, progress, workers);
     // An input that changed while the sides ran may have been read
     // differently by each: the comparison would prove nothing.
-    let changed_inputs = input_fingerprints(&plan.project)?
+    let changed_inputs = input_fingerprints(&plan.project, workers)?
         .iter()
         .zip(&fingerprints)
         .filter(|(after, before)| after != before)
@@ -388,10 +389,10 @@ fn publish_if_approved(report: &Report, run_dir: &RunDir, target: &Path) -> Resu
     report::publish::write_published(&mut said, &published, target).map_err(said_error)
 }
 
-fn input_fingerprints(project: &Project) -> Result<Vec<Fingerprint>> {
+fn input_fingerprints(project: &Project, workers: &Workers) -> Result<Vec<Fingerprint>> {
     project
         .inputs
         .iter()
-        .map(|(name, path)| crate::input::fingerprint(name, path))
+        .map(|(name, source)| crate::input::fingerprint(name, source, workers))
         .collect()
 }

@@ -13,6 +13,7 @@ use crate::backend::ClusterUrl;
 use crate::diff::Tolerance;
 use crate::diff::tolerance::{parse_column_tolerance, parse_duration_ns};
 use crate::error::{Error, Result};
+use crate::input::TableSource;
 use crate::sides::{Side, Sides};
 
 /// The file `dualrun run DIR` looks for.
@@ -47,10 +48,37 @@ enum RawInput {
     Table(RawInputTable),
 }
 
+/// `{ path = "..." }`, or `{ url = "postgres://...", table = "s.t" }` (or
+/// `query = "SELECT ..."`): the same references as a string, in parts.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawInputTable {
-    path: String,
+    path: Option<String>,
+    url: Option<String>,
+    table: Option<String>,
+    query: Option<String>,
+}
+
+impl RawInputTable {
+    /// The reference as one string, or what is wrong with the parts.
+    fn spec(self) -> std::result::Result<String, &'static str> {
+        match (self.path, self.url, self.table, self.query) {
+            (Some(path), None, None, None) => Ok(path),
+            (None, Some(url), table, query) => {
+                let mut parsed =
+                    url::Url::parse(&url).map_err(|_| "has a `url` that is not a URL")?;
+                for (name, value) in [("table", table), ("query", query)] {
+                    if let Some(value) = value {
+                        parsed.query_pairs_mut().append_pair(name, &value);
+                    }
+                }
+                Ok(parsed.to_string())
+            }
+            (Some(_), Some(_), _, _) => Err("has both `path` and `url`"),
+            (None, None, _, _) => Err("has neither `path` nor `url`"),
+            (Some(_), None, _, _) => Err("has `table` or `query` without `url`"),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -100,8 +128,9 @@ pub struct Project {
     /// The directory holding `dualrun.toml`; relative paths start here.
     pub root: PathBuf,
     pub file: PathBuf,
-    /// Input name -> absolute path, directory or glob.
-    pub inputs: BTreeMap<String, PathBuf>,
+    /// Input name -> the table: an absolute path, directory or glob, or a
+    /// database table or objects in a bucket.
+    pub inputs: BTreeMap<String, TableSource>,
     /// How each side produces its outputs.
     pub sides: Sides<SidePlan>,
     /// The git revision each side's files are taken from (`None`: the
@@ -244,13 +273,26 @@ pub fn parse(file: &str, text: &str, root: &Path) -> Result<Project> {
     let resolve = |p: &str| root.join(p);
     let mut inputs = BTreeMap::new();
     for (name, input) in raw.inputs {
-        let path = match input {
-            RawInput::Path(p) | RawInput::Table(RawInputTable { path: p }) => p,
+        let spec = match input {
+            RawInput::Path(path) => path,
+            RawInput::Table(table) => table.spec().map_err(|why| {
+                bad(format!("`inputs.{name}` {why}")).with_hint(
+                    "write `path = \"...\"`, or `url = \"postgres://...\"` with `table` or `query`",
+                )
+            })?,
         };
-        // `TARGET@current/NAME` is pinned to one version for the whole run.
-        let spec = resolve(&path).display().to_string();
-        let resolved = crate::publish::resolve(&spec)?.unwrap_or_else(|| resolve(&path));
-        inputs.insert(name, resolved);
+        let source = TableSource::parse(&spec, None, Default::default())
+            .map_err(|e| bad(format!("`inputs.{name}`: {e}")).with_hint(INPUT_KINDS))?;
+        let source = match source.reference.local_path() {
+            // `TARGET@current/NAME` is pinned to one version for the whole run.
+            Some(path) => {
+                let spec = resolve(path).display().to_string();
+                let resolved = crate::publish::resolve(&spec)?.unwrap_or_else(|| resolve(path));
+                TableSource::of_path(resolved.display())
+            }
+            None => source,
+        };
+        inputs.insert(name, source);
     }
     let outputs = declared_outputs(raw.outputs, &bad)?;
     let git = Sides::new(raw.prod.git.clone(), raw.candidate.git.clone());
@@ -284,6 +326,9 @@ pub fn parse(file: &str, text: &str, root: &Path) -> Result<Project> {
         cluster,
     })
 }
+
+/// What an input may be, for hints.
+const INPUT_KINDS: &str = "an input is a path, directory or glob, `s3://BUCKET/PREFIX/`, or `postgres://USER@HOST:PORT/DB?table=SCHEMA.TABLE`";
 
 /// `[outputs.NAME]`: at least one, each tolerance valid and with a key.
 fn declared_outputs(

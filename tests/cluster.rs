@@ -296,7 +296,10 @@ fn no_scheduler_at_the_address_and_csv_tables_are_clear_errors() {
     );
     let csv = diff("csv");
     assert!(csv.contains("prod.csv` is csv"), "{csv}");
-    assert!(csv.contains("hint: write the table as local Parquet"), "{csv}");
+    assert!(
+        csv.contains("hint: write the table as local Parquet"),
+        "{csv}"
+    );
 }
 
 #[test]

@@ -521,3 +521,104 @@ fn s3_errors_name_the_bucket_key_or_prefix() {
         assert!(!err.contains("panicked"), "{err}");
     }
 }
+
+#[test]
+fn a_project_reads_postgres_and_s3_inputs_and_fingerprints_them() {
+    let (Some(server), Some(_)) = (
+        common::servers::postgres("project with postgres and s3 inputs"),
+        common::servers::s3("project with postgres and s3 inputs"),
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_database(&server, "dualrun_project");
+    load_orders(&url, dir.path());
+    write_parquet(&dir.path().join("orders.parquet"), &[orders()]);
+    upload(dir.path(), "inputs", "orders", &["orders.parquet"]);
+    let password = url::Url::parse(&url)
+        .unwrap()
+        .password()
+        .unwrap()
+        .to_string();
+    std::fs::create_dir(dir.path().join("models")).unwrap();
+    std::fs::write(
+        dir.path().join("models/totals.sql"),
+        "SELECT o.id, o.amount, l.qty FROM db_orders o JOIN lake_orders l ON o.id = l.id",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("dualrun.toml"),
+        format!(
+            "[inputs]\n\
+             db_orders = {{ url = \"{url}\", table = \"public.orders\" }}\n\
+             lake_orders = \"s3://inputs/orders/\"\n\n\
+             [prod]\nmodels = \"models\"\n\n[candidate]\nmodels = \"models\"\n\n\
+             [outputs.totals]\nkey = [\"id\"]\n"
+        ),
+    )
+    .unwrap();
+    let run = dualrun(
+        dir.path(),
+        &["run", ".", "--run-dir", "run", "--format", "json"],
+    );
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}{}",
+        stderr(&run),
+        stdout(&run)
+    );
+    let report = json_report(&run);
+    let inputs = report["inputs"].as_array().unwrap();
+    assert_eq!(inputs.len(), 2, "{report:#}");
+    let db = inputs.iter().find(|i| i["input"] == "db_orders").unwrap();
+    assert_eq!(db["rows"], ROWS, "{db}");
+    assert!(db["path"].as_str().unwrap().contains(":***@"), "{db}");
+    let lake = inputs.iter().find(|i| i["input"] == "lake_orders").unwrap();
+    assert_eq!(lake["files"], 1, "{lake}");
+    assert!(lake["bytes"].as_u64().unwrap() > 0, "{lake}");
+    assert_eq!(report["tables"][0]["rows"]["identical"], ROWS);
+
+    // No file of the run, and nothing it printed, holds the password.
+    for entry in walk(&dir.path().join("run")) {
+        let bytes = std::fs::read(&entry).unwrap();
+        assert!(
+            !bytes
+                .windows(password.len())
+                .any(|w| w == password.as_bytes()),
+            "the password is in {}",
+            entry.display()
+        );
+    }
+    assert!(!stdout(&run).contains(&password) && !stderr(&run).contains(&password));
+
+    // A changed table between runs is a changed fingerprint.
+    psql(&url, "UPDATE public.orders SET qty = qty + 1 WHERE id = 5");
+    let again = dualrun(
+        dir.path(),
+        &["run", ".", "--run-dir", "run2", "--format", "json"],
+    );
+    let again = json_report(&again);
+    let db_again = again["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["input"] == "db_orders")
+        .unwrap();
+    assert_ne!(db_again["xxh3"], db["xxh3"]);
+    assert_eq!(db_again["rows"], ROWS);
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}

@@ -69,7 +69,10 @@ fn the_cluster_flag_and_commands_are_refused_with_a_hint() {
 #[test]
 fn database_and_object_store_tables_are_refused_with_a_hint() {
     for (table, feature) in [
-        ("postgres://ana:s3cret@127.0.0.1:1/shop?table=public.orders", "postgres"),
+        (
+            "postgres://ana:s3cret@127.0.0.1:1/shop?table=public.orders",
+            "postgres",
+        ),
         ("s3://bucket/orders/", "s3"),
     ] {
         let output = dualrun(repo(), &["profile", table]);

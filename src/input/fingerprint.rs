@@ -12,8 +12,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::Xxh3;
 
-use super::{TableSource, locate_files};
+use super::{TableRef, TableSource, locate_files};
 use crate::error::{Error, Result};
+use crate::threads::Workers;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fingerprint {
@@ -24,12 +25,62 @@ pub struct Fingerprint {
     pub path: String,
     pub files: u64,
     pub bytes: u64,
-    /// Hex xxh3 over every file's path, length and content digest.
+    /// Hex xxh3 over every file's path, length and content digest (for
+    /// objects: key, size and ETag; for a database table: its row count
+    /// and checksum).
     pub xxh3: String,
+    /// A database table's row count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<u64>,
 }
 
-/// The fingerprint of input `name` at `path` (a file, directory or glob).
-pub fn fingerprint(name: &str, path: &Path) -> Result<Fingerprint> {
+/// The fingerprint of input `name`: of its files' contents, its objects'
+/// ETags, or what the database computes of the table (see each source).
+pub fn fingerprint(name: &str, source: &TableSource, workers: &Workers) -> Result<Fingerprint> {
+    let blank = || Fingerprint {
+        input: name.to_string(),
+        path: source.spec.clone(),
+        files: 0,
+        bytes: 0,
+        xxh3: String::new(),
+        rows: None,
+    };
+    match &source.reference {
+        TableRef::Files(path) => files_fingerprint(name, Path::new(path)),
+        #[cfg(feature = "s3")]
+        TableRef::Objects(url) => {
+            let (files, bytes, digest) =
+                workers.block_on(super::objects::fingerprint(source, url))?;
+            Ok(Fingerprint {
+                files,
+                bytes,
+                xxh3: format!("{digest:016x}"),
+                ..blank()
+            })
+        }
+        #[cfg(feature = "postgres")]
+        TableRef::Postgres { url, relation } => {
+            let (rows, checksum) =
+                workers.block_on(super::postgres::fingerprint(source, url, relation))?;
+            let mut hasher = Xxh3::new();
+            hasher.update(&rows.to_le_bytes());
+            hasher.update(checksum.as_bytes());
+            Ok(Fingerprint {
+                rows: Some(rows),
+                xxh3: format!("{:016x}", hasher.digest()),
+                ..blank()
+            })
+        }
+        #[allow(unreachable_patterns)]
+        other => {
+            let _ = (workers, blank);
+            Err(super::read::not_built(source, other))
+        }
+    }
+}
+
+/// The fingerprint of local files at `path` (a file, directory or glob).
+fn files_fingerprint(name: &str, path: &Path) -> Result<Fingerprint> {
     let files = sorted_files(path)?;
     let mut hasher = Xxh3::new();
     let mut bytes = 0u64;
@@ -47,6 +98,7 @@ pub fn fingerprint(name: &str, path: &Path) -> Result<Fingerprint> {
         files: files.len() as u64,
         bytes,
         xxh3: format!("{:016x}", hasher.digest()),
+        rows: None,
     })
 }
 
@@ -75,44 +127,63 @@ pub fn digest(file: &Path) -> std::io::Result<(u64, u64)> {
 }
 
 /// Copies every input into `dir` (a file as `NAME.ext`, several files into
-/// `NAME/`) and returns where each input now is.
+/// `NAME/`, a database table or objects as `NAME.parquet`) and returns
+/// where each input now is.
 pub fn snapshot(
-    inputs: &BTreeMap<String, PathBuf>,
+    inputs: &BTreeMap<String, TableSource>,
     dir: &Path,
-) -> Result<BTreeMap<String, PathBuf>> {
+    workers: &Workers,
+) -> Result<BTreeMap<String, TableSource>> {
     let output_error = |path: &Path, source| Error::Output {
         path: path.to_path_buf(),
         source,
     };
     std::fs::create_dir_all(dir).map_err(|e| output_error(dir, e))?;
     let mut copies = BTreeMap::new();
-    for (name, path) in inputs {
-        let files = sorted_files(path)?;
-        let copy = |from: &Path, to: &Path| {
-            std::fs::copy(from, to)
-                .map(|_| ())
-                .map_err(|e| output_error(to, e))
-        };
-        let target = if path.is_file() {
-            let extension = path.extension().map(|e| e.to_string_lossy().into_owned());
-            let target = dir.join(match extension {
-                Some(ext) => format!("{name}.{ext}"),
-                None => name.clone(),
-            });
-            copy(path, &target)?;
-            target
-        } else {
-            let target = dir.join(name);
-            std::fs::create_dir_all(&target).map_err(|e| output_error(&target, e))?;
-            // Numbered, so files of the same name in different folders
-            // stay apart; the order is the sorted order of their paths.
-            for (i, file) in files.iter().enumerate() {
-                let file_name = file.file_name().unwrap_or_default().to_string_lossy();
-                copy(file, &target.join(format!("{i:05}-{file_name}")))?;
+    for (name, source) in inputs {
+        let target = match source.reference.local_path() {
+            Some(path) => snapshot_files(name, Path::new(path), dir)?,
+            None => {
+                let target = dir.join(format!("{name}.parquet"));
+                let context = workers.session();
+                let table = workers.block_on(super::open_table(&context, source))?;
+                workers.block_on(table.write_parquet(&target))?;
+                target
             }
-            target
         };
-        copies.insert(name.clone(), target);
+        copies.insert(name.clone(), TableSource::of_path(target.display()));
     }
     Ok(copies)
+}
+
+/// One local input's files, copied into `dir`.
+fn snapshot_files(name: &str, path: &Path, dir: &Path) -> Result<PathBuf> {
+    let output_error = |path: &Path, source| Error::Output {
+        path: path.to_path_buf(),
+        source,
+    };
+    let files = sorted_files(path)?;
+    let copy = |from: &Path, to: &Path| {
+        std::fs::copy(from, to)
+            .map(|_| ())
+            .map_err(|e| output_error(to, e))
+    };
+    if path.is_file() {
+        let extension = path.extension().map(|e| e.to_string_lossy().into_owned());
+        let target = dir.join(match extension {
+            Some(ext) => format!("{name}.{ext}"),
+            None => name.to_string(),
+        });
+        copy(path, &target)?;
+        return Ok(target);
+    }
+    let target = dir.join(name);
+    std::fs::create_dir_all(&target).map_err(|e| output_error(&target, e))?;
+    // Numbered, so files of the same name in different folders stay
+    // apart; the order is the sorted order of their paths.
+    for (i, file) in files.iter().enumerate() {
+        let file_name = file.file_name().unwrap_or_default().to_string_lossy();
+        copy(file, &target.join(format!("{i:05}-{file_name}")))?;
+    }
+    Ok(target)
 }

@@ -12,7 +12,7 @@ use datafusion::prelude::SessionContext;
 use futures::TryStreamExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt};
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
 use url::Url;
 
 use super::read::{Opened, read_files};
@@ -24,18 +24,14 @@ use crate::error::{Error, Result};
 pub async fn open(ctx: &SessionContext, source: &TableSource, url: &Url) -> Result<Opened> {
     let shown = &source.spec;
     let bucket = url.host_str().unwrap_or_default();
-    let store = AmazonS3Builder::from_env()
-        .with_bucket_name(bucket)
-        .build()
-        .map_err(|e| {
-            Error::input(shown, format!("cannot reach the bucket `{bucket}` ({e})"))
-                .caused_by(e)
-                .with_hint("set `AWS_REGION`, and `AWS_ENDPOINT_URL` for an S3-compatible server")
-        })?;
-    let store: Arc<dyn ObjectStore> = Arc::new(store);
+    let store = store(url, shown)?;
     let root = Url::parse(&format!("s3://{bucket}")).expect("a bucket URL");
     ctx.register_object_store(&root, Arc::clone(&store));
-    let keys = keys(store.as_ref(), url, shown).await?;
+    let keys: Vec<String> = objects(store.as_ref(), url, shown)
+        .await?
+        .into_iter()
+        .map(|meta| meta.location.to_string())
+        .collect();
     let format = one_format(source, &keys)?;
     let paths: Vec<String> = keys.iter().map(|k| format!("s3://{bucket}/{k}")).collect();
     let files: Vec<PathBuf> = paths.iter().map(PathBuf::from).collect();
@@ -48,10 +44,41 @@ pub async fn open(ctx: &SessionContext, source: &TableSource, url: &Url) -> Resu
     })
 }
 
-/// The keys `url` names: itself, or the data objects under its prefix
+/// The bucket's store, configured from the `AWS_*` variables.
+fn store(url: &Url, shown: &str) -> Result<Arc<dyn ObjectStore>> {
+    let bucket = url.host_str().unwrap_or_default();
+    let store = AmazonS3Builder::from_env()
+        .with_bucket_name(bucket)
+        .build()
+        .map_err(|e| {
+            Error::input(shown, format!("cannot reach the bucket `{bucket}` ({e})"))
+                .caused_by(e)
+                .with_hint("set `AWS_REGION`, and `AWS_ENDPOINT_URL` for an S3-compatible server")
+        })?;
+    Ok(Arc::new(store))
+}
+
+/// The fingerprint of the objects `url` names: how many, their bytes, and
+/// an xxh3 over each key, size and ETag (S3's content tag), without
+/// reading them.
+pub async fn fingerprint(source: &TableSource, url: &Url) -> Result<(u64, u64, u64)> {
+    let store = store(url, &source.spec)?;
+    let objects = objects(store.as_ref(), url, &source.spec).await?;
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    let mut bytes = 0;
+    for meta in &objects {
+        hasher.update(meta.location.as_ref().as_bytes());
+        hasher.update(&meta.size.to_le_bytes());
+        hasher.update(meta.e_tag.as_deref().unwrap_or("").as_bytes());
+        bytes += meta.size;
+    }
+    Ok((objects.len() as u64, bytes, hasher.digest()))
+}
+
+/// The objects `url` names: itself, or the data objects under its prefix
 /// (hidden `.x` and `_x` markers left out), or those its glob matches;
-/// sorted.
-async fn keys(store: &dyn ObjectStore, url: &Url, shown: &str) -> Result<Vec<String>> {
+/// sorted by key.
+async fn objects(store: &dyn ObjectStore, url: &Url, shown: &str) -> Result<Vec<ObjectMeta>> {
     let key = url.path().trim_start_matches('/');
     let bucket = url.host_str().unwrap_or_default();
     let listing_error = |e: object_store::Error| {
@@ -73,7 +100,7 @@ async fn keys(store: &dyn ObjectStore, url: &Url, shown: &str) -> Result<Vec<Str
     let glob = key.contains(['*', '?', '[']);
     if !glob && !key.is_empty() && !key.ends_with('/') {
         return match store.head(&ObjectPath::from(key)).await {
-            Ok(_) => Ok(vec![key.to_string()]),
+            Ok(meta) => Ok(vec![meta]),
             Err(object_store::Error::NotFound { .. }) => Err(Error::input(shown, "no such object")
                 .with_hint("name a prefix with a trailing `/` to read every object under it")),
             Err(e) => Err(listing_error(e)),
@@ -95,17 +122,20 @@ async fn keys(store: &dyn ObjectStore, url: &Url, shown: &str) -> Result<Vec<Str
         None
     };
     let prefix = (!literal.is_empty()).then(|| ObjectPath::from(literal));
-    let mut keys: Vec<String> = store
+    let mut keys: Vec<ObjectMeta> = store
         .list(prefix.as_ref())
-        .map_ok(|meta| meta.location.to_string())
         .try_collect::<Vec<_>>()
         .await
         .map_err(listing_error)?
         .into_iter()
-        .filter(|k| !is_marker(k))
-        .filter(|k| pattern.as_ref().is_none_or(|p| p.matches(k)))
+        .filter(|meta| !is_marker(meta.location.as_ref()))
+        .filter(|meta| {
+            pattern
+                .as_ref()
+                .is_none_or(|p| p.matches(meta.location.as_ref()))
+        })
         .collect();
-    keys.sort();
+    keys.sort_by(|a, b| a.location.cmp(&b.location));
     if keys.is_empty() {
         return Err(Error::input(
             shown,

@@ -52,8 +52,11 @@ impl Connection {
         let host = url.host_str().unwrap_or("localhost").to_string();
         let port = url.port().unwrap_or(5432);
         let database = decode(url.path().trim_start_matches('/'));
+        // `***` is how dualrun shows a password: a URL read back from a
+        // report or manifest has none, so the environment's is used.
         let password = url
             .password()
+            .filter(|p| *p != "***")
             .map(decode)
             .or_else(|| std::env::var("PGPASSWORD").ok())
             .or_else(|| pgpass::lookup(&host, port, &database, &user));
@@ -99,27 +102,7 @@ pub async fn open(
     relation: &Relation,
 ) -> Result<DataFrame> {
     let shown = source.spec.clone();
-    let connection = Connection::of(url);
-    let pool = tokio::time::timeout(
-        CONNECT_TIMEOUT,
-        PostgresConnectionPool::new(connection.params()),
-    )
-    .await
-    .map_err(|_| {
-        Error::input(
-            &shown,
-            format!(
-                "the server at {}:{} did not answer within {} s",
-                connection.host,
-                connection.port,
-                CONNECT_TIMEOUT.as_secs()
-            ),
-        )
-        .with_hint("check the host and port, and that the server accepts connections from here")
-    })?
-    .map_err(|e| connection_error(&shown, &connection, e))?;
-    // jsonb arrives as its text, like json.
-    let pool = Arc::new(pool.with_unsupported_type_action(UnsupportedTypeAction::String));
+    let pool = connect(&shown, url).await?;
     let table = match relation {
         Relation::Table(table) => table,
         Relation::Query(_) => {
@@ -179,6 +162,67 @@ fn in_microseconds(frame: DataFrame) -> datafusion::error::Result<DataFrame> {
         })
         .collect();
     frame.select(columns)
+}
+
+/// A pool of connections to the database at `url`, tested; jsonb columns
+/// arrive as their text, like json.
+async fn connect(shown: &str, url: &Url) -> Result<Arc<PostgresConnectionPool>> {
+    let connection = Connection::of(url);
+    let pool = tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        PostgresConnectionPool::new(connection.params()),
+    )
+    .await
+    .map_err(|_| {
+        Error::input(
+            shown,
+            format!(
+                "the server at {}:{} did not answer within {} s",
+                connection.host,
+                connection.port,
+                CONNECT_TIMEOUT.as_secs()
+            ),
+        )
+        .with_hint("check the host and port, and that the server accepts connections from here")
+    })?
+    .map_err(|e| connection_error(shown, &connection, e))?;
+    Ok(Arc::new(pool.with_unsupported_type_action(
+        UnsupportedTypeAction::String,
+    )))
+}
+
+/// The fingerprint the database computes of `relation` in one scan: its
+/// row count and an order-independent checksum (the sum of each row's
+/// `hashtextextended` over its text form).
+pub async fn fingerprint(
+    source: &TableSource,
+    url: &Url,
+    relation: &Relation,
+) -> Result<(u64, String)> {
+    let pool = connect(&source.spec, url).await?;
+    let from = match relation {
+        Relation::Table(table) => table.clone(),
+        Relation::Query(query) => format!("({query})"),
+    };
+    let sql = format!(
+        "SELECT count(*)::int8, coalesce(sum(hashtextextended(t::text, 0)::numeric), 0)::text FROM {from} AS t"
+    );
+    let failed = |e: &dyn std::fmt::Display| {
+        Error::input(
+            &source.spec,
+            format!("cannot fingerprint it ({})", first_line(&e.to_string())),
+        )
+        .with_hint("copy it into the run with `--snapshot-inputs`")
+    };
+    let connection = pool.connect_direct().await.map_err(|e| failed(&e))?;
+    let row = connection
+        .conn
+        .query_one(sql.as_str(), &[])
+        .await
+        .map_err(|e| failed(&e))?;
+    let rows: i64 = row.get(0);
+    let checksum: String = row.get(1);
+    Ok((rows.max(0) as u64, checksum))
 }
 
 /// Why a table could not be opened, in the database's own words.

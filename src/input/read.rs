@@ -223,7 +223,7 @@ pub(super) struct Opened {
 
 /// A reference this build cannot read: which feature would.
 #[allow(dead_code)]
-fn not_built(source: &TableSource, reference: &TableRef) -> Error {
+pub(super) fn not_built(source: &TableSource, reference: &TableRef) -> Error {
     let feature = match reference {
         TableRef::Files(_) => "",
         TableRef::Objects(_) => "s3",

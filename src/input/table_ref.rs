@@ -97,6 +97,25 @@ impl TableRef {
         }
     }
 
+    /// The reference with its password, for a program the user runs on
+    /// the same data (a `command` side's `DUALRUN_INPUT_<NAME>`); never
+    /// for anything dualrun shows or writes.
+    pub fn unmasked(&self) -> String {
+        match self {
+            TableRef::Files(path) => path.clone(),
+            TableRef::Objects(url) => url.to_string(),
+            TableRef::Postgres { url, relation } => {
+                let mut url = url.clone();
+                let (name, value) = match relation {
+                    Relation::Table(table) => ("table", table),
+                    Relation::Query(query) => ("query", query),
+                };
+                url.query_pairs_mut().append_pair(name, value);
+                url.to_string()
+            }
+        }
+    }
+
     /// The local path, for a reference to local files.
     pub fn local_path(&self) -> Option<&str> {
         match self {

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::input::Fingerprint;
+use crate::input::TableSource;
 use crate::rules::Verdict;
 use crate::run_dir::{FileDigest, MANIFEST, Manifest, REPORT_JSON, RunDir};
 
@@ -120,10 +121,18 @@ fn candidate_outputs(run_dir: &RunDir, manifest: &Manifest) -> Result<BTreeMap<S
     Ok(outputs)
 }
 
-/// Every input fingerprinted again where the run read it.
+/// Every input fingerprinted again where the run read it. A database
+/// input is reached with the password from `PGPASSWORD` or the password
+/// file: the run recorded its URL without one.
 fn check_inputs(dir: &Path, inputs: &[Fingerprint]) -> Result<()> {
+    if inputs.is_empty() {
+        return Ok(());
+    }
+    let workers = crate::threads::Workers::new(1)?;
     for recorded in inputs {
-        let now = crate::input::fingerprint(&recorded.input, Path::new(&recorded.path)).ok();
+        let now = TableSource::parse(&recorded.path, None, Default::default())
+            .and_then(|source| crate::input::fingerprint(&recorded.input, &source, &workers))
+            .ok();
         if now.as_ref() != Some(recorded) {
             let what = if now.is_none() {
                 "can no longer be read"

@@ -28,7 +28,9 @@ pub fn environment(project: &Project, side: Side, output_dir: &Path) -> Vec<(Str
             project.root.display().to_string(),
         ),
     ];
-    for (name, path) in &project.inputs {
+    // A database input's URL keeps its password here: the program is the
+    // user's own, reading the same data.
+    for (name, source) in &project.inputs {
         let var: String = name
             .chars()
             .map(|c| {
@@ -39,7 +41,7 @@ pub fn environment(project: &Project, side: Side, output_dir: &Path) -> Vec<(Str
                 }
             })
             .collect();
-        env.push((format!("DUALRUN_INPUT_{var}"), path.display().to_string()));
+        env.push((format!("DUALRUN_INPUT_{var}"), source.reference.unmasked()));
     }
     env
 }

@@ -26,15 +26,15 @@ pub const VERSION: &str = datafusion::DATAFUSION_VERSION;
 /// and why.
 pub fn build(
     models: &Models,
-    inputs: &BTreeMap<String, PathBuf>,
+    inputs: &BTreeMap<String, TableSource>,
     out_dir: &Path,
     timeline: &Timeline,
     workers: &Workers,
 ) -> Result<(), SideError> {
     workers.block_on(async {
         let ctx = workers.session();
-        for (name, path) in inputs {
-            let (schema, batches) = read_input(&ctx, name, path).await?;
+        for (name, source) in inputs {
+            let (schema, batches) = read_input(&ctx, name, source).await?;
             register(&ctx, &name.to_lowercase(), schema, batches)?;
         }
         for level in &models.levels {
@@ -57,9 +57,9 @@ pub fn build(
 pub async fn read_input(
     ctx: &SessionContext,
     name: &str,
-    path: &Path,
+    source: &TableSource,
 ) -> Result<(SchemaRef, Vec<RecordBatch>), SideError> {
-    let table = read_table(ctx, &TableSource::of_path(path.display()))
+    let table = read_table(ctx, source)
         .await
         .map_err(|e| SideError::Input {
             name: name.to_string(),

@@ -15,6 +15,7 @@ use polars::sql::SQLContext;
 use super::failure::SideError;
 use super::models::{Model, Models};
 use super::timeline::Timeline;
+use crate::input::TableSource;
 use crate::threads::Workers;
 
 /// The engine's version, for the manifest.
@@ -24,15 +25,15 @@ pub const VERSION: &str = polars::VERSION;
 /// and why. `scratch` holds inputs converted to Parquet for Polars.
 pub fn build(
     models: &Models,
-    inputs: &BTreeMap<String, PathBuf>,
+    inputs: &BTreeMap<String, TableSource>,
     out_dir: &Path,
     scratch: &Path,
     timeline: &Timeline,
     workers: &Workers,
 ) -> Result<(), SideError> {
     let mut ctx = SQLContext::new();
-    for (name, path) in inputs {
-        let parquet = as_parquet(name, path, scratch, workers)?;
+    for (name, source) in inputs {
+        let parquet = as_parquet(name, source, scratch, workers)?;
         let frame = LazyFrame::scan_parquet(
             PlRefPath::new(parquet.display().to_string()),
             ScanArgsParquet::default(),
@@ -87,15 +88,18 @@ fn build_model(ctx: &mut SQLContext, model: &Model, out: &Path) -> Result<DataFr
 /// Parquet file, or else a copy read by dualrun's reader.
 fn as_parquet(
     name: &str,
-    path: &Path,
+    source: &TableSource,
     scratch: &Path,
     workers: &Workers,
 ) -> Result<PathBuf, SideError> {
-    if path.is_file() && path.extension().is_some_and(|x| x == "parquet") {
+    if let Some(path) = source.reference.local_path().map(Path::new)
+        && path.is_file()
+        && path.extension().is_some_and(|x| x == "parquet")
+    {
         return Ok(path.to_path_buf());
     }
     let ctx = workers.session();
-    let (schema, batches) = workers.block_on(super::datafusion::read_input(&ctx, name, path))?;
+    let (schema, batches) = workers.block_on(super::datafusion::read_input(&ctx, name, source))?;
     std::fs::create_dir_all(scratch)
         .map_err(SideError::io(format!("create `{}`", scratch.display())))?;
     let copy = scratch.join(format!("{name}.parquet"));
