@@ -36,11 +36,26 @@ pub async fn open(ctx: &SessionContext, source: &TableSource, url: &Url) -> Resu
     let paths: Vec<String> = keys.iter().map(|k| format!("s3://{bucket}/{k}")).collect();
     let files: Vec<PathBuf> = paths.iter().map(PathBuf::from).collect();
     let frame = read_files(ctx, source, paths, &files, format).await?;
+    // Parquet footers give the row count without reading the data (the
+    // streamed diff needs it up front); other formats are read whole.
+    let known_rows = match format {
+        FileFormat::Parquet => Some(frame.clone().count().await.map_err(|e| {
+            Error::input(
+                shown,
+                format!(
+                    "cannot read its Parquet footers ({})",
+                    crate::error::first_line(&e.to_string())
+                ),
+            )
+            .caused_by(e)
+        })?),
+        _ => None,
+    };
     Ok(Opened {
         frame,
         format: TableFormat::File(format),
         files,
-        known_rows: None,
+        known_rows,
     })
 }
 

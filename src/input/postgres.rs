@@ -100,7 +100,7 @@ pub async fn open(
     source: &TableSource,
     url: &Url,
     relation: &Relation,
-) -> Result<DataFrame> {
+) -> Result<(DataFrame, usize)> {
     let shown = source.spec.clone();
     let pool = connect(&shown, url).await?;
     let table = match relation {
@@ -114,24 +114,47 @@ pub async fn open(
         }
     };
     let reference = TableReference::from(table.as_str());
-    let provider = PostgresTableFactory::new(Arc::clone(&pool))
+    let provider = match PostgresTableFactory::new(Arc::clone(&pool))
         .table_provider(reference.clone())
         .await
-        .map_err(|e| {
+    {
+        Ok(provider) => provider,
+        Err(e) => {
             let error = Error::input(&shown, no_table_reason(table, e.as_ref())).caused_by(e);
-            match futures::executor::block_on(tables_of(&pool, &reference)) {
+            return Err(match tables_of(&pool, &reference).await {
                 Some(tables) => error.with_hint(format!(
                     "the schema `{}` holds {}",
                     reference.schema().unwrap_or("public"),
                     tables
                 )),
                 None => error,
-            }
-        })?;
+            });
+        }
+    };
     let frame = ctx
         .read_table(provider)
         .map_err(|e| Error::compute(format!("cannot read `{shown}`"), e))?;
-    in_microseconds(frame).map_err(|e| Error::compute(format!("cannot read `{shown}`"), e))
+    let frame =
+        in_microseconds(frame).map_err(|e| Error::compute(format!("cannot read `{shown}`"), e))?;
+    Ok((frame, row_count(&pool, &shown, table).await?))
+}
+
+/// The table's row count, counted by the server: the streamed diff sizes
+/// its statistics' samples by it before the rows arrive.
+async fn row_count(pool: &PostgresConnectionPool, shown: &str, table: &str) -> Result<usize> {
+    let failed = |e: &dyn std::fmt::Display| {
+        Error::input(
+            shown,
+            format!("cannot count its rows ({})", first_line(&e.to_string())),
+        )
+    };
+    let connection = pool.connect_direct().await.map_err(|e| failed(&e))?;
+    let row = connection
+        .conn
+        .query_one(format!("SELECT count(*)::int8 FROM {table}").as_str(), &[])
+        .await
+        .map_err(|e| failed(&e))?;
+    Ok(row.get::<_, i64>(0).max(0) as usize)
 }
 
 /// PostgreSQL keeps times to the microsecond; the provider hands them over

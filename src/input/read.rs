@@ -188,12 +188,15 @@ pub async fn open_table(ctx: &SessionContext, source: &TableSource) -> Result<Op
         #[cfg(feature = "s3")]
         TableRef::Objects(url) => super::objects::open(ctx, source, url).await?,
         #[cfg(feature = "postgres")]
-        TableRef::Postgres { url, relation } => Opened {
-            frame: super::postgres::open(ctx, source, url, relation).await?,
-            format: TableFormat::Postgres,
-            files: Vec::new(),
-            known_rows: None,
-        },
+        TableRef::Postgres { url, relation } => {
+            let (frame, rows) = super::postgres::open(ctx, source, url, relation).await?;
+            Opened {
+                frame,
+                format: TableFormat::Postgres,
+                files: Vec::new(),
+                known_rows: Some(rows),
+            }
+        }
         #[allow(unreachable_patterns)]
         other => return Err(not_built(source, other)),
     };
