@@ -378,6 +378,10 @@ pub struct DiffArgs {
     #[arg(long, value_name = "FILE")]
     pub diff_rows: Option<PathBuf>,
 
+    /// Diff only the rows this SQL predicate keeps, on both sides (prod names; pushed down into a database or Parquet scan): `--where "day = '2026-11-30'"`
+    #[arg(long = "where", value_name = "PREDICATE")]
+    pub filter: Option<String>,
+
     #[command(flatten)]
     pub compute: ComputeArgs,
 

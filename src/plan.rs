@@ -185,16 +185,24 @@ fn csv_options(args: &CsvArgs) -> Result<CsvOptions> {
 
 pub fn diff_plan(args: &DiffArgs) -> Result<DiffPlan> {
     let csv = csv_options(&args.csv)?;
-    let left = TableSource::parse(
+    let mut left = TableSource::parse(
         &published_or(&args.left)?,
         parse_format(args.format_left.as_deref(), "--format-left")?,
         csv,
     )?;
-    let right = TableSource::parse(
+    let mut right = TableSource::parse(
         &published_or(&args.right)?,
         parse_format(args.format_right.as_deref(), "--format-right")?,
         csv,
     )?;
+    if let Some(filter) = &args.filter {
+        if filter.trim().is_empty() {
+            return Err(Error::usage("`--where` is empty")
+                .with_hint("write a SQL predicate, e.g. `--where \"day = '2026-11-30'\"`"));
+        }
+        left.filter = Some(filter.clone());
+        right.filter = Some(filter.clone());
+    }
     let default_tolerance = Tolerance {
         abs: non_negative(args.abs_tol.unwrap_or(0.0), "--abs-tol")?,
         rel: non_negative(args.rel_tol.unwrap_or(0.0), "--rel-tol")?,

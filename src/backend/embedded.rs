@@ -51,10 +51,13 @@ pub fn diff_streamed(
         || prepare(runtime, &candidate_spec, &candidate, candidate_streams),
     );
     let (prod_side, candidate_side) = (prod_side?, candidate_side?);
+    // The rows read, which a `--where` or a table that grew since it was
+    // counted make differ from the count the statistics were sized by.
+    let read = (prod_side.num_rows(), candidate_side.num_rows());
     Ok(Diffed {
         diff: plan.finish(prod_side, candidate_side)?,
-        prod: without_rows(prod),
-        candidate: without_rows(candidate),
+        prod: without_rows(prod).with_rows(read.0),
+        candidate: without_rows(candidate).with_rows(read.1),
     })
 }
 

@@ -29,6 +29,8 @@ pub struct TableSource {
     /// Format forced by the user; `None` means "from the extension".
     pub format: Option<FileFormat>,
     pub csv: CsvOptions,
+    /// `--where`: a SQL predicate only the rows it keeps are read by.
+    pub filter: Option<String>,
 }
 
 impl TableSource {
@@ -41,6 +43,7 @@ impl TableSource {
             reference: TableRef::Files(spec.to_string()),
             format: None,
             csv: CsvOptions::default(),
+            filter: None,
         }
     }
 
@@ -53,6 +56,7 @@ impl TableSource {
             reference,
             format,
             csv,
+            filter: None,
         })
     }
 }

@@ -50,6 +50,12 @@ impl Table {
     pub fn num_rows(&self) -> usize {
         self.rows
     }
+
+    /// The same table, said to hold `rows` rows (those a diff read).
+    pub fn with_rows(mut self, rows: usize) -> Self {
+        self.rows = rows;
+        self
+    }
 }
 
 /// A table whose files and schema are known and whose rows are not read yet.
@@ -200,6 +206,10 @@ pub async fn open_table(ctx: &SessionContext, source: &TableSource) -> Result<Op
         #[allow(unreachable_patterns)]
         other => return Err(not_built(source, other)),
     };
+    let opened = match &source.filter {
+        Some(predicate) => filtered(opened, source, predicate)?,
+        None => opened,
+    };
     let schema = SchemaRef::new(opened.frame.schema().as_arrow().clone());
     Ok(OpenTable {
         table: Table {
@@ -214,6 +224,24 @@ pub async fn open_table(ctx: &SessionContext, source: &TableSource) -> Result<Op
         frame: opened.frame,
         source: source.clone(),
     })
+}
+
+/// `--where`: only the rows `predicate` keeps, the filter pushed into the
+/// scan where the source takes it (a database's WHERE, Parquet pruning).
+/// The known row count stays the whole table's: it only sizes the
+/// statistics' samples, and the report counts the rows actually read.
+fn filtered(opened: Opened, source: &TableSource, predicate: &str) -> Result<Opened> {
+    let refused = |e: datafusion::error::DataFusionError| {
+        Error::usage(format!(
+            "`--where {predicate}` cannot filter `{}`: {}",
+            source.spec,
+            first_line(&e.find_root().to_string())
+        ))
+        .with_hint("write a SQL predicate over columns both tables have, e.g. `--where \"day = '2026-11-30'\"`")
+    };
+    let condition = opened.frame.parse_sql_expr(predicate).map_err(refused)?;
+    let frame = opened.frame.filter(condition).map_err(refused)?;
+    Ok(Opened { frame, ..opened })
 }
 
 /// A table's plan before its rows are read, from any kind of source.
