@@ -47,12 +47,12 @@ impl Workers {
     }
 }
 
-/// A runtime for DataFusion: `threads` workers, and as many blocking
-/// threads (local file reads run there; tokio's default allows 512).
+/// A runtime for DataFusion: `threads` workers, and a bounded pool of
+/// blocking threads (see `blocking_threads`).
 fn tokio_runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
-        .max_blocking_threads(threads)
+        .max_blocking_threads(blocking_threads(threads))
         .enable_all()
         .build()
 }
@@ -70,6 +70,16 @@ const STREAMED_PARTITIONS_PER_THREAD: usize = 4;
 /// A session for tables streamed into a diff (`backend::embedded`).
 fn streaming_session(threads: usize) -> SessionContext {
     session(threads * STREAMED_PARTITIONS_PER_THREAD)
+}
+
+/// Blocking threads of the runtime: local file reads run there, and so do
+/// library tasks that wait on other blocking tasks (the Delta reader's
+/// engine does). With only `threads` of them, two Delta tables read at
+/// once can each hold every thread while waiting for one more: a bound
+/// well above the CPU threads keeps that from deadlocking, while staying
+/// far below tokio's default of 512.
+fn blocking_threads(threads: usize) -> usize {
+    (threads * 4).max(16)
 }
 
 /// The pool the diff, statistics and profiles run on.

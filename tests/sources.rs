@@ -622,3 +622,139 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+/// Writes a Delta table at `dir/name` with the `deltalake` Python package (an
+/// independent writer): version 0 from `generate_pair`'s prod, version 1
+/// overwritten with its candidate; and uploads it under `s3://BUCKET/name/`
+/// when `bucket` is given.
+fn write_delta(dir: &Path, name: &str, bucket: Option<&str>) {
+    let upload = match bucket {
+        Some(bucket) => format!(
+            "import boto3, os\n\
+             s3 = boto3.client('s3')\n\
+             s3.create_bucket(Bucket='{bucket}')\n\
+             for root, _, files in os.walk('{name}'):\n\
+             \x20   for f in files:\n\
+             \x20       path = os.path.join(root, f)\n\
+             \x20       s3.upload_file(path, '{bucket}', path)\n"
+        ),
+        None => String::new(),
+    };
+    python(
+        &format!(
+            "import pyarrow.parquet as pq\n\
+             from deltalake import write_deltalake\n\
+             write_deltalake('{name}', pq.read_table('prod.parquet'))\n\
+             write_deltalake('{name}', pq.read_table('candidate.parquet'), mode='overwrite')\n\
+             {upload}"
+        ),
+        dir,
+    );
+}
+
+#[test]
+fn delta_versions_diff_like_the_files_they_were_written_from() {
+    let dir = tempfile::tempdir().unwrap();
+    if std::env::var("DUALRUN_TEST_PYTHON").is_err() {
+        common::servers::s3("delta versions (needs the venv's deltalake)");
+        return;
+    }
+    common::generate_pair(dir.path(), &["--rows", "20000"]);
+    write_delta(dir.path(), "orders", None);
+    let files = dualrun(
+        dir.path(),
+        &[
+            "diff",
+            "prod.parquet",
+            "candidate.parquet",
+            "--key",
+            "id",
+            "--format",
+            "json",
+        ],
+    );
+    let files = json_report(&files);
+    let delta = dualrun(
+        dir.path(),
+        &[
+            "diff",
+            "orders?version=0",
+            "orders?version=1",
+            "--key",
+            "id",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(delta.status.code(), Some(1), "{}", stderr(&delta));
+    let delta = json_report(&delta);
+    assert_eq!(counts(&delta), counts(&files));
+    assert_eq!(delta["tables"][0]["columns"], files["tables"][0]["columns"]);
+    assert_eq!(delta["tables"][0]["prod"]["version"], 0);
+    assert_eq!(delta["tables"][0]["candidate"]["version"], 1);
+    assert_eq!(delta["tables"][0]["prod"]["format"], "delta");
+
+    // The latest version is read without a suffix; a version the log does
+    // not hold is a clear error.
+    let latest = dualrun(
+        dir.path(),
+        &[
+            "diff",
+            "candidate.parquet",
+            "orders",
+            "--key",
+            "id",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(latest.status.code(), Some(0), "{}", stderr(&latest));
+    assert_eq!(json_report(&latest)["tables"][0]["candidate"]["version"], 1);
+    let missing = dualrun(dir.path(), &["profile", "orders?version=7"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        stderr(&missing).contains("orders?version=7"),
+        "{}",
+        stderr(&missing)
+    );
+    assert!(stderr(&missing).contains("hint:"), "{}", stderr(&missing));
+}
+
+#[test]
+fn a_delta_table_in_s3_reads_like_the_local_one() {
+    if common::servers::s3("delta in s3").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    common::generate_pair(dir.path(), &["--rows", "5000"]);
+    write_delta(dir.path(), "orders", Some("deltas"));
+    let local = dualrun(
+        dir.path(),
+        &[
+            "diff",
+            "orders?version=0",
+            "orders",
+            "--key",
+            "id",
+            "--format",
+            "json",
+        ],
+    );
+    let remote = dualrun(
+        dir.path(),
+        &[
+            "diff",
+            "s3://deltas/orders/?version=0",
+            "s3://deltas/orders/",
+            "--key",
+            "id",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(remote.status.code(), Some(1), "{}", stderr(&remote));
+    let (local, remote) = (json_report(&local), json_report(&remote));
+    assert_eq!(counts(&remote), counts(&local));
+    assert_eq!(remote["tables"][0]["candidate"]["version"], 1);
+    assert_eq!(remote["tables"][0]["candidate"]["format"], "delta");
+}

@@ -32,6 +32,10 @@ pub struct Fingerprint {
     /// A database table's row count.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rows: Option<u64>,
+    /// A Delta table's version (its log names every file of a version,
+    /// and a version never changes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
 }
 
 /// The fingerprint of input `name`: of its files' contents, its objects'
@@ -44,6 +48,7 @@ pub fn fingerprint(name: &str, source: &TableSource, workers: &Workers) -> Resul
         bytes: 0,
         xxh3: String::new(),
         rows: None,
+        version: None,
     };
     match &source.reference {
         TableRef::Files(path) => files_fingerprint(name, Path::new(path)),
@@ -67,6 +72,18 @@ pub fn fingerprint(name: &str, source: &TableSource, workers: &Workers) -> Resul
             hasher.update(checksum.as_bytes());
             Ok(Fingerprint {
                 rows: Some(rows),
+                xxh3: format!("{:016x}", hasher.digest()),
+                ..blank()
+            })
+        }
+        #[cfg(feature = "delta")]
+        TableRef::Delta { location, at } => {
+            let version = workers.block_on(super::delta::version(source, location, at))?;
+            let mut hasher = Xxh3::new();
+            hasher.update(source.spec.as_bytes());
+            hasher.update(&version.to_le_bytes());
+            Ok(Fingerprint {
+                version: Some(version),
                 xxh3: format!("{:016x}", hasher.digest()),
                 ..blank()
             })
@@ -99,6 +116,7 @@ fn files_fingerprint(name: &str, path: &Path) -> Result<Fingerprint> {
         bytes,
         xxh3: format!("{:016x}", hasher.digest()),
         rows: None,
+        version: None,
     })
 }
 

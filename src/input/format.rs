@@ -20,6 +20,10 @@ pub enum FileFormat {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum TableFormat {
     File(FileFormat),
+    /// A Delta Lake table, at the version read.
+    Delta {
+        version: u64,
+    },
     Postgres,
 }
 
@@ -34,10 +38,19 @@ impl TableFormat {
         )
     }
 
+    /// The Delta table's version read.
+    pub fn version(self) -> Option<u64> {
+        match self {
+            TableFormat::Delta { version } => Some(version),
+            _ => None,
+        }
+    }
+
     /// As reports name it.
     pub fn name(self) -> &'static str {
         match self {
             TableFormat::File(format) => format.name(),
+            TableFormat::Delta { .. } => "delta",
             TableFormat::Postgres => "postgres",
         }
     }

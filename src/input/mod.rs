@@ -2,6 +2,8 @@
 //! glob), telling their format, and reading them with DataFusion into Arrow
 //! record batches.
 
+#[cfg(feature = "delta")]
+mod delta;
 mod fingerprint;
 mod format;
 mod locate;
@@ -16,7 +18,7 @@ pub use fingerprint::{Fingerprint, digest, fingerprint, snapshot};
 pub use format::{CsvOptions, FileFormat, TableFormat};
 pub use locate::locate_files;
 pub use read::{OpenTable, PartitionStream, Table, open_table, read_table};
-pub use table_ref::{Relation, SCHEMES, TableRef, mask};
+pub use table_ref::{DeltaAt, DeltaLocation, Relation, SCHEMES, TableRef, mask};
 
 /// One table as the user named it, before anything is read.
 #[derive(Debug, Clone)]

@@ -60,7 +60,7 @@ pub async fn open(ctx: &SessionContext, source: &TableSource, url: &Url) -> Resu
 }
 
 /// The bucket's store, configured from the `AWS_*` variables.
-fn store(url: &Url, shown: &str) -> Result<Arc<dyn ObjectStore>> {
+pub(super) fn store(url: &Url, shown: &str) -> Result<Arc<dyn ObjectStore>> {
     let bucket = url.host_str().unwrap_or_default();
     let store = AmazonS3Builder::from_env()
         .with_bucket_name(bucket)
@@ -71,6 +71,20 @@ fn store(url: &Url, shown: &str) -> Result<Arc<dyn ObjectStore>> {
                 .with_hint("set `AWS_REGION`, and `AWS_ENDPOINT_URL` for an S3-compatible server")
         })?;
     Ok(Arc::new(store))
+}
+
+/// Whether the prefix `url` names is a Delta table's directory: it holds
+/// `_delta_log/`.
+#[cfg(feature = "delta")]
+pub async fn holds_delta_log(url: &Url, shown: &str) -> Result<bool> {
+    let key = url.path().trim_matches('/');
+    if !url.path().ends_with('/') || key.contains(['*', '?', '[']) {
+        return Ok(false);
+    }
+    let store = store(url, shown)?;
+    let log = ObjectPath::from(format!("{key}/_delta_log"));
+    let mut listing = store.list(Some(&log));
+    Ok(matches!(listing.try_next().await, Ok(Some(_))))
 }
 
 /// The fingerprint of the objects `url` names: how many, their bytes, and

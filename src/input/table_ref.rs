@@ -23,10 +23,33 @@ pub enum TableRef {
     Files(String),
     /// Objects in a bucket: one key, a prefix (ending in `/`) or a glob.
     Objects(Url),
+    /// A Delta Lake table: a directory (a local path, or an `s3://` prefix)
+    /// holding `_delta_log/`, at its latest version or another.
+    Delta {
+        location: DeltaLocation,
+        at: DeltaAt,
+    },
     /// A PostgreSQL table or query; the URL keeps the connection
     /// parameters (user, password, host, port, database, `sslmode`, ...)
     /// without `table`/`query`.
     Postgres { url: Url, relation: Relation },
+}
+
+/// Where a Delta table is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeltaLocation {
+    Local(String),
+    Objects(Url),
+}
+
+/// Which version of a Delta table is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeltaAt {
+    Latest,
+    /// `?version=N`
+    Version(u64),
+    /// `?as_of=2026-11-30T00:00:00Z`: the last version committed by then.
+    AsOf(String),
 }
 
 /// The rows a database reference reads.
@@ -46,17 +69,24 @@ impl TableRef {
     /// scheme: it never becomes a local path.
     pub fn parse(spec: &str) -> Result<TableRef> {
         let Some((scheme, _)) = spec.split_once("://") else {
-            return Ok(TableRef::Files(spec.to_string()));
+            return local(spec);
         };
         let invalid = |why: String| Error::input(mask(spec), why);
         match scheme.to_ascii_lowercase().as_str() {
             "s3" => {
-                let url = Url::parse(spec).map_err(|e| invalid(format!("not a URL ({e})")))?;
+                let (base, at) = delta_at(spec)?;
+                let url = Url::parse(base).map_err(|e| invalid(format!("not a URL ({e})")))?;
                 if url.host_str().is_none_or(str::is_empty) {
                     return Err(invalid("names no bucket".to_string())
                         .with_hint("write `s3://BUCKET/KEY` or `s3://BUCKET/PREFIX/`"));
                 }
-                Ok(TableRef::Objects(url))
+                Ok(match at {
+                    Some(at) => TableRef::Delta {
+                        location: DeltaLocation::Objects(url),
+                        at,
+                    },
+                    None => TableRef::Objects(url),
+                })
             }
             "postgres" | "postgresql" => postgres(spec),
             other => Err(invalid(format!(
@@ -71,6 +101,17 @@ impl TableRef {
         match self {
             TableRef::Files(path) => path.clone(),
             TableRef::Objects(url) => url.to_string(),
+            TableRef::Delta { location, at } => {
+                let location = match location {
+                    DeltaLocation::Local(path) => path.clone(),
+                    DeltaLocation::Objects(url) => url.to_string(),
+                };
+                match at {
+                    DeltaAt::Latest => location,
+                    DeltaAt::Version(v) => format!("{location}?version={v}"),
+                    DeltaAt::AsOf(time) => format!("{location}?as_of={time}"),
+                }
+            }
             TableRef::Postgres { url, relation } => {
                 let mut url = masked(url);
                 let (name, value) = match relation {
@@ -90,6 +131,10 @@ impl TableRef {
         match self {
             TableRef::Files(path) => path_stem(path),
             TableRef::Objects(url) => path_stem(url.path()),
+            TableRef::Delta { location, .. } => match location {
+                DeltaLocation::Local(path) => path_stem(path),
+                DeltaLocation::Objects(url) => path_stem(url.path()),
+            },
             TableRef::Postgres { relation, .. } => match relation {
                 Relation::Table(table) => table.rsplit('.').next().unwrap_or(table).to_string(),
                 Relation::Query(_) => "query".to_string(),
@@ -102,8 +147,7 @@ impl TableRef {
     /// for anything dualrun shows or writes.
     pub fn unmasked(&self) -> String {
         match self {
-            TableRef::Files(path) => path.clone(),
-            TableRef::Objects(url) => url.to_string(),
+            TableRef::Files(_) | TableRef::Objects(_) | TableRef::Delta { .. } => self.shown(),
             TableRef::Postgres { url, relation } => {
                 let mut url = url.clone();
                 let (name, value) = match relation {
@@ -116,7 +160,7 @@ impl TableRef {
         }
     }
 
-    /// The local path, for a reference to local files.
+    /// The local path, for a reference to local files (not a Delta table).
     pub fn local_path(&self) -> Option<&str> {
         match self {
             TableRef::Files(path) => Some(path),
@@ -130,6 +174,54 @@ impl fmt::Debug for TableRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "TableRef({})", self.shown())
     }
+}
+
+/// A local reference: a Delta table when it names a directory holding
+/// `_delta_log/` or asks for a version, else files.
+fn local(spec: &str) -> Result<TableRef> {
+    let (path, at) = delta_at(spec)?;
+    let is_delta = std::path::Path::new(path).join("_delta_log").is_dir();
+    Ok(match (at, is_delta) {
+        (Some(at), _) => TableRef::Delta {
+            location: DeltaLocation::Local(path.to_string()),
+            at,
+        },
+        (None, true) => TableRef::Delta {
+            location: DeltaLocation::Local(path.to_string()),
+            at: DeltaAt::Latest,
+        },
+        (None, false) => TableRef::Files(spec.to_string()),
+    })
+}
+
+/// Splits a `?version=N` or `?as_of=TIME` off a Delta reference. Any other
+/// `?` is not one (in a local path it is a glob character).
+fn delta_at(spec: &str) -> Result<(&str, Option<DeltaAt>)> {
+    let Some((base, query)) = spec.rsplit_once('?') else {
+        return Ok((spec, None));
+    };
+    let bad = |why: String| {
+        Error::input(mask(spec), why).with_hint(
+            "write `?version=3` or `?as_of=2026-11-30T00:00:00Z` after the Delta table's directory",
+        )
+    };
+    if let Some(version) = query.strip_prefix("version=") {
+        let version = version.parse::<u64>().ok().ok_or_else(|| {
+            bad(format!(
+                "has the version `{version}`, which is not a version number"
+            ))
+        })?;
+        return Ok((base, Some(DeltaAt::Version(version))));
+    }
+    if let Some(time) = query.strip_prefix("as_of=") {
+        if chrono::DateTime::parse_from_rfc3339(time).is_err() {
+            return Err(bad(format!(
+                "has `as_of={time}`, which is not an RFC 3339 time"
+            )));
+        }
+        return Ok((base, Some(DeltaAt::AsOf(time.to_string()))));
+    }
+    Ok((spec, None))
 }
 
 /// The stem of the last component before any glob character.

@@ -146,6 +146,9 @@ pub struct SideInfo {
     pub files: usize,
     pub rows: u64,
     pub columns: usize,
+    /// The version read, of a Delta table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
 }
 
 impl SideInfo {
@@ -156,6 +159,7 @@ impl SideInfo {
             files: table.files.len(),
             rows: table.num_rows() as u64,
             columns: table.schema.fields().len(),
+            version: table.format.version(),
         }
     }
 
@@ -167,6 +171,7 @@ impl SideInfo {
             files: 0,
             rows: 0,
             columns: 0,
+            version: None,
         }
     }
 }
