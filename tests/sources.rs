@@ -31,7 +31,14 @@ fn dualrun(dir: &Path, args: &[&str]) -> std::process::Output {
         .expect("the dualrun binary runs")
 }
 
-/// Every type of item 4 of the issue, with the edge values each can hold.
+/// `dualrun diff LEFT RIGHT --key id --format json EXTRA...` in `dir`.
+fn keyed_diff(dir: &Path, left: &str, right: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["diff", left, right, "--key", "id", "--format", "json"];
+    args.extend_from_slice(extra);
+    dualrun(dir, &args)
+}
+
+/// Every type PostgreSQL tables are read with, with the edge values each can hold.
 fn orders() -> RecordBatch {
     let n = ROWS as usize;
     let ids: Vec<i64> = (1..=ROWS).collect();
@@ -258,18 +265,7 @@ fn a_postgres_table_diffs_like_the_parquet_file_it_was_loaded_from() {
     load_orders(&url, dir.path());
     write_parquet(&dir.path().join("orders.parquet"), &[orders()]);
     let table = format!("{url}?table=public.orders");
-    let same = dualrun(
-        dir.path(),
-        &[
-            "diff",
-            &table,
-            "orders.parquet",
-            "--key",
-            "id",
-            "--format",
-            "json",
-        ],
-    );
+    let same = keyed_diff(dir.path(), &table, "orders.parquet", &[]);
     let report = json_report(&same);
     assert_eq!(same.status.code(), Some(0), "{}{report:#}", stderr(&same));
     assert_eq!(counts(&report), [ROWS as u64, 0, 0, 0], "{report:#}");
@@ -297,18 +293,7 @@ fn a_postgres_table_diffs_like_the_parquet_file_it_was_loaded_from() {
          DELETE FROM public.orders WHERE id = 10; \
          INSERT INTO public.orders (id, name) VALUES (9999, 'new')",
     );
-    let changed = dualrun(
-        dir.path(),
-        &[
-            "diff",
-            "orders.parquet",
-            &table,
-            "--key",
-            "id",
-            "--format",
-            "json",
-        ],
-    );
+    let changed = keyed_diff(dir.path(), "orders.parquet", &table, &[]);
     assert_eq!(changed.status.code(), Some(1), "{}", stderr(&changed));
     let report = json_report(&changed);
     assert_eq!(counts(&report), [ROWS as u64 - 3, 2, 1, 1], "{report:#}");
@@ -323,6 +308,29 @@ fn a_postgres_table_diffs_like_the_parquet_file_it_was_loaded_from() {
     assert!(
         stdout(&changed).contains(":***@"),
         "the source is shown masked"
+    );
+
+    // `--where` diffs one slice of both sides.
+    let slice = keyed_diff(
+        dir.path(),
+        "orders.parquet",
+        &table,
+        &["--where", "id <= 5"],
+    );
+    let report = json_report(&slice);
+    assert_eq!(counts(&report), [3, 2, 0, 0], "{report:#}");
+    assert_eq!(report["tables"][0]["prod"]["rows"], 5, "the rows read");
+    let bad = keyed_diff(
+        dir.path(),
+        "orders.parquet",
+        &table,
+        &["--where", "nope = 1"],
+    );
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    assert!(
+        stderr(&bad).contains("`--where nope = 1` cannot filter"),
+        "{}",
+        stderr(&bad)
     );
 }
 
@@ -460,27 +468,13 @@ fn an_s3_prefix_diffs_like_the_local_files() {
     let expected = common::generate_pair(dir.path(), &["--rows", "20000"]);
     upload(dir.path(), "lake", "prod", &["prod.parquet"]);
     upload(dir.path(), "lake", "candidate", &["candidate.parquet"]);
-    let local = dualrun(
-        dir.path(),
-        &[
-            "diff",
-            "prod.parquet",
-            "candidate.parquet",
-            "--key",
-            "id",
-            "--format",
-            "json",
-        ],
-    );
+    let local = keyed_diff(dir.path(), "prod.parquet", "candidate.parquet", &[]);
     for (left, right) in [
         ("s3://lake/prod/", "s3://lake/candidate/"),
         ("s3://lake/prod/prod.parquet", "candidate.parquet"),
         ("s3://lake/prod/*.parquet", "s3://lake/candidate/*.parquet"),
     ] {
-        let remote = dualrun(
-            dir.path(),
-            &["diff", left, right, "--key", "id", "--format", "json"],
-        );
+        let remote = keyed_diff(dir.path(), left, right, &[]);
         assert_eq!(remote.status.code(), Some(1), "{left}: {}", stderr(&remote));
         let (remote, local) = (json_report(&remote), json_report(&local));
         assert_eq!(counts(&remote), counts(&local), "{left}");
@@ -661,31 +655,9 @@ fn delta_versions_diff_like_the_files_they_were_written_from() {
     }
     common::generate_pair(dir.path(), &["--rows", "20000"]);
     write_delta(dir.path(), "orders", None);
-    let files = dualrun(
-        dir.path(),
-        &[
-            "diff",
-            "prod.parquet",
-            "candidate.parquet",
-            "--key",
-            "id",
-            "--format",
-            "json",
-        ],
-    );
+    let files = keyed_diff(dir.path(), "prod.parquet", "candidate.parquet", &[]);
     let files = json_report(&files);
-    let delta = dualrun(
-        dir.path(),
-        &[
-            "diff",
-            "orders?version=0",
-            "orders?version=1",
-            "--key",
-            "id",
-            "--format",
-            "json",
-        ],
-    );
+    let delta = keyed_diff(dir.path(), "orders?version=0", "orders?version=1", &[]);
     assert_eq!(delta.status.code(), Some(1), "{}", stderr(&delta));
     let delta = json_report(&delta);
     assert_eq!(counts(&delta), counts(&files));
@@ -696,18 +668,7 @@ fn delta_versions_diff_like_the_files_they_were_written_from() {
 
     // The latest version is read without a suffix; a version the log does
     // not hold is a clear error.
-    let latest = dualrun(
-        dir.path(),
-        &[
-            "diff",
-            "candidate.parquet",
-            "orders",
-            "--key",
-            "id",
-            "--format",
-            "json",
-        ],
-    );
+    let latest = keyed_diff(dir.path(), "candidate.parquet", "orders", &[]);
     assert_eq!(latest.status.code(), Some(0), "{}", stderr(&latest));
     assert_eq!(json_report(&latest)["tables"][0]["candidate"]["version"], 1);
     let missing = dualrun(dir.path(), &["profile", "orders?version=7"]);
@@ -728,29 +689,12 @@ fn a_delta_table_in_s3_reads_like_the_local_one() {
     let dir = tempfile::tempdir().unwrap();
     common::generate_pair(dir.path(), &["--rows", "5000"]);
     write_delta(dir.path(), "orders", Some("deltas"));
-    let local = dualrun(
+    let local = keyed_diff(dir.path(), "orders?version=0", "orders", &[]);
+    let remote = keyed_diff(
         dir.path(),
-        &[
-            "diff",
-            "orders?version=0",
-            "orders",
-            "--key",
-            "id",
-            "--format",
-            "json",
-        ],
-    );
-    let remote = dualrun(
-        dir.path(),
-        &[
-            "diff",
-            "s3://deltas/orders/?version=0",
-            "s3://deltas/orders/",
-            "--key",
-            "id",
-            "--format",
-            "json",
-        ],
+        "s3://deltas/orders/?version=0",
+        "s3://deltas/orders/",
+        &[],
     );
     assert_eq!(remote.status.code(), Some(1), "{}", stderr(&remote));
     let (local, remote) = (json_report(&local), json_report(&remote));
