@@ -94,7 +94,9 @@ fn is_hidden(path: &Path) -> bool {
         .is_some_and(|n| n.starts_with('.') || n.starts_with('_'))
 }
 
-fn single_format(spec: &str, files: &[PathBuf]) -> Result<FileFormat> {
+/// The one format `files` have by their extensions (local paths or object
+/// keys), or why there is none.
+pub(super) fn single_format(spec: &str, files: &[PathBuf]) -> Result<FileFormat> {
     let mut formats = BTreeSet::new();
     for file in files {
         match FileFormat::from_path(file) {

@@ -32,9 +32,12 @@ pub async fn open(ctx: &SessionContext, source: &TableSource, url: &Url) -> Resu
         .into_iter()
         .map(|meta| meta.location.to_string())
         .collect();
-    let format = one_format(source, &keys)?;
     let paths: Vec<String> = keys.iter().map(|k| format!("s3://{bucket}/{k}")).collect();
     let files: Vec<PathBuf> = paths.iter().map(PathBuf::from).collect();
+    let format = match source.format {
+        Some(format) => format,
+        None => super::locate::single_format(shown, &files)?,
+    };
     let frame = read_files(ctx, source, paths, &files, format).await?;
     // Parquet footers give the row count without reading the data (the
     // streamed diff needs it up front); other formats are read whole.
@@ -185,33 +188,4 @@ async fn objects(store: &dyn ObjectStore, url: &Url, shown: &str) -> Result<Vec<
 /// marker (`_SUCCESS`, `_delta_log/`), not data.
 fn is_marker(key: &str) -> bool {
     key.split('/').any(|part| part.starts_with(['.', '_']))
-}
-
-/// The one format of `keys`: forced, or from their extensions.
-fn one_format(source: &TableSource, keys: &[String]) -> Result<FileFormat> {
-    if let Some(format) = source.format {
-        return Ok(format);
-    }
-    let mut formats: Vec<Option<FileFormat>> = keys
-        .iter()
-        .map(|k| FileFormat::from_path(std::path::Path::new(k)))
-        .collect();
-    formats.sort();
-    formats.dedup();
-    match formats.as_slice() {
-        [Some(format)] => Ok(*format),
-        [None] => Err(Error::input(
-            &source.spec,
-            "its objects have no extension that names a format",
-        )
-        .with_hint(format!(
-            "name the format with `--format-left` or `--format-right`: {}",
-            FileFormat::NAMES
-        ))),
-        _ => Err(
-            Error::input(&source.spec, "its objects mix formats").with_hint(
-                "name one format's objects with a glob, e.g. `s3://bucket/prefix/*.parquet`",
-            ),
-        ),
-    }
 }

@@ -250,13 +250,7 @@ pub async fn fingerprint(
 
 /// Why a table could not be opened, in the database's own words.
 fn no_table_reason(table: &str, error: &(dyn std::error::Error + 'static)) -> String {
-    let mut deepest = error.to_string();
-    let mut next = error.source();
-    while let Some(cause) = next {
-        deepest = cause.to_string();
-        next = cause.source();
-    }
-    let said = first_line(&deepest);
+    let said = server_said(error);
     if said.contains("does not exist") || said.contains("doesn't exist") {
         format!("the table `{table}` does not exist")
     } else {
@@ -299,7 +293,7 @@ fn connection_error(shown: &str, connection: &Connection, error: PoolError) -> E
             "check the password: in the URL, `PGPASSWORD` or `~/.pgpass`".to_string(),
         ),
         other => {
-            let said = database_message(other);
+            let said = server_said(other);
             let hint = if said.contains("does not exist") && said.contains("database") {
                 format!(
                     "check the database name `{}` in the URL",
@@ -314,14 +308,14 @@ fn connection_error(shown: &str, connection: &Connection, error: PoolError) -> E
     Error::input(shown, reason).with_hint(hint)
 }
 
-/// The database server's own words under a pool error.
-fn database_message(error: &PoolError) -> String {
-    let mut deepest: &dyn std::error::Error = error;
+/// The database server's own words under an error (its deepest cause),
+/// first line, any URL in it masked.
+fn server_said(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut deepest = error;
     while let Some(cause) = deepest.source() {
         deepest = cause;
     }
-    let text = first_line(&deepest.to_string());
-    crate::input::mask(&text)
+    crate::input::mask(&first_line(&deepest.to_string()))
 }
 
 /// The password file, as libpq reads it: `host:port:database:user:password`
