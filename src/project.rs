@@ -290,7 +290,14 @@ pub fn parse(file: &str, text: &str, root: &Path) -> Result<Project> {
                 let resolved = crate::publish::resolve(&spec)?.unwrap_or_else(|| resolve(path));
                 TableSource::of_path(resolved.display())
             }
-            None => source,
+            None => {
+                let reference = source.reference.relative_to(root);
+                TableSource {
+                    spec: reference.shown(),
+                    reference,
+                    ..source
+                }
+            }
         };
         inputs.insert(name, source);
     }

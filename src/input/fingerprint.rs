@@ -52,6 +52,12 @@ pub fn fingerprint(name: &str, source: &TableSource, workers: &Workers) -> Resul
     };
     match &source.reference {
         TableRef::Files(path) => files_fingerprint(name, Path::new(path)),
+        // The database file's bytes: a change to any of its tables counts,
+        // which errs on the side of a changed input.
+        TableRef::DatabaseFile { path, .. } => Ok(Fingerprint {
+            path: source.spec.clone(),
+            ..files_fingerprint(name, Path::new(path))?
+        }),
         #[cfg(feature = "s3")]
         TableRef::Objects(url) => {
             let (files, bytes, digest) =

@@ -25,6 +25,8 @@ pub enum TableFormat {
         version: u64,
     },
     Postgres,
+    /// A SQLite or DuckDB database file.
+    Database(super::FileEngine),
 }
 
 impl TableFormat {
@@ -35,7 +37,7 @@ impl TableFormat {
             (self, other),
             (TableFormat::File(_), TableFormat::File(_))
                 | (TableFormat::Postgres, TableFormat::Postgres)
-        )
+        ) || matches!((self, other), (TableFormat::Database(a), TableFormat::Database(b)) if a == b)
     }
 
     /// The Delta table's version read.
@@ -52,6 +54,7 @@ impl TableFormat {
             TableFormat::File(format) => format.name(),
             TableFormat::Delta { .. } => "delta",
             TableFormat::Postgres => "postgres",
+            TableFormat::Database(engine) => engine.scheme(),
         }
     }
 }

@@ -12,13 +12,15 @@ mod objects;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod read;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 mod table_ref;
 
 pub use fingerprint::{Fingerprint, digest, fingerprint, snapshot};
 pub use format::{CsvOptions, FileFormat, TableFormat};
 pub use locate::locate_files;
 pub use read::{OpenTable, PartitionStream, Table, open_table, read_table};
-pub use table_ref::{DeltaAt, DeltaLocation, Relation, SCHEMES, TableRef, mask};
+pub use table_ref::{DeltaAt, DeltaLocation, FileEngine, Relation, SCHEMES, TableRef, mask};
 
 /// One table as the user named it, before anything is read.
 #[derive(Debug, Clone)]

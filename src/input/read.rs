@@ -210,6 +210,20 @@ pub async fn open_table(ctx: &SessionContext, source: &TableSource) -> Result<Op
                 known_rows: Some(rows),
             }
         }
+        #[cfg(feature = "sqlite")]
+        TableRef::DatabaseFile {
+            engine: super::FileEngine::Sqlite,
+            path,
+            relation,
+        } => {
+            let (frame, rows) = super::sqlite::open(ctx, source, path, relation).await?;
+            Opened {
+                frame,
+                format: TableFormat::Database(super::FileEngine::Sqlite),
+                files: Vec::new(),
+                known_rows: Some(rows),
+            }
+        }
         #[allow(unreachable_patterns)]
         other => return Err(not_built(source, other)),
     };
@@ -294,6 +308,7 @@ pub(super) fn not_built(source: &TableSource, reference: &TableRef) -> Error {
         TableRef::Objects(_) => "s3",
         TableRef::Delta { .. } => "delta",
         TableRef::Postgres { .. } => "postgres",
+        TableRef::DatabaseFile { engine, .. } => engine.scheme(),
     };
     Error::input(
         &source.spec,

@@ -8,6 +8,8 @@
 //! s3://bucket/key.parquet, s3://bucket/prefix/     objects (also globs)
 //! postgres://USER[:PASSWORD]@HOST:PORT/DB?table=SCHEMA.TABLE
 //! postgres://USER@HOST:PORT/DB?query=SELECT ...
+//! sqlite:shop.db?table=orders, sqlite:shop.db?query=SELECT ...
+//! duckdb:warehouse.duckdb?table=main.orders (or ?query=)
 //! ```
 
 use std::fmt;
@@ -33,6 +35,31 @@ pub enum TableRef {
     /// parameters (user, password, host, port, database, `sslmode`, ...)
     /// without `table`/`query`.
     Postgres { url: Url, relation: Relation },
+    /// A table or query of a database file (SQLite or DuckDB), opened
+    /// read-only.
+    DatabaseFile {
+        engine: FileEngine,
+        path: String,
+        relation: Relation,
+    },
+}
+
+/// The engines whose databases are one local file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FileEngine {
+    Sqlite,
+    Duckdb,
+}
+
+impl FileEngine {
+    /// The scheme, as written before the path (`sqlite:`), and the cargo
+    /// feature that reads it.
+    pub fn scheme(self) -> &'static str {
+        match self {
+            FileEngine::Sqlite => "sqlite",
+            FileEngine::Duckdb => "duckdb",
+        }
+    }
 }
 
 /// Where a Delta table is.
@@ -62,12 +89,20 @@ pub enum Relation {
 }
 
 /// The URL schemes a table reference may start with.
-pub const SCHEMES: &str = "`s3://`, `postgres://` (or a local path)";
+pub const SCHEMES: &str = "`s3://`, `postgres://`, `sqlite:`, `duckdb:` (or a local path)";
 
 impl TableRef {
     /// Parses what the user typed. A string with `://` must use a known
     /// scheme: it never becomes a local path.
     pub fn parse(spec: &str) -> Result<TableRef> {
+        for engine in [FileEngine::Sqlite, FileEngine::Duckdb] {
+            if let Some(rest) = spec
+                .strip_prefix(engine.scheme())
+                .and_then(|r| r.strip_prefix(':'))
+            {
+                return database_file(spec, engine, rest);
+            }
+        }
         let Some((scheme, _)) = spec.split_once("://") else {
             return local(spec);
         };
@@ -114,12 +149,25 @@ impl TableRef {
             }
             TableRef::Postgres { url, relation } => {
                 let mut url = masked(url);
-                let (name, value) = match relation {
-                    Relation::Table(table) => ("table", table),
-                    Relation::Query(query) => ("query", query),
-                };
+                let (name, value) = relation.parameter();
                 url.query_pairs_mut().append_pair(name, value);
                 url.to_string()
+            }
+            TableRef::DatabaseFile {
+                engine,
+                path,
+                relation,
+            } => {
+                // Only what the parameter's parsing would misread is
+                // escaped: the query stays readable.
+                const MISREAD: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+                    .add(b'%')
+                    .add(b'&')
+                    .add(b'+')
+                    .add(b'#');
+                let (name, value) = relation.parameter();
+                let value = percent_encoding::utf8_percent_encode(value, MISREAD);
+                format!("{}:{path}?{name}={value}", engine.scheme())
             }
         }
     }
@@ -135,10 +183,12 @@ impl TableRef {
                 DeltaLocation::Local(path) => path_stem(path),
                 DeltaLocation::Objects(url) => path_stem(url.path()),
             },
-            TableRef::Postgres { relation, .. } => match relation {
-                Relation::Table(table) => table.rsplit('.').next().unwrap_or(table).to_string(),
-                Relation::Query(_) => "query".to_string(),
-            },
+            TableRef::Postgres { relation, .. } | TableRef::DatabaseFile { relation, .. } => {
+                match relation {
+                    Relation::Table(table) => table.rsplit('.').next().unwrap_or(table).to_string(),
+                    Relation::Query(_) => "query".to_string(),
+                }
+            }
         }
     }
 
@@ -147,13 +197,13 @@ impl TableRef {
     /// for anything dualrun shows or writes.
     pub fn unmasked(&self) -> String {
         match self {
-            TableRef::Files(_) | TableRef::Objects(_) | TableRef::Delta { .. } => self.shown(),
+            TableRef::Files(_)
+            | TableRef::Objects(_)
+            | TableRef::Delta { .. }
+            | TableRef::DatabaseFile { .. } => self.shown(),
             TableRef::Postgres { url, relation } => {
                 let mut url = url.clone();
-                let (name, value) = match relation {
-                    Relation::Table(table) => ("table", table),
-                    Relation::Query(query) => ("query", query),
-                };
+                let (name, value) = relation.parameter();
                 url.query_pairs_mut().append_pair(name, value);
                 url.to_string()
             }
@@ -165,6 +215,46 @@ impl TableRef {
         match self {
             TableRef::Files(path) => Some(path),
             _ => None,
+        }
+    }
+
+    /// The reference with a relative database file's path taken from
+    /// `root` (a project's directory), as a relative input path is.
+    pub fn relative_to(self, root: &std::path::Path) -> TableRef {
+        match self {
+            TableRef::DatabaseFile {
+                engine,
+                path,
+                relation,
+            } if std::path::Path::new(&path).is_relative() => TableRef::DatabaseFile {
+                engine,
+                path: root.join(path).display().to_string(),
+                relation,
+            },
+            other => other,
+        }
+    }
+}
+
+impl Relation {
+    /// The URL parameter that names it: `table=...` or `query=...`.
+    fn parameter(&self) -> (&'static str, &str) {
+        match self {
+            Relation::Table(table) => ("table", table),
+            Relation::Query(query) => ("query", query),
+        }
+    }
+
+    /// The relation as SQL's `FROM` takes it: a table name quoted part by
+    /// part (`schema.table`), or the query in parentheses.
+    pub fn from_clause(&self) -> String {
+        match self {
+            Relation::Table(table) => table
+                .split('.')
+                .map(|part| format!("\"{}\"", part.replace('"', "\"\"")))
+                .collect::<Vec<_>>()
+                .join("."),
+            Relation::Query(query) => format!("({query})"),
         }
     }
 }
@@ -239,6 +329,43 @@ fn path_stem(path: &str) -> String {
     } else {
         stem
     }
+}
+
+/// `sqlite:PATH?table=T` (or `?query=`), `duckdb:` alike; `rest` is what
+/// follows the scheme's colon. `sqlite:///abs/path.db` is `/abs/path.db`.
+fn database_file(spec: &str, engine: FileEngine, rest: &str) -> Result<TableRef> {
+    let scheme = engine.scheme();
+    let hint = format!("write `{scheme}:PATH?table=TABLE` or `{scheme}:PATH?query=SELECT ...`");
+    let invalid = |why: String| Error::input(spec, why).with_hint(hint.clone());
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path.is_empty() {
+        return Err(invalid("names no database file".to_string()));
+    }
+    let mut relation = None;
+    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        let this = match name.as_ref() {
+            "table" => Relation::Table(value.to_string()),
+            "query" => Relation::Query(value.to_string()),
+            other => return Err(invalid(format!("has the unknown parameter `{other}`"))),
+        };
+        if relation.replace(this).is_some() {
+            return Err(invalid(
+                "names more than one `table` or `query`".to_string(),
+            ));
+        }
+    }
+    match relation {
+        Some(Relation::Table(t)) if t.trim().is_empty() => None,
+        Some(Relation::Query(q)) if q.trim().is_empty() => None,
+        other => other,
+    }
+    .map(|relation| TableRef::DatabaseFile {
+        engine,
+        path: path.to_string(),
+        relation,
+    })
+    .ok_or_else(|| invalid("names no `table` or `query`".to_string()))
 }
 
 fn postgres(spec: &str) -> Result<TableRef> {
@@ -353,6 +480,25 @@ mod tests {
             TableRef::parse("s3://bucket/prefix/").unwrap(),
             TableRef::Objects(_)
         ));
+        let sqlite = TableRef::parse("sqlite:shop.db?query=SELECT%20a%2Bb%20FROM%20t").unwrap();
+        assert_eq!(
+            sqlite,
+            TableRef::DatabaseFile {
+                engine: FileEngine::Sqlite,
+                path: "shop.db".into(),
+                relation: Relation::Query("SELECT a+b FROM t".into()),
+            }
+        );
+        assert_eq!(TableRef::parse(&sqlite.shown()).unwrap(), sqlite);
+        assert!(matches!(
+            TableRef::parse("duckdb:///tmp/w.duckdb?table=main.orders").unwrap(),
+            TableRef::DatabaseFile { engine: FileEngine::Duckdb, path, relation: Relation::Table(t) }
+                if path == "/tmp/w.duckdb" && t == "main.orders"
+        ));
+        assert_eq!(
+            Relation::Table("main.we\"ird".into()).from_clause(),
+            "\"main\".\"we\"\"ird\""
+        );
     }
 
     #[test]
@@ -372,6 +518,9 @@ mod tests {
                 "unsupported scheme `mysql://`",
             ),
             ("s3:///key", "names no bucket"),
+            ("sqlite:shop.db", "names no `table` or `query`"),
+            ("sqlite:?table=t", "names no database file"),
+            ("duckdb:w.duckdb?tabel=t", "unknown parameter `tabel`"),
         ] {
             let error = TableRef::parse(spec).unwrap_err().to_string();
             assert!(error.contains(says), "{spec}: {error}");

@@ -1,0 +1,189 @@
+//! Database files as tables: SQLite files written by Python's own `sqlite3`
+//! module, diffed against the Parquet file pyarrow wrote from the same
+//! rows, with counts checked against the diff of two Parquet files; and the
+//! errors a user meets there.
+#![cfg(feature = "sqlite")]
+
+mod common;
+
+use std::path::Path;
+
+use common::servers::python;
+use common::{dualrun, json_report, stderr};
+
+/// Writes `orders.db` (SQLite) and `orders.parquet` (pyarrow) with the same
+/// rows, and `changed.db` / `changed.parquet` with the same changes: 3
+/// amounts changed, row 7 removed, row 1001 added.
+fn write_orders(dir: &Path) {
+    python(
+        r#"
+import datetime, sqlite3
+import pyarrow as pa, pyarrow.parquet as pq
+
+def rows(changed):
+    out = []
+    for i in range(1, 1001):
+        if changed and i == 7:
+            continue
+        amount = i * 1.25 + (0.5 if changed and i in (10, 20, 30) else 0)
+        out.append((i, f"name {i % 13}", amount, datetime.date(2026, 1, 1) + datetime.timedelta(days=i % 300),
+                    datetime.datetime(2026, 11, 30, 12, 0, 0) + datetime.timedelta(seconds=i * 37), i % 2 == 0,
+                    None if i % 11 == 0 else i * 3, bytes([i % 256, 7])))
+    if changed:
+        out.append((1001, "new", 1.0, datetime.date(2026, 1, 1), datetime.datetime(2026, 1, 1), True, 1, b"x"))
+    return out
+
+for name, changed in (("orders", False), ("changed", True)):
+    db = sqlite3.connect(f"{name}.db")
+    db.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, name TEXT, amount REAL, day DATE, "
+               "at DATETIME, paid BOOLEAN, points, blob BLOB)")
+    db.executemany("INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                   [(i, n, a, d.isoformat(), t.isoformat(sep=' '), int(p), pts, b)
+                    for (i, n, a, d, t, p, pts, b) in rows(changed)])
+    db.execute("CREATE TABLE strays (id INTEGER, n INTEGER)")
+    db.execute("INSERT INTO strays VALUES (1, 5), (2, 'five')")
+    db.commit()
+    db.close()
+    columns = list(zip(*rows(changed)))
+    table = pa.table({
+        "id": pa.array(columns[0], pa.int64()),
+        "name": pa.array(columns[1], pa.string()),
+        "amount": pa.array(columns[2], pa.float64()),
+        "day": pa.array(columns[3], pa.date32()),
+        "at": pa.array(columns[4], pa.timestamp("us")),
+        "paid": pa.array(columns[5], pa.bool_()),
+        "points": pa.array(columns[6], pa.int64()),
+        "blob": pa.array(columns[7], pa.binary()),
+    })
+    pq.write_table(table, f"{name}.parquet")
+"#,
+        dir,
+    );
+}
+
+fn keyed(dir: &Path, left: &str, right: &str) -> serde_json::Value {
+    let output = dualrun(
+        dir,
+        &["diff", left, right, "--key", "id", "--format", "json"],
+    );
+    assert!(
+        matches!(output.status.code(), Some(0 | 1)),
+        "{left} vs {right}: {}",
+        stderr(&output)
+    );
+    json_report(&output)
+}
+
+fn counts(report: &serde_json::Value) -> Vec<u64> {
+    let rows = &report["tables"][0]["rows"];
+    ["identical", "changed", "removed", "added"]
+        .iter()
+        .map(|k| rows[k].as_u64().unwrap_or(u64::MAX))
+        .collect()
+}
+
+#[test]
+fn a_sqlite_table_diffs_like_the_parquet_file_of_the_same_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    write_orders(dir.path());
+    let same = keyed(
+        dir.path(),
+        "sqlite:orders.db?table=orders",
+        "orders.parquet",
+    );
+    assert_eq!(counts(&same), [1000, 0, 0, 0], "{same:#}");
+    let table = &same["tables"][0];
+    for change in ["added", "removed", "retyped", "nullability_changed"] {
+        assert_eq!(table["schema"][change], serde_json::json!([]), "{table:#}");
+    }
+    assert_eq!(table["prod"]["format"], "sqlite");
+
+    let parquet = keyed(dir.path(), "orders.parquet", "changed.parquet");
+    let sqlite = keyed(
+        dir.path(),
+        "sqlite:orders.db?table=orders",
+        "sqlite:changed.db?table=orders",
+    );
+    assert_eq!(counts(&parquet), [996, 3, 1, 1]);
+    assert_eq!(counts(&sqlite), counts(&parquet));
+    let unequal = |report: &serde_json::Value| {
+        report["tables"][0]["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["name"].clone(), c["unequal"].clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(unequal(&sqlite), unequal(&parquet));
+
+    // A query, and --where on top of it, read only what they select.
+    let query = keyed(
+        dir.path(),
+        "sqlite:orders.db?query=SELECT id, amount FROM orders WHERE id <= 500",
+        "sqlite:changed.db?query=SELECT id, amount FROM orders WHERE id <= 500",
+    );
+    assert_eq!(counts(&query), [496, 3, 1, 0], "{query:#}");
+    let output = dualrun(
+        dir.path(),
+        &[
+            "diff",
+            "sqlite:orders.db?table=orders",
+            "changed.parquet",
+            "--key",
+            "id",
+            "--where",
+            "id > 15",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(counts(&json_report(&output)), [983, 2, 0, 1]);
+}
+
+#[test]
+fn sqlite_errors_name_the_file_and_table() {
+    let dir = tempfile::tempdir().unwrap();
+    write_orders(dir.path());
+    std::fs::write(dir.path().join("notes.db"), "not a database\n").unwrap();
+    for (left, says) in [
+        (
+            "sqlite:missing.db?table=orders",
+            "names a SQLite database file that does not exist",
+        ),
+        (
+            "sqlite:orders.db?table=order",
+            "the table `order` does not exist",
+        ),
+        (
+            "sqlite:notes.db?table=orders",
+            "is not a readable SQLite database",
+        ),
+        (
+            "sqlite:orders.db?query=SELEC id FROM orders",
+            "cannot run its query",
+        ),
+        (
+            "sqlite:orders.db?table=strays",
+            "the column `n` holds the text `five` in row 2",
+        ),
+        ("sqlite:orders.db", "names no `table` or `query`"),
+    ] {
+        let output = dualrun(dir.path(), &["diff", left, "orders.parquet", "--key", "id"]);
+        let error = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{left}: {error}");
+        assert!(error.contains(says), "{left}: {error}");
+        assert!(!error.contains("panicked"), "{error}");
+    }
+    let error = stderr(&dualrun(
+        dir.path(),
+        &["profile", "sqlite:orders.db?table=order"],
+    ));
+    assert!(
+        error.contains("hint: the database holds `orders`, `strays`"),
+        "{error}"
+    );
+    assert!(
+        !dir.path().join("missing.db").exists(),
+        "a missing database is never created"
+    );
+}
