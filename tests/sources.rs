@@ -320,6 +320,28 @@ fn a_postgres_table_diffs_like_the_parquet_file_it_was_loaded_from() {
     let report = json_report(&slice);
     assert_eq!(counts(&report), [3, 2, 0, 0], "{report:#}");
     assert_eq!(report["tables"][0]["prod"]["rows"], 5, "the rows read");
+
+    // A query is a table too: its own WHERE, and `--where` on top of it
+    // (applied by dualrun, never spliced into the query's text).
+    let query = format!("{url}?query=SELECT id, amount, name FROM public.orders WHERE id %3C= 100");
+    let sliced = keyed_diff(dir.path(), "orders.parquet", &query, &["--where", "id > 2"]);
+    let report = json_report(&sliced);
+    assert_eq!(
+        sliced.status.code(),
+        Some(1),
+        "{}{report:#}",
+        stderr(&sliced)
+    );
+    // Rows 3-300 against 3-100 of the changed table (10 deleted, 9999 past the query's WHERE).
+    assert_eq!(counts(&report), [95, 2, 0, 201], "{report:#}");
+    assert_eq!(report["tables"][0]["candidate"]["rows"], 97);
+    assert!(
+        report["tables"][0]["candidate"]["source"]
+            .as_str()
+            .unwrap()
+            .ends_with("query=SELECT id, amount, name FROM public.orders WHERE id <= 100"),
+        "{report:#}"
+    );
     let bad = keyed_diff(
         dir.path(),
         "orders.parquet",
@@ -387,6 +409,11 @@ fn postgres_errors_name_the_source_and_never_the_password() {
             with(&|_| {}, "sslmode=disable"),
             "names no `table` or `query`",
             "?table=",
+        ),
+        (
+            with(&|_| {}, "query=SELECT nope FROM public.known"),
+            "cannot run its query (ERROR: column \"nope\" does not exist)",
+            "one SELECT",
         ),
     ];
     for (table, says, hint) in cases {

@@ -103,45 +103,51 @@ pub async fn open(
 ) -> Result<(DataFrame, usize)> {
     let shown = source.spec.clone();
     let pool = connect(&shown, url).await?;
-    let table = match relation {
-        Relation::Table(table) => table,
-        Relation::Query(_) => {
-            return Err(Error::input(
-                &shown,
-                "`?query=` is not read yet; name a table with `?table=SCHEMA.TABLE`",
-            )
-            .with_hint("create a view of the query in the database and name the view"));
-        }
-    };
-    let reference = TableReference::from(table.as_str());
-    let provider = match PostgresTableFactory::new(Arc::clone(&pool))
-        .table_provider(reference.clone())
-        .await
-    {
-        Ok(provider) => provider,
-        Err(e) => {
-            let error = Error::input(&shown, no_table_reason(table, e.as_ref())).caused_by(e);
-            return Err(match tables_of(&pool, &reference).await {
-                Some(tables) => error.with_hint(format!(
-                    "the schema `{}` holds {}",
-                    reference.schema().unwrap_or("public"),
-                    tables
-                )),
-                None => error,
-            });
-        }
+    let (provider, from) = match relation {
+        Relation::Table(table) => (table_provider(&pool, &shown, table).await?, table.clone()),
+        Relation::Query(query) => (
+            query::provider(&pool, &shown, query).await?,
+            format!("({query}) AS dualrun_query"),
+        ),
     };
     let frame = ctx
         .read_table(provider)
         .map_err(|e| Error::compute(format!("cannot read `{shown}`"), e))?;
     let frame =
         in_microseconds(frame).map_err(|e| Error::compute(format!("cannot read `{shown}`"), e))?;
-    Ok((frame, row_count(&pool, &shown, table).await?))
+    Ok((frame, row_count(&pool, &shown, &from).await?))
 }
 
-/// The table's row count, counted by the server: the streamed diff sizes
-/// its statistics' samples by it before the rows arrive.
-async fn row_count(pool: &PostgresConnectionPool, shown: &str, table: &str) -> Result<usize> {
+/// The provider of a table, or an error that lists the schema's tables.
+async fn table_provider(
+    pool: &Arc<PostgresConnectionPool>,
+    shown: &str,
+    table: &str,
+) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
+    let reference = TableReference::from(table);
+    match PostgresTableFactory::new(Arc::clone(pool))
+        .table_provider(reference.clone())
+        .await
+    {
+        Ok(provider) => Ok(provider),
+        Err(e) => {
+            let error = Error::input(shown, no_table_reason(table, e.as_ref())).caused_by(e);
+            Err(match tables_of(pool, &reference).await {
+                Some(tables) => error.with_hint(format!(
+                    "the schema `{}` holds {}",
+                    reference.schema().unwrap_or("public"),
+                    tables
+                )),
+                None => error,
+            })
+        }
+    }
+}
+
+/// The row count of `from` (a table, or a query with its alias), counted
+/// by the server: the streamed diff sizes its statistics' samples by it
+/// before the rows arrive.
+async fn row_count(pool: &PostgresConnectionPool, shown: &str, from: &str) -> Result<usize> {
     let failed = |e: &dyn std::fmt::Display| {
         Error::input(
             shown,
@@ -151,7 +157,7 @@ async fn row_count(pool: &PostgresConnectionPool, shown: &str, table: &str) -> R
     let connection = pool.connect_direct().await.map_err(|e| failed(&e))?;
     let row = connection
         .conn
-        .query_one(format!("SELECT count(*)::int8 FROM {table}").as_str(), &[])
+        .query_one(format!("SELECT count(*)::int8 FROM {from}").as_str(), &[])
         .await
         .map_err(|e| failed(&e))?;
     Ok(row.get::<_, i64>(0).max(0) as usize)
@@ -316,6 +322,176 @@ fn server_said(error: &(dyn std::error::Error + 'static)) -> String {
         deepest = cause;
     }
     crate::input::mask(&first_line(&deepest.to_string()))
+}
+
+/// `?query=SELECT ...`: the query as a table whose scans select the used
+/// columns from it as a subquery. Its column types are PostgreSQL's own,
+/// read the way a table's are: from the catalog entry of a temporary view
+/// of the query, made and dropped on one connection (temporary objects
+/// live only in that session; nothing the user owns is touched).
+mod query {
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+    use datafusion::arrow::datatypes::SchemaRef;
+    use datafusion::catalog::{Session, TableProvider};
+    use datafusion::common::TableReference;
+    use datafusion::datasource::TableType;
+    use datafusion::error::Result as DfResult;
+    use datafusion::execution::TaskContext;
+    use datafusion::logical_expr::Expr;
+    use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+    use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
+    use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream};
+    use datafusion_table_providers_common::sql::db_connection_pool::dbconnection::AsyncDbConnection;
+    use datafusion_table_providers_common::sql::sql_provider_datafusion::get_stream;
+    use datafusion_table_providers_postgres::DynPostgresConnectionPool;
+    use datafusion_table_providers_postgres::pool::PostgresConnectionPool;
+
+    use crate::error::{Error, Result};
+
+    const VIEW: &str = "dualrun_query";
+
+    pub async fn provider(
+        pool: &Arc<PostgresConnectionPool>,
+        shown: &str,
+        query: &str,
+    ) -> Result<Arc<dyn TableProvider>> {
+        let failed = |what: &str, e: &(dyn std::error::Error + 'static)| {
+            Error::input(shown, format!("{what} ({})", super::server_said(e)))
+        };
+        let connection = pool
+            .connect_direct()
+            .await
+            .map_err(|e| failed("cannot connect", &e))?;
+        connection
+            .conn
+            .batch_execute(&format!("CREATE OR REPLACE TEMP VIEW {VIEW} AS {query}"))
+            .await
+            .map_err(|e| failed("cannot run its query", &e).with_hint("the query must be one SELECT the server can run, with `+`, `&` and `#` written as %2B, %26 and %23 in a URL"))?;
+        let temp_schema: String = connection
+            .conn
+            .query_one(
+                "SELECT nspname::text FROM pg_namespace WHERE oid = pg_my_temp_schema()",
+                &[],
+            )
+            .await
+            .map_err(|e| failed("cannot read the query's columns", &e))?
+            .get(0);
+        let schema = connection
+            .get_schema(&TableReference::partial(temp_schema, VIEW))
+            .await
+            .map_err(|e| failed("cannot read the query's columns", &e));
+        // The connection goes back to the pool: leave nothing behind in it.
+        let _ = connection
+            .conn
+            .batch_execute(&format!("DROP VIEW IF EXISTS {VIEW}"))
+            .await;
+        let dyn_pool: Arc<DynPostgresConnectionPool> = Arc::clone(pool) as _;
+        Ok(Arc::new(QueryTable {
+            pool: dyn_pool,
+            query: query.to_string(),
+            schema: schema?,
+        }))
+    }
+
+    struct QueryTable {
+        pool: Arc<DynPostgresConnectionPool>,
+        query: String,
+        schema: SchemaRef,
+    }
+
+    impl std::fmt::Debug for QueryTable {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "QueryTable({})", self.query)
+        }
+    }
+
+    #[async_trait]
+    impl TableProvider for QueryTable {
+        fn schema(&self) -> SchemaRef {
+            Arc::clone(&self.schema)
+        }
+
+        fn table_type(&self) -> TableType {
+            TableType::View
+        }
+
+        async fn scan(
+            &self,
+            _state: &dyn Session,
+            projection: Option<&Vec<usize>>,
+            _filters: &[Expr],
+            limit: Option<usize>,
+        ) -> DfResult<Arc<dyn ExecutionPlan>> {
+            let columns: Vec<usize> = match projection {
+                Some(projection) => projection.clone(),
+                None => (0..self.schema.fields().len()).collect(),
+            };
+            let select = if columns.is_empty() {
+                "1".to_string()
+            } else {
+                columns
+                    .iter()
+                    .map(|&i| format!("\"{}\"", self.schema.field(i).name().replace('"', "\"\"")))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let limit_clause = limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default();
+            let schema = Arc::new(self.schema.project(&columns)?);
+            let scan = QueryScan {
+                pool: Arc::clone(&self.pool),
+                sql: format!(
+                    "SELECT {select} FROM ({}) AS {VIEW}{limit_clause}",
+                    self.query
+                ),
+                schema: Arc::clone(&schema),
+            };
+            // A streaming exec of dualrun's own takes no filters into the
+            // SQL: DataFusion filters the rows, so a predicate is never
+            // spliced into the user's query text.
+            Ok(Arc::new(StreamingTableExec::try_new(
+                schema,
+                vec![Arc::new(scan) as Arc<dyn PartitionStream>],
+                None,
+                [],
+                false,
+                limit,
+            )?))
+        }
+    }
+
+    /// One scan of the query: its rows arrive as the provider converts them.
+    struct QueryScan {
+        pool: Arc<DynPostgresConnectionPool>,
+        sql: String,
+        schema: SchemaRef,
+    }
+
+    impl std::fmt::Debug for QueryScan {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "QueryScan({})", self.sql)
+        }
+    }
+
+    impl PartitionStream for QueryScan {
+        fn schema(&self) -> &SchemaRef {
+            &self.schema
+        }
+
+        fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
+            use futures::TryStreamExt;
+            let rows = get_stream(
+                Arc::clone(&self.pool),
+                self.sql.clone(),
+                Arc::clone(&self.schema),
+            );
+            Box::pin(RecordBatchStreamAdapter::new(
+                Arc::clone(&self.schema),
+                futures::stream::once(rows).try_flatten(),
+            ))
+        }
+    }
 }
 
 /// The password file, as libpq reads it: `host:port:database:user:password`

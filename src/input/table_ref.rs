@@ -147,27 +147,13 @@ impl TableRef {
                     DeltaAt::AsOf(time) => format!("{location}?as_of={time}"),
                 }
             }
-            TableRef::Postgres { url, relation } => {
-                let mut url = masked(url);
-                let (name, value) = relation.parameter();
-                url.query_pairs_mut().append_pair(name, value);
-                url.to_string()
-            }
+            TableRef::Postgres { url, relation } => relation.appended_to(&masked(url)),
             TableRef::DatabaseFile {
                 engine,
                 path,
                 relation,
             } => {
-                // Only what the parameter's parsing would misread is
-                // escaped: the query stays readable.
-                const MISREAD: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
-                    .add(b'%')
-                    .add(b'&')
-                    .add(b'+')
-                    .add(b'#');
-                let (name, value) = relation.parameter();
-                let value = percent_encoding::utf8_percent_encode(value, MISREAD);
-                format!("{}:{path}?{name}={value}", engine.scheme())
+                format!("{}:{path}?{}", engine.scheme(), relation.parameter_text())
             }
         }
     }
@@ -201,12 +187,7 @@ impl TableRef {
             | TableRef::Objects(_)
             | TableRef::Delta { .. }
             | TableRef::DatabaseFile { .. } => self.shown(),
-            TableRef::Postgres { url, relation } => {
-                let mut url = url.clone();
-                let (name, value) = relation.parameter();
-                url.query_pairs_mut().append_pair(name, value);
-                url.to_string()
-            }
+            TableRef::Postgres { url, relation } => relation.appended_to(url),
         }
     }
 
@@ -236,13 +217,31 @@ impl TableRef {
     }
 }
 
+/// What a `table=` or `query=` parameter's parsing would misread: only
+/// these are escaped, so a query stays readable where it is shown.
+const MISREAD: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b'%')
+    .add(b'&')
+    .add(b'+')
+    .add(b'#');
+
 impl Relation {
-    /// The URL parameter that names it: `table=...` or `query=...`.
-    fn parameter(&self) -> (&'static str, &str) {
-        match self {
+    /// `table=...` or `query=...`, escaped as little as parsing allows.
+    fn parameter_text(&self) -> String {
+        let (name, value) = match self {
             Relation::Table(table) => ("table", table),
             Relation::Query(query) => ("query", query),
-        }
+        };
+        format!(
+            "{name}={}",
+            percent_encoding::utf8_percent_encode(value, MISREAD)
+        )
+    }
+
+    /// `url` with the relation's parameter after its own.
+    fn appended_to(&self, url: &Url) -> String {
+        let separator = if url.query().is_some() { '&' } else { '?' };
+        format!("{url}{separator}{}", self.parameter_text())
     }
 
     /// The relation as SQL's `FROM` takes it: a table name quoted part by
@@ -474,8 +473,16 @@ mod tests {
         assert!(!format!("{pg:?}").contains("s3cret"));
         let query = TableRef::parse("postgres://ana@db/shop?query=SELECT+1").unwrap();
         assert!(
-            matches!(query, TableRef::Postgres { relation: Relation::Query(q), .. } if q == "SELECT 1")
+            matches!(&query, TableRef::Postgres { relation: Relation::Query(q), .. } if q == "SELECT 1")
         );
+        let plus =
+            TableRef::parse("postgres://ana@db/shop?sslmode=disable&query=SELECT a %2B 1 AS b")
+                .unwrap();
+        assert_eq!(
+            plus.shown(),
+            "postgres://ana@db/shop?sslmode=disable&query=SELECT a %2B 1 AS b"
+        );
+        assert_eq!(TableRef::parse(&plus.shown()).unwrap(), plus);
         assert!(matches!(
             TableRef::parse("s3://bucket/prefix/").unwrap(),
             TableRef::Objects(_)
