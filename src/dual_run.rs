@@ -120,10 +120,18 @@ fn compare_outputs(
     let mut compared = Compared::default();
     for (name, declared) in &plan.project.outputs {
         line.working_on(name);
-        let paths = sides
-            .as_ref()
-            .map(|s| s.outputs.get(name).map(|p| Path::new(p.as_str())));
-        if paths.values().all(Option::is_none) {
+        let written = sides.as_ref().try_map_sides(|side, run| {
+            run.outputs
+                .get(name)
+                .map(|path| match plan.project.sides[side].output_tables() {
+                    // The template again, not the shown reference: that one
+                    // has its password masked.
+                    Some(tables) => tables.source(name),
+                    None => Ok(TableSource::of_path(path)),
+                })
+                .transpose()
+        })?;
+        if written.values().all(Option::is_none) {
             compared.unbuilt.push(name.clone());
             continue;
         }
@@ -134,7 +142,7 @@ fn compare_outputs(
             run_dir,
             name,
             declared,
-            paths,
+            written.as_ref().map(Option::as_ref),
         )?;
         compared.tables.push(table);
         if let Some(digest) = digest {
@@ -162,16 +170,17 @@ fn compare_output(
     run_dir: &RunDir,
     name: &str,
     declared: &DeclaredOutput,
-    paths: Sides<Option<&Path>>,
+    written: Sides<Option<&TableSource>>,
 ) -> Result<(TableReport, Option<FileDigest>)> {
     let context = workers.streaming_session();
     // Both sides' copies at once: copying is IO, and the two do not share
     // a disk queue with anything else of the run's until the diff starts.
     let kept = std::thread::scope(|scope| {
-        paths
-            .map_sides(|side, path| {
+        written
+            .map_sides(|side, source| {
                 scope.spawn(move || {
-                    path.map(|path| keep_audit_copy(workers, run_dir, side, name, path))
+                    source
+                        .map(|source| keep_audit_copy(workers, run_dir, side, name, source))
                         .transpose()
                 })
             })
@@ -266,17 +275,20 @@ fn as_written(mut table: Table, kept: Option<&Kept>) -> Table {
 
 /// The run directory keeps every output as `SIDE/NAME.parquet`, whatever
 /// the side wrote or pointed at: the audit copy that outlives the sources.
-/// A Parquet file is copied byte for byte; anything else is converted
-/// once, streaming. SQL sides write their copies themselves.
+/// A Parquet file is copied byte for byte; anything else (other formats,
+/// tables in databases or object stores) is converted once, streaming. SQL
+/// sides write their copies themselves.
 fn keep_audit_copy(
     workers: &Workers,
     run_dir: &RunDir,
     side: Side,
     name: &str,
-    path: &Path,
+    source: &TableSource,
 ) -> Result<Kept> {
-    let source = TableSource::of_path(path.display());
-    let (files, format) = locate_files(&source)?;
+    let Some(path) = source.reference.local_path().map(Path::new) else {
+        return copy_table(workers, run_dir, side, name, source);
+    };
+    let (files, format) = locate_files(source)?;
     let mut kept = Kept {
         path: run_dir.output(side, name),
         digest: None,
@@ -295,9 +307,37 @@ fn keep_audit_copy(
         return Ok(kept);
     }
     let context = workers.session();
-    let table = workers.block_on(open_table(&context, &source))?;
+    let table = workers.block_on(open_table(&context, source))?;
     workers.block_on(table.write_parquet(&kept.path))?;
     Ok(kept)
+}
+
+/// A table that is not local files, read once into its audit copy.
+fn copy_table(
+    workers: &Workers,
+    run_dir: &RunDir,
+    side: Side,
+    name: &str,
+    source: &TableSource,
+) -> Result<Kept> {
+    let path = run_dir.output(side, name);
+    std::fs::create_dir_all(run_dir.side_dir(side)).map_err(|e| crate::Error::Output {
+        path: run_dir.side_dir(side),
+        source: e,
+    })?;
+    let context = workers.session();
+    let table = workers.block_on(open_table(&context, source))?;
+    let written = (
+        source.spec.clone(),
+        table.table.files.clone(),
+        table.table.format,
+    );
+    workers.block_on(table.write_parquet(&path))?;
+    Ok(Kept {
+        path,
+        digest: None,
+        written,
+    })
 }
 
 /// Diffs every model both SQL sides built (declared outputs reuse their

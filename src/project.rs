@@ -13,7 +13,7 @@ use crate::backend::ClusterUrl;
 use crate::diff::Tolerance;
 use crate::diff::tolerance::{parse_column_tolerance, parse_duration_ns};
 use crate::error::{Error, Result};
-use crate::input::TableSource;
+use crate::input::{TableRef, TableSource, mask};
 use crate::sides::{Side, Sides};
 
 /// The file `dualrun run DIR` looks for.
@@ -89,6 +89,7 @@ struct RawSide {
     workdir: Option<String>,
     timeout: Option<String>,
     outputs_dir: Option<String>,
+    outputs_at: Option<String>,
     models: Option<RawFolders>,
     git: Option<String>,
 }
@@ -158,9 +159,68 @@ pub enum SidePlan {
         run: String,
         workdir: PathBuf,
         timeout: Duration,
+        /// `outputs_at`: the program writes its outputs there instead.
+        outputs_at: Option<OutputTables>,
     },
     /// Outputs already written elsewhere.
-    Files { outputs_dir: PathBuf },
+    Files { outputs: OutputsAt },
+}
+
+/// Where a side's outputs are found once it ran.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OutputsAt {
+    /// `outputs_dir`: `NAME.parquet` (or another format, or `NAME/`) in a
+    /// local folder.
+    Dir(PathBuf),
+    /// `outputs_at`: one table reference per output.
+    Tables(OutputTables),
+}
+
+/// `outputs_at = "postgres://...?table=ci.{name}"`: any table reference
+/// with `{name}` where each output's name goes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutputTables {
+    template: String,
+    root: PathBuf,
+}
+
+impl OutputTables {
+    const NAME: &'static str = "{name}";
+
+    fn parse(section: &Section, template: String, root: &Path) -> Result<Self> {
+        if !template.contains(Self::NAME) {
+            return Err(section.bad(
+                format!("has `outputs_at = \"{}\"`, which has no `{{name}}`", mask(&template)),
+                "write where each output is, with `{name}` for its name, e.g. `outputs_at = \"postgres://ci@db/shop?table=ci.{name}\"`",
+            ));
+        }
+        let tables = OutputTables {
+            template,
+            root: root.to_path_buf(),
+        };
+        tables.source("output").map_err(|e| {
+            section.bad(
+                format!("has an `outputs_at` that is not a table reference: {e}"),
+                INPUT_KINDS,
+            )
+        })?;
+        Ok(tables)
+    }
+
+    /// The table output `name` is read from.
+    pub fn source(&self, name: &str) -> Result<TableSource> {
+        let spec = self.template.replace(Self::NAME, name);
+        let source = TableSource::parse(&spec, None, Default::default())?;
+        let reference = match source.reference.local_path() {
+            Some(path) => TableRef::Files(self.root.join(path).display().to_string()),
+            None => source.reference.relative_to(&self.root),
+        };
+        Ok(TableSource {
+            spec: reference.shown(),
+            reference,
+            ..source
+        })
+    }
 }
 
 impl SidePlan {
@@ -180,14 +240,34 @@ impl SidePlan {
                 run,
                 workdir,
                 timeout,
+                outputs_at,
             } => SidePlan::Command {
                 run: run.clone(),
                 workdir: move_path(workdir),
                 timeout: *timeout,
+                outputs_at: outputs_at.clone(),
             },
-            SidePlan::Files { outputs_dir } => SidePlan::Files {
-                outputs_dir: move_path(outputs_dir),
+            SidePlan::Files {
+                outputs: OutputsAt::Dir(dir),
+            } => SidePlan::Files {
+                outputs: OutputsAt::Dir(move_path(dir)),
             },
+            // Tables elsewhere are not in the repository.
+            SidePlan::Files { outputs } => SidePlan::Files {
+                outputs: outputs.clone(),
+            },
+        }
+    }
+
+    /// The tables the side's outputs are read from, when it names them
+    /// with `outputs_at` instead of a folder.
+    pub fn output_tables(&self) -> Option<&OutputTables> {
+        match self {
+            SidePlan::Command { outputs_at, .. } => outputs_at.as_ref(),
+            SidePlan::Files {
+                outputs: OutputsAt::Tables(tables),
+            } => Some(tables),
+            _ => None,
         }
     }
 
@@ -335,7 +415,7 @@ pub fn parse(file: &str, text: &str, root: &Path) -> Result<Project> {
 }
 
 /// What an input may be, for hints.
-const INPUT_KINDS: &str = "an input is a path, directory or glob, `s3://BUCKET/PREFIX/`, or `postgres://USER@HOST:PORT/DB?table=SCHEMA.TABLE`";
+const INPUT_KINDS: &str = "a table is a path, directory or glob, `s3://BUCKET/PREFIX/`, `postgres://USER@HOST:PORT/DB?table=SCHEMA.TABLE`, `sqlite:FILE?table=T` or `duckdb:FILE?table=T`";
 
 /// `[outputs.NAME]`: at least one, each tolerance valid and with a key.
 fn declared_outputs(
@@ -439,6 +519,7 @@ fn sql_side(section: &Section, engine: SqlEngine, raw: RawSide, root: &Path) -> 
         ("timeout", raw.timeout.is_some()),
         ("workdir", raw.workdir.is_some()),
         ("outputs_dir", raw.outputs_dir.is_some()),
+        ("outputs_at", raw.outputs_at.is_some()),
     ])?;
     let models = raw.models.ok_or_else(|| {
         section.bad(
@@ -485,10 +566,15 @@ fn command_side(section: &Section, raw: RawSide, root: &Path) -> Result<SidePlan
                 )
             })?,
     };
+    let outputs_at = raw
+        .outputs_at
+        .map(|template| OutputTables::parse(section, template, root))
+        .transpose()?;
     Ok(SidePlan::Command {
         run,
         workdir: root.join(raw.workdir.as_deref().unwrap_or(".")),
         timeout,
+        outputs_at,
     })
 }
 
@@ -499,15 +585,23 @@ fn files_side(section: &Section, raw: RawSide, root: &Path) -> Result<SidePlan> 
         ("timeout", raw.timeout.is_some()),
         ("workdir", raw.workdir.is_some()),
     ])?;
-    let dir = raw.outputs_dir.ok_or_else(|| {
-        section.bad(
-            "has no `outputs_dir`".to_string(),
-            "name the directory holding the side's `NAME.parquet` files",
-        )
-    })?;
-    Ok(SidePlan::Files {
-        outputs_dir: root.join(dir),
-    })
+    let outputs = match (raw.outputs_dir, raw.outputs_at) {
+        (Some(dir), None) => OutputsAt::Dir(root.join(dir)),
+        (None, Some(template)) => OutputsAt::Tables(OutputTables::parse(section, template, root)?),
+        (Some(_), Some(_)) => {
+            return Err(section.bad(
+                "has both `outputs_dir` and `outputs_at`".to_string(),
+                "keep the one that says where the outputs are",
+            ));
+        }
+        (None, None) => {
+            return Err(section.bad(
+                "has no `outputs_dir` or `outputs_at`".to_string(),
+                "name the directory holding the side's `NAME.parquet` files, or `outputs_at = \"...{name}...\"` for tables elsewhere",
+            ));
+        }
+    };
+    Ok(SidePlan::Files { outputs })
 }
 
 /// The starter project `dualrun init` writes.

@@ -187,3 +187,52 @@ fn sqlite_errors_name_the_file_and_table() {
         "a missing database is never created"
     );
 }
+
+#[test]
+fn a_project_reads_side_outputs_from_database_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    write_orders(dir.path());
+    std::fs::write(
+        dir.path().join("dualrun.toml"),
+        "[prod]\nengine = \"files\"\noutputs_at = \"sqlite:orders.db?table={name}\"\n\
+         [candidate]\nengine = \"command\"\nrun = \"cp changed.db built.db\"\n\
+         outputs_at = \"sqlite:built.db?table={name}\"\n\
+         [outputs.orders]\nkey = [\"id\"]\n",
+    )
+    .unwrap();
+    let output = dualrun(
+        dir.path(),
+        &["run", ".", "--run-dir", "run", "--format", "json"],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let report = json_report(&output);
+    assert_eq!(counts(&report), [996, 3, 1, 1], "{report:#}");
+    let table = &report["tables"][0];
+    assert_eq!(table["candidate"]["format"], "sqlite", "{table:#}");
+    assert!(
+        table["candidate"]["source"]
+            .as_str()
+            .unwrap()
+            .ends_with("built.db?table=orders"),
+        "{table:#}"
+    );
+    for side in ["prod", "candidate"] {
+        let copy = dir.path().join("run").join(side).join("orders.parquet");
+        assert!(copy.is_file(), "the audit copy {} is kept", copy.display());
+    }
+
+    // A template without `{name}` is refused before anything runs.
+    std::fs::write(
+        dir.path().join("dualrun.toml"),
+        "[prod]\nengine = \"files\"\noutputs_at = \"sqlite:orders.db?table=orders\"\n\
+         [candidate]\nengine = \"files\"\noutputs_dir = \".\"\n[outputs.orders]\nkey = [\"id\"]\n",
+    )
+    .unwrap();
+    let output = dualrun(dir.path(), &["run", "."]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("has no `{name}`"),
+        "{}",
+        stderr(&output)
+    );
+}

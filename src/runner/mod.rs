@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use crate::clock::now_utc;
 use crate::progress::{Line, Progress};
-use crate::project::{Project, SidePlan, SqlEngine};
+use crate::project::{OutputsAt, Project, SidePlan, SqlEngine};
 use crate::report::{GitRevision, ModelRun, SideRun};
 use crate::run_dir::RunDir;
 use crate::sides::{Side, Sides};
@@ -112,7 +112,13 @@ fn produce(
 ) -> Result<PathBuf, SideError> {
     let out = run_dir.side_dir(side);
     match plan {
-        SidePlan::Files { outputs_dir } => Ok(outputs_dir.clone()),
+        SidePlan::Files {
+            outputs: OutputsAt::Dir(dir),
+        } => Ok(dir.clone()),
+        // Tables elsewhere: nothing to run, no folder.
+        SidePlan::Files {
+            outputs: OutputsAt::Tables(_),
+        } => Ok(out),
         SidePlan::Sql { engine, models } => {
             run.engine_version = Some(engine_version(*engine).to_string());
             let scratch = run_dir.scratch(side);
@@ -123,6 +129,7 @@ fn produce(
             run: script,
             workdir,
             timeout,
+            ..
         } => {
             let log = run_dir.log(side);
             run.log = Some(log.display().to_string());
@@ -141,6 +148,19 @@ fn produce(
 /// did not write one failed; a SQL side without one no longer has that
 /// model: a finding about the table, not a failure of the side.
 fn collect_outputs(project: &Project, plan: &SidePlan, dir: &Path, run: &mut SideRun) {
+    if let Some(tables) = plan.output_tables() {
+        // Each is read when it is diffed; one that is not there is an
+        // error naming the table then.
+        for name in project.outputs.keys() {
+            match tables.source(name) {
+                Ok(source) => {
+                    run.outputs.insert(name.clone(), source.spec);
+                }
+                Err(e) => run.fail(e.to_string()),
+            }
+        }
+        return;
+    }
     let mut missing = Vec::new();
     for name in project.outputs.keys() {
         match find_output(dir, name) {
