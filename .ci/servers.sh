@@ -7,7 +7,7 @@
 #     -> DUALRUN_TEST_POSTGRES=postgres://dualrun:PASSWORD@127.0.0.1:PORT/postgres
 #   S3: moto's server mode from PyPI, in the venv .ci/venv.
 #     -> DUALRUN_TEST_S3=http://127.0.0.1:PORT, DUALRUN_TEST_PYTHON (with boto3,
-#        pyarrow and deltalake, the tests' independent writers)
+#        pyarrow, deltalake and duckdb, the tests' independent writers)
 #
 # A server that cannot start fails the run under CI=true; elsewhere its
 # tests say loudly that they did not run.
@@ -61,8 +61,8 @@ start_postgres() {
 
 start_s3() {
   local venv=.ci/venv
-  if [ ! -x "$venv/bin/moto_server" ] || ! "$venv/bin/python" -c 'import deltalake, pyarrow, boto3' 2>/dev/null; then
-    python3 -m venv "$venv" && "$venv/bin/pip" install -q 'moto[server]==5.*' 'deltalake==1.*' 'pyarrow>=20' \
+  if [ ! -x "$venv/bin/moto_server" ] || ! "$venv/bin/python" -c 'import deltalake, pyarrow, boto3, duckdb' 2>/dev/null; then
+    python3 -m venv "$venv" && "$venv/bin/pip" install -q 'moto[server]==5.*' 'deltalake==1.*' 'pyarrow>=20' 'duckdb>=1.1' \
       || { server_failed "the S3 server (moto, from PyPI)"; return 0; }
   fi
   local port

@@ -1,15 +1,30 @@
 //! Database files as tables: SQLite files written by Python's own `sqlite3`
-//! module, diffed against the Parquet file pyarrow wrote from the same
-//! rows, with counts checked against the diff of two Parquet files; and the
-//! errors a user meets there.
-#![cfg(feature = "sqlite")]
+//! module and DuckDB files written by DuckDB, diffed against the Parquet
+//! file pyarrow wrote from the same rows, with counts checked against the
+//! diff of two Parquet files; and the errors a user meets there.
+#![cfg(all(feature = "sqlite", feature = "duckdb"))]
 
 mod common;
 
 use std::path::Path;
 
 use common::servers::python;
-use common::{dualrun, json_report, stderr};
+use common::{json_report, stderr};
+
+/// `dualrun ARGS` in `dir`, reading DuckDB files with the test venv's
+/// Python (which has the `duckdb` module).
+fn dualrun(dir: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_dualrun"))
+        .args(args)
+        .current_dir(dir)
+        .env(
+            "DUALRUN_PYTHON",
+            std::env::var("DUALRUN_TEST_PYTHON").expect("the venv's python"),
+        )
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the dualrun binary runs")
+}
 
 /// Writes `orders.db` (SQLite) and `orders.parquet` (pyarrow) with the same
 /// rows, and `changed.db` / `changed.parquet` with the same changes: 3
@@ -235,4 +250,106 @@ fn a_project_reads_side_outputs_from_database_tables() {
         "{}",
         stderr(&output)
     );
+}
+
+/// `orders.duckdb` and `changed.duckdb`, written by DuckDB from the
+/// Parquet files: DuckDB's own types (DECIMAL, TIMESTAMP, BLOB, ...).
+fn write_duckdb(dir: &Path) {
+    write_orders(dir);
+    python(
+        r#"
+import duckdb
+for name in ("orders", "changed"):
+    db = duckdb.connect(f"{name}.duckdb")
+    db.execute("CREATE SCHEMA shop")
+    db.execute(f"CREATE TABLE shop.orders AS SELECT * FROM '{name}.parquet'")
+    db.execute("CREATE TABLE shop.priced AS SELECT id, CAST(amount AS DECIMAL(12, 2)) AS price FROM shop.orders")
+    db.close()
+"#,
+        dir,
+    );
+}
+
+#[test]
+fn a_duckdb_table_diffs_like_the_parquet_file_it_was_made_from() {
+    let dir = tempfile::tempdir().unwrap();
+    write_duckdb(dir.path());
+    let same = keyed(
+        dir.path(),
+        "duckdb:orders.duckdb?table=shop.orders",
+        "orders.parquet",
+    );
+    assert_eq!(counts(&same), [1000, 0, 0, 0], "{same:#}");
+    assert_eq!(same["tables"][0]["prod"]["format"], "duckdb");
+    let parquet = keyed(dir.path(), "orders.parquet", "changed.parquet");
+    let duckdb = keyed(
+        dir.path(),
+        "duckdb:orders.duckdb?table=shop.orders",
+        "duckdb:changed.duckdb?table=shop.orders",
+    );
+    assert_eq!(counts(&duckdb), counts(&parquet));
+    // Across engines: the SQLite file and the DuckDB file of the same rows.
+    let across = keyed(
+        dir.path(),
+        "sqlite:orders.db?table=orders",
+        "duckdb:changed.duckdb?table=shop.orders",
+    );
+    assert_eq!(counts(&across), counts(&parquet), "{across:#}");
+    let decimal = keyed(
+        dir.path(),
+        "duckdb:orders.duckdb?query=SELECT * FROM shop.priced WHERE id <= 100",
+        "duckdb:changed.duckdb?table=shop.priced",
+    );
+    assert_eq!(counts(&decimal), [96, 3, 1, 901], "{decimal:#}");
+    let price = &decimal["tables"][0]["columns"][0];
+    let compared_as = price["compared_as"].as_str().unwrap();
+    assert!(
+        compared_as.starts_with("Decimal128(") && compared_as.ends_with(", 2)"),
+        "DuckDB's DECIMAL stays a decimal: {price:#}"
+    );
+}
+
+#[test]
+fn duckdb_errors_name_the_file_table_and_the_python_that_reads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    write_duckdb(dir.path());
+    std::fs::write(dir.path().join("notes.duckdb"), "not a database\n").unwrap();
+    for (left, says) in [
+        (
+            "duckdb:missing.duckdb?table=orders",
+            "names a DuckDB database file that does not exist",
+        ),
+        (
+            "duckdb:orders.duckdb?table=shop.order",
+            "the table `shop.order` does not exist",
+        ),
+        (
+            "duckdb:notes.duckdb?table=orders",
+            "cannot read the table `orders`",
+        ),
+        ("duckdb:orders.duckdb?query=SELEC 1", "cannot run its query"),
+    ] {
+        let output = dualrun(dir.path(), &["diff", left, "orders.parquet", "--key", "id"]);
+        let error = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{left}: {error}");
+        assert!(error.contains(says), "{left}: {error}");
+        assert!(
+            !error.contains("panicked") && !error.contains("Traceback"),
+            "{error}"
+        );
+    }
+    // A Python without the module: `-S` leaves site-packages out.
+    let bare = dir.path().join("bare-python");
+    std::fs::write(&bare, "#!/bin/sh\nexec python3 -S \"$@\"\n").unwrap();
+    std::fs::set_permissions(&bare, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_dualrun"))
+        .args(["profile", "duckdb:orders.duckdb?table=shop.orders"])
+        .current_dir(dir.path())
+        .env("DUALRUN_PYTHON", &bare)
+        .output()
+        .unwrap();
+    let error = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{error}");
+    assert!(error.contains("has no `duckdb` module"), "{error}");
+    assert!(error.contains("hint: `pip install duckdb`"), "{error}");
 }

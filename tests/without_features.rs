@@ -1,5 +1,5 @@
 //! A dualrun built without its optional features (`polars`, `cluster`,
-//! `postgres`, `sqlite`, `s3`, `delta`)
+//! `postgres`, `sqlite`, `duckdb`, `s3`, `delta`)
 //! says what it lacks and how to get it, instead of failing later or
 //! panicking. CI runs this file on the build without features:
 //! `cargo test --no-default-features --test without_features`; with either
@@ -10,6 +10,7 @@
     feature = "cluster",
     feature = "postgres",
     feature = "sqlite",
+    feature = "duckdb",
     feature = "s3",
     feature = "delta"
 )))]
@@ -78,6 +79,7 @@ fn database_and_object_store_tables_are_refused_with_a_hint() {
         ("s3://bucket/orders/", "s3"),
         ("samples/orders?version=1", "delta"),
         ("sqlite:shop.db?table=orders", "sqlite"),
+        ("duckdb:shop.duckdb?table=orders", "duckdb"),
     ] {
         let output = dualrun(repo(), &["profile", table]);
         assert_needs_feature(&output, feature);

@@ -4,6 +4,8 @@
 
 #[cfg(feature = "delta")]
 mod delta;
+#[cfg(feature = "duckdb")]
+mod duckdb;
 mod fingerprint;
 mod format;
 mod locate;

@@ -59,6 +59,7 @@ pub async fn open(ctx: &SessionContext, source: &TableSource, url: &Url) -> Resu
         format: TableFormat::File(format),
         files,
         known_rows,
+        scratch: None,
     })
 }
 

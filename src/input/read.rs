@@ -67,7 +67,14 @@ pub struct OpenTable {
     pub known_rows: Option<usize>,
     frame: DataFrame,
     source: TableSource,
+    /// What must outlive every read of the table (an exported copy's
+    /// directory).
+    scratch: Scratch,
 }
+
+/// A directory the table's rows are read from, removed when the last
+/// reader is done.
+type Scratch = Option<Arc<tempfile::TempDir>>;
 
 impl OpenTable {
     /// Reads every row into memory.
@@ -98,6 +105,7 @@ impl OpenTable {
             known_rows: Some(0),
             frame,
             source: TableSource::of_path(""),
+            scratch: None,
         })
     }
 
@@ -146,6 +154,7 @@ impl OpenTable {
             frame,
             source,
             known_rows,
+            scratch,
         } = self;
         let streams = frame
             .execute_stream_partitioned()
@@ -159,6 +168,7 @@ impl OpenTable {
                 source: source.clone(),
                 files: table.files.clone(),
                 format: table.format,
+                _scratch: scratch.clone(),
             })
             .collect();
         Ok((table, streams))
@@ -171,6 +181,7 @@ pub struct PartitionStream {
     source: TableSource,
     files: Vec<PathBuf>,
     format: TableFormat,
+    _scratch: Scratch,
 }
 
 impl PartitionStream {
@@ -208,6 +219,7 @@ pub async fn open_table(ctx: &SessionContext, source: &TableSource) -> Result<Op
                 format: TableFormat::Postgres,
                 files: Vec::new(),
                 known_rows: Some(rows),
+                scratch: None,
             }
         }
         #[cfg(feature = "sqlite")]
@@ -222,8 +234,15 @@ pub async fn open_table(ctx: &SessionContext, source: &TableSource) -> Result<Op
                 format: TableFormat::Database(super::FileEngine::Sqlite),
                 files: Vec::new(),
                 known_rows: Some(rows),
+                scratch: None,
             }
         }
+        #[cfg(feature = "duckdb")]
+        TableRef::DatabaseFile {
+            engine: super::FileEngine::Duckdb,
+            path,
+            relation,
+        } => open_duckdb(ctx, source, path, relation).await?,
         #[allow(unreachable_patterns)]
         other => return Err(not_built(source, other)),
     };
@@ -244,6 +263,7 @@ pub async fn open_table(ctx: &SessionContext, source: &TableSource) -> Result<Op
         known_rows: opened.known_rows,
         frame: opened.frame,
         source: source.clone(),
+        scratch: opened.scratch,
     })
 }
 
@@ -271,6 +291,35 @@ pub(super) struct Opened {
     pub format: TableFormat,
     pub files: Vec<PathBuf>,
     pub known_rows: Option<usize>,
+    pub scratch: Scratch,
+}
+
+/// A DuckDB relation, exported by DuckDB to Parquet and read from there.
+#[cfg(feature = "duckdb")]
+async fn open_duckdb(
+    ctx: &SessionContext,
+    source: &TableSource,
+    path: &str,
+    relation: &super::Relation,
+) -> Result<Opened> {
+    let exported = super::duckdb::export(source, path, relation)?;
+    let rows = parquet_rows(&exported.file)?;
+    let located = vec![exported.file.clone()];
+    let frame = read_files(
+        ctx,
+        source,
+        vec![exported.file.display().to_string()],
+        &located,
+        FileFormat::Parquet,
+    )
+    .await?;
+    Ok(Opened {
+        frame,
+        format: TableFormat::Database(super::FileEngine::Duckdb),
+        files: Vec::new(),
+        known_rows: Some(rows),
+        scratch: Some(exported.scratch),
+    })
 }
 
 #[cfg(feature = "delta")]
@@ -297,6 +346,7 @@ async fn open_delta(
         },
         files: Vec::new(),
         known_rows: Some(rows),
+        scratch: None,
     })
 }
 
@@ -346,6 +396,7 @@ async fn open_files(ctx: &SessionContext, source: &TableSource) -> Result<Opened
         format: TableFormat::File(format),
         files,
         known_rows,
+        scratch: None,
     })
 }
 
