@@ -608,8 +608,10 @@ fn files_side(section: &Section, raw: RawSide, root: &Path) -> Result<SidePlan> 
 pub const STARTER: &str = r#"# dualrun project: runs prod and candidate over the same inputs, diffs every
 # declared output and judges the differences by the rules in [check].
 
-# Inputs both sides read, by name. Command sides find each one in
-# $DUALRUN_INPUT_<NAME> (an absolute path).
+# Inputs both sides read, by name: a path, or any table reference
+# (s3://..., postgres://...?table=..., sqlite:FILE?table=..., a Delta
+# directory). Command sides find each one in $DUALRUN_INPUT_<NAME> (an
+# absolute path, or the reference).
 [inputs]
 # orders = "data/orders.parquet"
 
@@ -623,6 +625,9 @@ pub const STARTER: &str = r#"# dualrun project: runs prod and candidate over the
 #     this directory) and must write NAME.parquet (or .csv, .ndjson) for
 #     every output into $DUALRUN_OUTPUT_DIR; `timeout` defaults to 1h.
 #   engine = "files": the outputs already exist in `outputs_dir`.
+#   A files or command side whose outputs are tables elsewhere names them
+#     with `outputs_at = "postgres://...?table=ci.{name}"` (any table
+#     reference, `{name}` for each output's name).
 [prod]
 engine = "files"
 outputs_dir = "prod"
