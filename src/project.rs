@@ -198,7 +198,10 @@ impl OutputTables {
             template,
             root: root.to_path_buf(),
         };
-        tables.source("output").map_err(|e| {
+        // The grammar is checked now; a published version is resolved when
+        // the outputs are read.
+        let example = tables.template.replace(Self::NAME, "output");
+        TableSource::parse(&example, None, Default::default()).map_err(|e| {
             section.bad(
                 format!("has an `outputs_at` that is not a table reference: {e}"),
                 INPUT_KINDS,
@@ -212,7 +215,12 @@ impl OutputTables {
         let spec = self.template.replace(Self::NAME, name);
         let source = TableSource::parse(&spec, None, Default::default())?;
         let reference = match source.reference.local_path() {
-            Some(path) => TableRef::Files(self.root.join(path).display().to_string()),
+            // `TARGET@current/{name}`: the live published version.
+            Some(path) => {
+                let path = self.root.join(path);
+                let path = crate::publish::resolve(&path.display().to_string())?.unwrap_or(path);
+                TableRef::Files(path.display().to_string())
+            }
             None => source.reference.relative_to(&self.root),
         };
         Ok(TableSource {

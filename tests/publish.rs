@@ -757,3 +757,35 @@ fn a_pinned_version_reads_by_its_run_id() {
         stderr(&unnamed)
     );
 }
+
+#[test]
+fn a_files_side_reads_the_live_published_version_with_outputs_at() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    project(root);
+    let run = make_run(root, "first", T, U);
+    assert!(publish(root, &run, &[]).status.success());
+    // The next run's prod side is what readers see now.
+    std::fs::write(
+        root.join("dualrun.toml"),
+        "[prod]\nengine = \"files\"\noutputs_at = \"target@current/{name}\"\n\
+         [candidate]\nengine = \"files\"\noutputs_dir = \"cand\"\n\
+         [outputs.t]\nkey = [\"id\"]\n[outputs.u]\nkey = [\"id\"]\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("cand/t.csv"), "id,v\n1,10\n2,21\n").unwrap();
+    let output = dualrun(
+        root,
+        &["run", ".", "--run-dir", "runs/second", "--format", "json"],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let report = json_report(&output);
+    let t = &report["tables"][0];
+    assert_eq!(t["name"], "t");
+    assert_eq!(t["rows"]["changed"], 1, "{t:#}");
+    let source = t["prod"]["source"].as_str().unwrap();
+    assert!(
+        source.contains("target/versions/") && source.ends_with("t.parquet"),
+        "the live version's file, resolved: {source}"
+    );
+}
