@@ -18,6 +18,7 @@ pub mod cli;
 pub mod clock;
 #[cfg(feature = "cluster")]
 pub mod cluster;
+pub mod dbt;
 pub mod diff;
 pub mod divergence;
 pub mod dual_run;
