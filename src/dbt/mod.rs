@@ -3,5 +3,6 @@
 //! itself rather than from `[outputs.*]` entries.
 
 pub mod manifest;
+pub mod profile;
 
 pub use manifest::{Artifacts, Built, KeySource, TestResult};
