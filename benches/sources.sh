@@ -7,7 +7,8 @@
 #      the same table (moving the rows out of PostgreSQL is the floor) and the
 #      diff of the two local Parquet files;
 #   2. the S3_ROWS pair served by the local S3-protocol server (moto) against
-#      the same files read locally.
+#      the same files read locally, beside boto3 downloading both objects
+#      (what the server can serve).
 #
 # Starts its own servers with .ci/servers.sh (PostgreSQL 15, moto), takes
 # turns between the commands of each comparison, checks every diff's
@@ -62,8 +63,9 @@ def timed(command, stdout=subprocess.DEVNULL):
         rss = int(f.read().split()[-1]) / 1024
     return wall, rss, done
 
-def compare(title, commands, rows, check):
-    """Runs the commands in turns, RUNS times; prints medians and ratios."""
+def compare(title, commands, rows, check, base):
+    """Runs the commands in turns, RUNS times; prints medians and their
+    ratios to the median of `base`."""
     results = {name: [] for name in commands}
     for _ in range(runs):
         for name, command in commands.items():
@@ -71,12 +73,11 @@ def compare(title, commands, rows, check):
             if name in check:
                 check[name](done.stdout)
             results[name].append((wall, rss))
-    print(f"\n{title}")
-    first = None
+    print(f"\n{title} (ratios to {base})")
+    first = statistics.median(w for w, _ in results[base])
     for name, samples in results.items():
         wall = statistics.median(w for w, _ in samples)
         rss = max(r for _, r in samples)
-        first = first or wall
         spread = f"{min(w for w, _ in samples):.2f}-{max(w for w, _ in samples):.2f}"
         print(f"  {name:<44} {wall:7.2f} s ({spread})  {rows / wall / 1e6:6.2f} M rows/s"
               f"  {rss:7.0f} MiB  {wall / first:5.2f}x")
@@ -118,6 +119,7 @@ compare(
     },
     pg_rows,
     {"dualrun diff postgres://...bench prod.parquet": equal, "dualrun diff --no-stats": equal},
+    "psql COPY (SELECT * FROM bench) TO STDOUT",
 )
 
 # 2. Object storage.
@@ -131,6 +133,9 @@ found = counts({k: expected[k] for k in ("changed", "added", "removed")})
 compare(
     f"S3: the {s3_rows:,}-row pair from the local S3-protocol server (moto) against local files",
     {
+        "boto3: both objects to /dev/null": [sys.executable, "-c",
+            "import boto3, os, sys; s3 = boto3.client('s3', endpoint_url=os.environ['AWS_ENDPOINT_URL']); "
+            "[s3.download_fileobj('bench', f'pair/{side}.parquet', open(os.devnull, 'wb')) for side in ('prod', 'candidate')]"],
         "dualrun diff (local files)": [dualrun, "diff", f"{pair}/prod.parquet", f"{pair}/candidate.parquet",
                                        "--key", "id", "--format", "json"],
         "dualrun diff s3://bench/pair/...": [dualrun, "diff", "s3://bench/pair/prod.parquet",
@@ -138,5 +143,6 @@ compare(
     },
     s3_rows,
     {"dualrun diff (local files)": found, "dualrun diff s3://bench/pair/...": found},
+    "dualrun diff (local files)",
 )
 PY
