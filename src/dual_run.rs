@@ -297,10 +297,7 @@ fn keep_audit_copy(
     if path == kept.path {
         return Ok(kept);
     }
-    std::fs::create_dir_all(run_dir.side_dir(side)).map_err(|source| crate::Error::Output {
-        path: run_dir.side_dir(side),
-        source,
-    })?;
+    create_side_dir(run_dir, side)?;
     let (_, files, format) = &kept.written;
     if *format == TableFormat::File(FileFormat::Parquet) && files.len() == 1 && files[0] == path {
         kept.digest = Some(copy_verbatim(path, &kept.path)?);
@@ -312,6 +309,13 @@ fn keep_audit_copy(
     Ok(kept)
 }
 
+fn create_side_dir(run_dir: &RunDir, side: Side) -> Result<()> {
+    std::fs::create_dir_all(run_dir.side_dir(side)).map_err(|source| crate::Error::Output {
+        path: run_dir.side_dir(side),
+        source,
+    })
+}
+
 /// A table that is not local files, read once into its audit copy.
 fn copy_table(
     workers: &Workers,
@@ -321,10 +325,7 @@ fn copy_table(
     source: &TableSource,
 ) -> Result<Kept> {
     let path = run_dir.output(side, name);
-    std::fs::create_dir_all(run_dir.side_dir(side)).map_err(|e| crate::Error::Output {
-        path: run_dir.side_dir(side),
-        source: e,
-    })?;
+    create_side_dir(run_dir, side)?;
     let context = workers.session();
     let table = workers.block_on(open_table(&context, source))?;
     let written = (

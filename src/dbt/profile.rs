@@ -78,7 +78,11 @@ pub struct Target {
 /// Never prints the target's block: it may hold a password.
 impl std::fmt::Debug for Target {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Target({}.{}: {:?})", self.profile, self.target, self.adapter)
+        write!(
+            f,
+            "Target({}.{}: {:?})",
+            self.profile, self.target, self.adapter
+        )
     }
 }
 

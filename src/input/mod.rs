@@ -14,6 +14,8 @@ mod objects;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod read;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+mod sql_scan;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod table_ref;

@@ -341,7 +341,7 @@ mod query {
     use datafusion::execution::TaskContext;
     use datafusion::logical_expr::Expr;
     use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
-    use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
+    use datafusion::physical_plan::streaming::PartitionStream;
     use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream};
     use datafusion_table_providers_common::sql::db_connection_pool::dbconnection::AsyncDbConnection;
     use datafusion_table_providers_common::sql::sql_provider_datafusion::get_stream;
@@ -349,6 +349,7 @@ mod query {
     use datafusion_table_providers_postgres::pool::PostgresConnectionPool;
 
     use crate::error::{Error, Result};
+    use crate::input::sql_scan;
 
     const VIEW: &str = "dualrun_query";
 
@@ -424,40 +425,15 @@ mod query {
             _filters: &[Expr],
             limit: Option<usize>,
         ) -> DfResult<Arc<dyn ExecutionPlan>> {
-            let columns: Vec<usize> = match projection {
-                Some(projection) => projection.clone(),
-                None => (0..self.schema.fields().len()).collect(),
-            };
-            let select = if columns.is_empty() {
-                "1".to_string()
-            } else {
-                columns
-                    .iter()
-                    .map(|&i| format!("\"{}\"", self.schema.field(i).name().replace('"', "\"\"")))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            let limit_clause = limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default();
-            let schema = Arc::new(self.schema.project(&columns)?);
+            let from = format!("({}) AS {VIEW}", self.query);
+            let (sql, _, schema) = sql_scan::select(&self.schema, projection, &from, limit)?;
             let scan = QueryScan {
                 pool: Arc::clone(&self.pool),
-                sql: format!(
-                    "SELECT {select} FROM ({}) AS {VIEW}{limit_clause}",
-                    self.query
-                ),
+                sql,
                 schema: Arc::clone(&schema),
             };
-            // A streaming exec of dualrun's own takes no filters into the
-            // SQL: DataFusion filters the rows, so a predicate is never
-            // spliced into the user's query text.
-            Ok(Arc::new(StreamingTableExec::try_new(
-                schema,
-                vec![Arc::new(scan) as Arc<dyn PartitionStream>],
-                None,
-                [],
-                false,
-                limit,
-            )?))
+            // A predicate is never spliced into the user's query text.
+            sql_scan::one_stream(schema, scan, limit)
         }
     }
 

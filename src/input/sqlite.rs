@@ -28,13 +28,13 @@ use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::execution::TaskContext;
 use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
-use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
+use datafusion::physical_plan::streaming::PartitionStream;
 use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream};
 use datafusion::prelude::{DataFrame, SessionContext};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 
-use super::{Relation, TableSource};
+use super::{Relation, TableSource, sql_scan};
 use crate::error::{Error, Result};
 
 /// Rows per Arrow batch sent from the reading thread.
@@ -182,7 +182,7 @@ fn storage_classes(
     let probes: Vec<String> = undecided
         .iter()
         .flat_map(|&i| {
-            let column = quoted(&columns[i].0);
+            let column = sql_scan::quoted(&columns[i].0);
             ["integer", "real", "text", "blob"]
                 .map(|class| format!("max(typeof({column}) = '{class}')"))
         })
@@ -273,10 +273,6 @@ fn tables_of(connection: &Connection) -> Option<String> {
     })
 }
 
-fn quoted(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
 /// A SQLite table or query as a DataFusion table: each scan streams the
 /// projected columns from its own read-only connection.
 #[derive(Debug)]
@@ -306,38 +302,15 @@ impl TableProvider for SqliteTable {
         _filters: &[Expr],
         limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        let columns: Vec<usize> = match projection {
-            Some(projection) => projection.clone(),
-            None => (0..self.kinds.len()).collect(),
-        };
-        let schema = Arc::new(self.schema.project(&columns)?);
-        let select = if columns.is_empty() {
-            // A count reads no column; SQLite still needs one to select.
-            "1".to_string()
-        } else {
-            columns
-                .iter()
-                .map(|&i| quoted(self.schema.field(i).name()))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let limit_clause = limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default();
+        let (sql, columns, schema) = sql_scan::select(&self.schema, projection, &self.from, limit)?;
         let scan = SqliteScan {
             shown: self.shown.clone(),
             file: self.file.clone(),
-            sql: format!("SELECT {select} FROM {}{limit_clause}", self.from),
+            sql,
             schema: Arc::clone(&schema),
             kinds: columns.iter().map(|&i| self.kinds[i]).collect(),
         };
-        let exec = StreamingTableExec::try_new(
-            schema,
-            vec![Arc::new(scan) as Arc<dyn PartitionStream>],
-            None,
-            [],
-            false,
-            limit,
-        )?;
-        Ok(Arc::new(exec))
+        sql_scan::one_stream(schema, scan, limit)
     }
 }
 

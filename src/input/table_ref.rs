@@ -248,14 +248,15 @@ impl Relation {
     /// part (`schema.table`), or the query in parentheses.
     pub fn from_clause(&self) -> String {
         match self {
-            Relation::Table(table) => table
-                .split('.')
-                .map(|part| format!("\"{}\"", part.replace('"', "\"\"")))
-                .collect::<Vec<_>>()
-                .join("."),
+            Relation::Table(table) => table.split('.').map(quoted).collect::<Vec<_>>().join("."),
             Relation::Query(query) => format!("({query})"),
         }
     }
+}
+
+/// An SQL identifier in double quotes, inner quotes doubled.
+pub(super) fn quoted(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// Never prints a password: `Debug` is what `shown` says.
