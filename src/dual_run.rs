@@ -19,7 +19,8 @@ use crate::diff::DiffOptions;
 use crate::divergence::Divergence;
 use crate::error::Result;
 use crate::input::{
-    FileFormat, Fingerprint, OpenTable, Table, TableFormat, TableSource, locate_files, open_table,
+    FileFormat, Fingerprint, OpenTable, Table, TableFormat, TableSource, copy_to_parquet,
+    locate_files, open_table,
 };
 use crate::plan::{self, RunPlan};
 use crate::progress::Progress;
@@ -303,9 +304,7 @@ fn keep_audit_copy(
         kept.digest = Some(copy_verbatim(path, &kept.path)?);
         return Ok(kept);
     }
-    let context = workers.session();
-    let table = workers.block_on(open_table(&context, source))?;
-    workers.block_on(table.write_parquet(&kept.path))?;
+    copy_to_parquet(workers, source, &kept.path)?;
     Ok(kept)
 }
 
@@ -326,14 +325,8 @@ fn copy_table(
 ) -> Result<Kept> {
     let path = run_dir.output(side, name);
     create_side_dir(run_dir, side)?;
-    let context = workers.session();
-    let table = workers.block_on(open_table(&context, source))?;
-    let written = (
-        source.spec.clone(),
-        table.table.files.clone(),
-        table.table.format,
-    );
-    workers.block_on(table.write_parquet(&path))?;
+    let table = copy_to_parquet(workers, source, &path)?;
+    let written = (source.spec.clone(), table.files, table.format);
     Ok(Kept {
         path,
         digest: None,

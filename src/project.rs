@@ -13,7 +13,7 @@ use crate::backend::ClusterUrl;
 use crate::diff::Tolerance;
 use crate::diff::tolerance::{parse_column_tolerance, parse_duration_ns};
 use crate::error::{Error, Result};
-use crate::input::{TableRef, TableSource, mask};
+use crate::input::{TableSource, mask};
 use crate::sides::{Side, Sides};
 
 /// The file `dualrun run DIR` looks for.
@@ -214,20 +214,28 @@ impl OutputTables {
     pub fn source(&self, name: &str) -> Result<TableSource> {
         let spec = self.template.replace(Self::NAME, name);
         let source = TableSource::parse(&spec, None, Default::default())?;
-        let reference = match source.reference.local_path() {
-            // `TARGET@current/{name}`: the live published version.
-            Some(path) => {
-                let path = self.root.join(path);
-                let path = crate::publish::resolve(&path.display().to_string())?.unwrap_or(path);
-                TableRef::Files(path.display().to_string())
-            }
-            None => source.reference.relative_to(&self.root),
-        };
-        Ok(TableSource {
-            spec: reference.shown(),
-            reference,
-            ..source
-        })
+        anchored(source, &self.root)
+    }
+}
+
+/// A reference written in the project file, made independent of the
+/// working directory: a relative path or database file starts at `root`,
+/// and `TARGET@current/...` is the version live now (pinned from then on).
+fn anchored(source: TableSource, root: &Path) -> Result<TableSource> {
+    match source.reference.local_path() {
+        Some(path) => {
+            let path = root.join(path);
+            let path = crate::publish::resolve(&path.display().to_string())?.unwrap_or(path);
+            Ok(TableSource::of_path(path.display()))
+        }
+        None => {
+            let reference = source.reference.relative_to(root);
+            Ok(TableSource {
+                spec: reference.shown(),
+                reference,
+                ..source
+            })
+        }
     }
 }
 
@@ -371,22 +379,7 @@ pub fn parse(file: &str, text: &str, root: &Path) -> Result<Project> {
         };
         let source = TableSource::parse(&spec, None, Default::default())
             .map_err(|e| bad(format!("`inputs.{name}`: {e}")).with_hint(INPUT_KINDS))?;
-        let source = match source.reference.local_path() {
-            // `TARGET@current/NAME` is pinned to one version for the whole run.
-            Some(path) => {
-                let spec = resolve(path).display().to_string();
-                let resolved = crate::publish::resolve(&spec)?.unwrap_or_else(|| resolve(path));
-                TableSource::of_path(resolved.display())
-            }
-            None => {
-                let reference = source.reference.relative_to(root);
-                TableSource {
-                    spec: reference.shown(),
-                    reference,
-                    ..source
-                }
-            }
-        };
+        let source = anchored(source, root)?;
         inputs.insert(name, source);
     }
     let outputs = declared_outputs(raw.outputs, &bad)?;

@@ -147,12 +147,12 @@ fn register_s3_log_store() {
 fn with_object_store(
     _builder: DeltaTableBuilder,
     source: &TableSource,
-    _url: &Url,
+    url: &Url,
 ) -> Result<DeltaTableBuilder> {
-    Err(
-        Error::input(&source.spec, "this build of dualrun reads no `s3` tables")
-            .with_hint("build it with `cargo install --path . --features s3`"),
-    )
+    Err(super::read::not_built(
+        source,
+        &super::TableRef::Objects(url.clone()),
+    ))
 }
 
 fn unreadable(shown: &str, error: impl std::error::Error + Send + Sync + 'static) -> Error {

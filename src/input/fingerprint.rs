@@ -169,9 +169,7 @@ pub fn snapshot(
             Some(path) => snapshot_files(name, Path::new(path), dir)?,
             None => {
                 let target = dir.join(format!("{name}.parquet"));
-                let context = workers.session();
-                let table = workers.block_on(super::open_table(&context, source))?;
-                workers.block_on(table.write_parquet(&target))?;
+                super::copy_to_parquet(workers, source, &target)?;
                 target
             }
         };

@@ -33,11 +33,12 @@ impl TableFormat {
     /// Whether `other` comes from the same kind of container (files of
     /// any format, or the same database engine).
     pub fn same_kind(self, other: TableFormat) -> bool {
-        matches!(
-            (self, other),
+        match (self, other) {
             (TableFormat::File(_), TableFormat::File(_))
-                | (TableFormat::Postgres, TableFormat::Postgres)
-        ) || matches!((self, other), (TableFormat::Database(a), TableFormat::Database(b)) if a == b)
+            | (TableFormat::Postgres, TableFormat::Postgres) => true,
+            (TableFormat::Database(a), TableFormat::Database(b)) => a == b,
+            _ => false,
+        }
     }
 
     /// The Delta table's version read.

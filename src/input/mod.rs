@@ -23,7 +23,7 @@ mod table_ref;
 pub use fingerprint::{Fingerprint, digest, fingerprint, snapshot};
 pub use format::{CsvOptions, FileFormat, TableFormat};
 pub use locate::locate_files;
-pub use read::{OpenTable, PartitionStream, Table, open_table, read_table};
+pub use read::{OpenTable, PartitionStream, Table, copy_to_parquet, open_table, read_table};
 pub use table_ref::{DeltaAt, DeltaLocation, FileEngine, Relation, SCHEMES, TableRef, mask};
 
 /// One table as the user named it, before anything is read.

@@ -39,19 +39,10 @@ pub async fn open(ctx: &SessionContext, source: &TableSource, url: &Url) -> Resu
         None => super::locate::single_format(shown, &files)?,
     };
     let frame = read_files(ctx, source, paths, &files, format).await?;
-    // Parquet footers give the row count without reading the data (the
-    // streamed diff needs it up front); other formats are read whole.
+    // Parquet footers give the row count without reading the data; other
+    // formats would be read whole for it.
     let known_rows = match format {
-        FileFormat::Parquet => Some(frame.clone().count().await.map_err(|e| {
-            Error::input(
-                shown,
-                format!(
-                    "cannot read its Parquet footers ({})",
-                    crate::error::first_line(&e.to_string())
-                ),
-            )
-            .caused_by(e)
-        })?),
+        FileFormat::Parquet => Some(super::read::counted(&frame, shown).await?),
         _ => None,
     };
     Ok(Opened {

@@ -17,6 +17,7 @@ use datafusion::prelude::{
 
 use super::{FileFormat, TableFormat, TableRef, TableSource, locate_files};
 use crate::error::{Error, Result, first_line};
+use crate::threads::Workers;
 
 /// A table read into memory, or described while it streams elsewhere.
 #[derive(Debug, Clone)]
@@ -193,6 +194,16 @@ impl PartitionStream {
     }
 }
 
+/// Reads the table `source` names into one Parquet file at `path`,
+/// streaming; returns the table as it was read (its format and files).
+pub fn copy_to_parquet(workers: &Workers, source: &TableSource, path: &Path) -> Result<Table> {
+    let context = workers.session();
+    let table = workers.block_on(open_table(&context, source))?;
+    let described = table.table.clone();
+    workers.block_on(table.write_parquet(path))?;
+    Ok(described)
+}
+
 pub async fn read_table(ctx: &SessionContext, source: &TableSource) -> Result<Table> {
     open_table(ctx, source).await?.collect().await
 }
@@ -330,15 +341,8 @@ async fn open_delta(
     at: &super::DeltaAt,
 ) -> Result<Opened> {
     let opened = super::delta::open(ctx, source, location, at).await?;
-    // The log's statistics give no exact row count for every writer: the
-    // count is taken by DataFusion, from the files' footers where it can.
-    let rows = opened.frame.clone().count().await.map_err(|e| {
-        Error::input(
-            &source.spec,
-            format!("cannot count its rows ({})", first_line(&e.to_string())),
-        )
-        .caused_by(e)
-    })?;
+    // The log's statistics give no exact row count for every writer.
+    let rows = counted(&opened.frame, &source.spec).await?;
     Ok(Opened {
         frame: opened.frame,
         format: TableFormat::Delta {
@@ -347,6 +351,19 @@ async fn open_delta(
         files: Vec::new(),
         known_rows: Some(rows),
         scratch: None,
+    })
+}
+
+/// The row count DataFusion takes of `frame`, from Parquet footers where
+/// it can (the streamed diff needs it before the rows arrive).
+#[cfg(any(feature = "s3", feature = "delta"))]
+pub(super) async fn counted(frame: &DataFrame, shown: &str) -> Result<usize> {
+    frame.clone().count().await.map_err(|e| {
+        Error::input(
+            shown,
+            format!("cannot count its rows ({})", first_line(&e.to_string())),
+        )
+        .caused_by(e)
     })
 }
 
