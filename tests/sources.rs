@@ -729,3 +729,78 @@ fn a_delta_table_in_s3_reads_like_the_local_one() {
     assert_eq!(remote["tables"][0]["candidate"]["version"], 1);
     assert_eq!(remote["tables"][0]["candidate"]["format"], "delta");
 }
+
+#[test]
+fn a_project_reads_postgres_and_delta_inputs_and_records_the_delta_version() {
+    let Some(server) = common::servers::postgres("project with postgres and delta inputs") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_database(&server, "dualrun_delta_project");
+    load_orders(&url, dir.path());
+    let delta = |mode: &str| {
+        python(
+            &format!(
+                "import pyarrow as pa\n\
+                 from deltalake import write_deltalake\n\
+                 ids = list(range(1, {ROWS} + 1))\n\
+                 write_deltalake('weights', pa.table({{'id': pa.array(ids, pa.int64()), \
+                 'weight': pa.array([i * 0.5 for i in ids])}}), mode='{mode}')\n"
+            ),
+            dir.path(),
+        )
+    };
+    delta("error");
+    std::fs::create_dir(dir.path().join("models")).unwrap();
+    std::fs::write(
+        dir.path().join("models/weighted.sql"),
+        "SELECT o.id, o.amount, w.weight FROM db_orders o JOIN weights w ON o.id = w.id",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("dualrun.toml"),
+        format!(
+            "[inputs]\n\
+             db_orders = {{ url = \"{url}\", table = \"public.orders\" }}\n\
+             weights = \"weights\"\n\n\
+             [prod]\nmodels = \"models\"\n\n[candidate]\nmodels = \"models\"\n\n\
+             [outputs.weighted]\nkey = [\"id\"]\n"
+        ),
+    )
+    .unwrap();
+    let input = |report: &serde_json::Value, name: &str| {
+        report["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["input"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no input {name}: {report:#}"))
+    };
+    let run = dualrun(
+        dir.path(),
+        &["run", ".", "--run-dir", "run", "--format", "json"],
+    );
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}{}",
+        stderr(&run),
+        stdout(&run)
+    );
+    let report = json_report(&run);
+    assert_eq!(input(&report, "db_orders")["rows"], ROWS);
+    assert_eq!(input(&report, "weights")["version"], 0, "{report:#}");
+    assert_eq!(report["tables"][0]["rows"]["identical"], ROWS);
+
+    // A new version of the Delta table is a changed fingerprint.
+    delta("append");
+    let again = dualrun(
+        dir.path(),
+        &["run", ".", "--run-dir", "run2", "--format", "json"],
+    );
+    let again = json_report(&again);
+    let weights = input(&again, "weights");
+    assert_eq!(weights["version"], 1, "{weights}");
+    assert_ne!(weights["xxh3"], input(&report, "weights")["xxh3"]);
+}
