@@ -8,6 +8,8 @@
 #   S3: moto's server mode from PyPI, in the venv .ci/venv.
 #     -> DUALRUN_TEST_S3=http://127.0.0.1:PORT, DUALRUN_TEST_PYTHON (with boto3,
 #        pyarrow, deltalake and duckdb, the tests' independent writers)
+#   dbt: dbt-core with dbt-duckdb and dbt-postgres, in the same venv.
+#     -> DUALRUN_TEST_DBT=.ci/venv/bin/dbt
 #
 # A server that cannot start fails the run under CI=true; elsewhere its
 # tests say loudly that they did not run.
@@ -61,10 +63,13 @@ start_postgres() {
 
 start_s3() {
   local venv=.ci/venv
-  if [ ! -x "$venv/bin/moto_server" ] || ! "$venv/bin/python" -c 'import deltalake, pyarrow, boto3, duckdb' 2>/dev/null; then
+  if [ ! -x "$venv/bin/moto_server" ] || [ ! -x "$venv/bin/dbt" ] \
+      || ! "$venv/bin/python" -c 'import deltalake, pyarrow, boto3, duckdb, dbt.adapters.duckdb, dbt.adapters.postgres' 2>/dev/null; then
     python3 -m venv "$venv" && "$venv/bin/pip" install -q 'moto[server]==5.*' 'deltalake==1.*' 'pyarrow>=20' 'duckdb>=1.1' \
-      || { server_failed "the S3 server (moto, from PyPI)"; return 0; }
+        'dbt-core==1.11.*' 'dbt-duckdb==1.11.*' 'dbt-postgres==1.11.*' \
+      || { server_failed "the S3 server and dbt (moto, dbt, from PyPI)"; return 0; }
   fi
+  export DUALRUN_TEST_DBT="$PWD/$venv/bin/dbt"
   local port
   port=$(free_port)
   "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$servers_dir/moto.log" 2>&1 &

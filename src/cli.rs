@@ -242,6 +242,10 @@ pub struct RunArgs {
     #[arg(long)]
     pub snapshot_inputs: bool,
 
+    /// Keep what dbt sides built (their DuckDB files, their PostgreSQL schemas) after the run, instead of removing it once the outputs are copied
+    #[arg(long)]
+    pub keep_sides: bool,
+
     /// Publish the candidate's outputs to this target when, and only when, the verdict is approved
     #[arg(long, value_name = "TARGET")]
     pub publish_to: Option<PathBuf>,

@@ -46,7 +46,7 @@ pub fn run_project(args: &RunArgs) -> Result<u8> {
     }
     let progress = Progress::on_stderr(plan.output.quiet);
     let started = Instant::now();
-    let ran = run_sides(&plan, &workers, &run_dir, &progress)?;
+    let mut ran = run_sides(&plan, &workers, &run_dir, &progress)?;
     let read_done = Instant::now();
     let mut compared = if ran.sides.values().any(SideRun::failed) {
         Compared::default()
@@ -54,6 +54,8 @@ pub fn run_project(args: &RunArgs) -> Result<u8> {
         compare_outputs(&plan, &workers, &run_dir, &ran.sides, &progress)?
     };
     let models = compare_models(&workers, &run_dir, &ran.sides, &compared.tables)?;
+    // Everything is in the run directory now: what dbt sides built goes.
+    remove_dbt_builds(&mut ran.sides, plan.keep_sides, &workers);
     let digests = std::mem::take(&mut compared.candidate_digests);
     let mut report = judge(&plan, ran, compared, models);
     if plan.output.timings {
@@ -105,6 +107,8 @@ struct Compared {
     unbuilt: Vec<String>,
     /// The candidate's audit copies digested as they were made.
     candidate_digests: BTreeMap<String, FileDigest>,
+    /// The candidate's dbt tests that did not pass, of no table diffed.
+    other_dbt_tests: Vec<crate::report::DbtTestRun>,
 }
 
 /// Diffs every declared output, one at a time, each streamed from its
@@ -117,40 +121,42 @@ fn compare_outputs(
     progress: &Progress,
 ) -> Result<Compared> {
     let backend = backend::choose(plan.cluster.as_ref())?;
-    let line = progress.counter("diff", plan.project.outputs.len() as u64);
+    let outputs = crate::dbt::outputs::to_compare(&plan.project.outputs, sides.as_ref());
+    let mut tests = crate::dbt::outputs::unpassed_tests(sides.as_ref());
+    let line = progress.counter("diff", outputs.len() as u64);
     let mut compared = Compared::default();
-    for (name, declared) in &plan.project.outputs {
+    for (name, output) in &outputs {
         line.working_on(name);
         let written = sides.as_ref().try_map_sides(|side, run| {
             run.outputs
-                .get(name)
-                .map(|path| match plan.project.sides[side].output_tables() {
-                    // The template again, not the shown reference: that one
-                    // has its password masked.
-                    Some(tables) => tables.source(name),
-                    None => Ok(TableSource::of_path(path)),
-                })
+                .contains_key(name)
+                .then(|| output_source(plan, side, run, name))
                 .transpose()
         })?;
         if written.values().all(Option::is_none) {
             compared.unbuilt.push(name.clone());
             continue;
         }
-        let (table, digest) = compare_output(
+        let (mut table, digest) = compare_output(
             plan,
             workers,
             backend.as_ref(),
             run_dir,
             name,
-            declared,
+            &output.declared,
             written.as_ref().map(Option::as_ref),
         )?;
+        table.key_from = output.key_from.clone();
+        table.dbt_tests = tests.remove(&Some(name.clone())).unwrap_or_default();
         compared.tables.push(table);
         if let Some(digest) = digest {
             compared.candidate_digests.insert(name.clone(), digest);
         }
         line.step();
     }
+    // Tests of no table diffed (of a source, or of several models) still
+    // count, as the run's own outcomes.
+    compared.other_dbt_tests = tests.into_values().flatten().collect();
     line.finish("done");
     let columns: Vec<TableColumns> = compared
         .tables
@@ -159,6 +165,19 @@ fn compare_outputs(
         .collect();
     rules::check_names(&plan.judge.rules, &columns)?;
     Ok(compared)
+}
+
+/// Where `side` wrote output `name`: the relation a dbt side built, the
+/// table its `outputs_at` names (the template again, not the shown
+/// reference: that one has its password masked), or the file it wrote.
+fn output_source(plan: &RunPlan, side: Side, run: &SideRun, name: &str) -> Result<TableSource> {
+    if let Some(source) = run.dbt.as_ref().and_then(|built| built.source(name)) {
+        return source;
+    }
+    match plan.project.sides[side].output_tables() {
+        Some(tables) => tables.source(name),
+        None => Ok(TableSource::of_path(&run.outputs[name])),
+    }
 }
 
 /// One declared output: its audit copies kept, then diffed (on `backend`
@@ -376,6 +395,26 @@ fn compare_models(
     )))
 }
 
+/// Removes what each dbt side built (its DuckDB file, its schemas), or
+/// with `keep` says where it stays; a removal that fails says so too.
+fn remove_dbt_builds(sides: &mut Sides<SideRun>, keep: bool, workers: &Workers) {
+    for side in [Side::Prod, Side::Candidate] {
+        let run = &mut sides[side];
+        let Some(built) = run.dbt.clone() else {
+            continue;
+        };
+        let place = built.location.describe();
+        run.kept = if keep {
+            Some(place)
+        } else {
+            workers
+                .block_on(built.remove())
+                .err()
+                .map(|e| format!("{place} (could not be removed: {e})"))
+        };
+    }
+}
+
 /// The report of the run, judged: the rules on its tables, and the run's
 /// own problems (a failed side, a changed input, an unbuilt output).
 fn judge(plan: &RunPlan, ran: SidesRan, compared: Compared, models: Option<Divergence>) -> Report {
@@ -389,6 +428,7 @@ fn judge(plan: &RunPlan, ran: SidesRan, compared: Compared, models: Option<Diver
             .collect(),
         changed_inputs: ran.changed_inputs,
         unbuilt: compared.unbuilt,
+        dbt_tests: compared.other_dbt_tests,
     };
     let judgement = rules::judge_run(
         &compared.tables,

@@ -66,6 +66,8 @@ pub struct RunPlan {
     /// `--run-dir`, else a new one under the project's `.dualrun/runs/`.
     pub run_dir: PathBuf,
     pub snapshot_inputs: bool,
+    /// `--keep-sides`: what dbt sides built outlives the run.
+    pub keep_sides: bool,
     /// Column statistics and drift for every output.
     pub stats: bool,
     /// Sample rows per class in reports (0 with `--no-samples`).
@@ -81,9 +83,12 @@ pub fn run_plan(args: &RunArgs) -> Result<RunPlan> {
     rule_files.extend(args.judge.rules.iter().cloned());
     let judge = rules_plan(&rule_files, args.judge.strict || project.strict)?;
     // A rule about an output the project does not declare would only fail
-    // after both sides ran.
-    let declared: Vec<&str> = project.outputs.keys().map(String::as_str).collect();
-    rules::check_table_names(&judge.rules, &declared)?;
+    // after both sides ran. A dbt side's outputs are known only once it
+    // ran: its names are checked then.
+    if !project.has_dbt_side() {
+        let declared: Vec<&str> = project.outputs.keys().map(String::as_str).collect();
+        rules::check_table_names(&judge.rules, &declared)?;
+    }
     let cluster = match &args.compute.cluster {
         Some(url) => Some(ClusterUrl::parse(url, "`--cluster`")?),
         None => project.cluster.clone(),
@@ -106,6 +111,7 @@ pub fn run_plan(args: &RunArgs) -> Result<RunPlan> {
         cluster,
         run_dir,
         snapshot_inputs: args.snapshot_inputs,
+        keep_sides: args.keep_sides,
         stats: !args.compute.no_stats,
         publish_to: args.publish_to.clone(),
     })

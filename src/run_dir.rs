@@ -96,6 +96,12 @@ impl RunDir {
         self.root.join(format!("{side}-inputs"))
     }
 
+    /// A dbt side's own settings, artifacts and logs (`target/`, `logs/`,
+    /// `profiles.yml`), and its DuckDB database while the run lasts.
+    pub fn dbt_dir(&self, side: Side) -> PathBuf {
+        self.root.join(format!("{side}-dbt"))
+    }
+
     /// Where `--snapshot-inputs` copies the inputs.
     pub fn inputs_dir(&self) -> PathBuf {
         self.root.join("inputs")

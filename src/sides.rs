@@ -116,6 +116,15 @@ impl<T> std::ops::Index<Side> for Sides<T> {
     }
 }
 
+impl<T> std::ops::IndexMut<Side> for Sides<T> {
+    fn index_mut(&mut self, side: Side) -> &mut T {
+        match side {
+            Side::Prod => &mut self.prod,
+            Side::Candidate => &mut self.candidate,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

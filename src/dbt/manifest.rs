@@ -68,15 +68,39 @@ pub struct TestResult {
 }
 
 /// One side's dbt artifacts, read.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Artifacts {
     /// Every materialized node that succeeded, by name.
     pub built: BTreeMap<String, Built>,
     /// Ephemeral models: never tables, listed as skipped.
     pub ephemeral: Vec<String>,
-    /// Nodes whose build failed (error or skipped), with dbt's message.
+    /// Nodes whose build failed, with dbt's message.
     pub failed: Vec<(String, String)>,
+    /// Nodes dbt did not build because something upstream failed (a test
+    /// in `dbt build`): not diffed, listed.
+    pub skipped: Vec<String>,
     pub tests: Vec<TestResult>,
+}
+
+impl Artifacts {
+    /// Adds what a later command of the same side did (`seed`, then
+    /// `run`): a node it built again replaces the earlier result.
+    pub fn absorb(&mut self, later: Artifacts) {
+        self.failed
+            .retain(|(name, _)| !later.built.contains_key(name));
+        self.skipped.retain(|name| !later.built.contains_key(name));
+        self.built.extend(later.built);
+        self.skipped.extend(later.skipped);
+        self.failed.extend(later.failed);
+        self.tests
+            .retain(|t| !later.tests.iter().any(|l| l.unique_id == t.unique_id));
+        self.tests.extend(later.tests);
+        for name in later.ephemeral {
+            if !self.ephemeral.contains(&name) {
+                self.ephemeral.push(name);
+            }
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -198,6 +222,10 @@ fn artifacts(manifest: RawManifest, results: RawRunResults) -> Artifacts {
         }
         match status.get(id.as_str()) {
             Some(result) if result.status == "success" => {}
+            Some(result) if result.status == "skipped" => {
+                out.skipped.push(node.name.clone());
+                continue;
+            }
             Some(result) => {
                 out.failed.push((
                     node.name.clone(),
@@ -237,9 +265,15 @@ fn artifacts(manifest: RawManifest, results: RawRunResults) -> Artifacts {
         out.tests.push(TestResult {
             unique_id: id.clone(),
             name: test.name.clone(),
+            // A generic test is attached to its model; a singular test
+            // is about the one model it reads, when it reads one.
             model: test
                 .attached_node
                 .as_deref()
+                .or(match test.depends_on.nodes.as_slice() {
+                    [only] => Some(only.as_str()),
+                    _ => None,
+                })
                 .and_then(|n| names.get(n))
                 .map(|n| n.to_string()),
             status: result.status.clone(),

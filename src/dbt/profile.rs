@@ -65,7 +65,7 @@ impl PostgresTarget {
 }
 
 /// The chosen target of the user's profile.
-#[derive(Clone)]
+#[derive(Clone, PartialEq)]
 pub struct Target {
     pub profile: String,
     pub target: String,
@@ -85,6 +85,9 @@ impl std::fmt::Debug for Target {
         )
     }
 }
+
+/// The variable the side's copy of a target reads a written password from.
+pub const PASSWORD_VARIABLE: &str = "DUALRUN_DBT_PASSWORD";
 
 /// The name the side's copy of the target takes.
 pub const SIDE_TARGET: &str = "dualrun";
@@ -199,15 +202,40 @@ pub enum SideLocation {
     PostgresSchema(String),
 }
 
+impl SideLocation {
+    /// Where it is, for the report.
+    pub fn describe(&self) -> String {
+        match self {
+            SideLocation::DuckdbFile(file) => format!("the DuckDB file `{}`", file.display()),
+            SideLocation::PostgresSchema(schema) => format!("the PostgreSQL schema `{schema}`"),
+        }
+    }
+}
+
 impl Target {
     /// Writes the side's `profiles.yml` into `dir`: the target as the user
     /// wrote it, under the name `dualrun`, building at `location`. The file
-    /// is JSON, which is YAML too.
-    pub fn write_for_side(&self, dir: &Path, location: &SideLocation) -> Result<PathBuf> {
+    /// is JSON, which is YAML too. A password written in the user's file is
+    /// not copied into the run directory: the copy reads it from the
+    /// environment variable returned with the file, set for dbt only.
+    pub fn write_for_side(
+        &self,
+        dir: &Path,
+        location: &SideLocation,
+    ) -> Result<(PathBuf, Vec<(String, String)>)> {
         let mut output = self.output.clone();
         match location {
             SideLocation::DuckdbFile(path) => output["path"] = json!(path.display().to_string()),
             SideLocation::PostgresSchema(schema) => output["schema"] = json!(schema),
+        }
+        let mut env = Vec::new();
+        for field in ["password", "pass"] {
+            if let Value::String(written) = &output[field]
+                && !written.contains("{{")
+            {
+                env.push((PASSWORD_VARIABLE.to_string(), written.clone()));
+                output[field] = json!(format!("{{{{ env_var('{PASSWORD_VARIABLE}') }}}}"));
+            }
         }
         let profiles = json!({
             self.profile.as_str(): {
@@ -225,7 +253,7 @@ impl Target {
             path: file.clone(),
             source: e,
         })?;
-        Ok(file)
+        Ok((file, env))
     }
 
     /// The profiles file the target was read from, for messages.
@@ -316,6 +344,14 @@ shop:
       password: "{{ env_var('DUALRUN_TEST_PG_PASS_UNSET_X', 's3cret') }}"
       dbname: shop
       schema: marts
+    literal:
+      type: postgres
+      host: 127.0.0.1
+      port: 5433
+      user: ci
+      pass: hunter2x
+      dbname: shop
+      schema: marts
     spark:
       type: spark
 "#;
@@ -340,7 +376,8 @@ shop:
         let side = dir.path().join("side");
         let written = dev
             .write_for_side(&side, &SideLocation::DuckdbFile("/run/prod.duckdb".into()))
-            .unwrap();
+            .unwrap()
+            .0;
         let copy: Value =
             serde_saphyr::from_str(&std::fs::read_to_string(written).unwrap()).unwrap();
         assert_eq!(copy["shop"]["target"], SIDE_TARGET);
@@ -365,7 +402,8 @@ shop:
                 &side,
                 &SideLocation::PostgresSchema("dualrun_r1_prod".into()),
             )
-            .unwrap();
+            .unwrap()
+            .0;
         let copy: Value =
             serde_saphyr::from_str(&std::fs::read_to_string(written).unwrap()).unwrap();
         let output = &copy["shop"]["outputs"][SIDE_TARGET];
@@ -373,6 +411,21 @@ shop:
         assert_eq!(
             output["password"], "{{ env_var('DUALRUN_TEST_PG_PASS_UNSET_X', 's3cret') }}",
             "dbt renders it"
+        );
+
+        let literal = read(dir.path(), "shop", Some("literal"), Path::new("/p")).unwrap();
+        let (written, env) = literal
+            .write_for_side(
+                &dir.path().join("literal"),
+                &SideLocation::PostgresSchema("dualrun_r1_prod".into()),
+            )
+            .unwrap();
+        let text = std::fs::read_to_string(written).unwrap();
+        assert!(!text.contains("hunter2x"), "{text}");
+        assert!(text.contains(PASSWORD_VARIABLE), "{text}");
+        assert_eq!(
+            env,
+            [(PASSWORD_VARIABLE.to_string(), "hunter2x".to_string())]
         );
     }
 

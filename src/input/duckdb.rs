@@ -17,8 +17,25 @@ use std::sync::Arc;
 use super::{Relation, TableSource};
 use crate::error::{Error, Result, first_line};
 
-/// The Python that runs the export: `DUALRUN_PYTHON`, else `python3`.
+/// The Python that runs the export: `DUALRUN_PYTHON`, else the one set
+/// with `prefer_python` (the Python beside dbt-duckdb, which has DuckDB),
+/// else `python3`.
 pub const PYTHON_VARIABLE: &str = "DUALRUN_PYTHON";
+
+static PREFERRED_PYTHON: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
+/// Reads DuckDB files with `python` unless `DUALRUN_PYTHON` says
+/// otherwise; the first call wins.
+pub fn prefer_python(python: std::path::PathBuf) {
+    let _ = PREFERRED_PYTHON.set(python);
+}
+
+fn python() -> String {
+    std::env::var(PYTHON_VARIABLE).unwrap_or_else(|_| match PREFERRED_PYTHON.get() {
+        Some(python) => python.display().to_string(),
+        None => "python3".to_string(),
+    })
+}
 
 /// Exports the relation; the parameters arrive as arguments, never in the
 /// script's text.
@@ -59,7 +76,7 @@ pub fn export(source: &TableSource, path: &str, relation: &Relation) -> Result<E
         Relation::Table(_) => format!("SELECT * FROM {}", relation.from_clause()),
         Relation::Query(query) => query.clone(),
     };
-    let python = std::env::var(PYTHON_VARIABLE).unwrap_or_else(|_| "python3".to_string());
+    let python = python();
     let output = Command::new(&python)
         .args(["-c", EXPORT, path])
         .arg(&select)

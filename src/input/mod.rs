@@ -5,14 +5,14 @@
 #[cfg(feature = "delta")]
 mod delta;
 #[cfg(feature = "duckdb")]
-mod duckdb;
+pub mod duckdb;
 mod fingerprint;
 mod format;
 mod locate;
 #[cfg(feature = "s3")]
 mod objects;
 #[cfg(feature = "postgres")]
-mod postgres;
+pub mod postgres;
 mod read;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 mod sql_scan;

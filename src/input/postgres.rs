@@ -254,6 +254,24 @@ pub async fn fingerprint(
     Ok((rows.max(0) as u64, checksum))
 }
 
+/// Runs `statements` (one string, `;`-separated) on the database at
+/// `url`: for what dualrun itself creates there and removes again.
+pub async fn execute(shown: &str, url: &Url, statements: &str) -> Result<()> {
+    let pool = connect(shown, url).await?;
+    let failed = |e: &(dyn std::error::Error + 'static)| {
+        Error::input(
+            shown,
+            format!("refused `{statements}` ({})", server_said(e)),
+        )
+    };
+    let connection = pool.connect_direct().await.map_err(|e| failed(&e))?;
+    connection
+        .conn
+        .batch_execute(statements)
+        .await
+        .map_err(|e| failed(&e))
+}
+
 /// Why a table could not be opened, in the database's own words.
 fn no_table_reason(table: &str, error: &(dyn std::error::Error + 'static)) -> String {
     let said = server_said(error);

@@ -169,11 +169,7 @@ fn table_section(h: &mut String, t: &TableReport) {
         count(t.prod.rows),
         esc(&t.candidate.source),
         count(t.candidate.rows),
-        if t.diff.key.is_empty() {
-            "no key: whole rows compared".to_string()
-        } else {
-            format!("key: {}", esc(&t.diff.key.join(", ")))
-        }
+        esc(&t.key_phrase())
     );
     let r = &t.diff.rows;
     h.push_str(

@@ -205,6 +205,30 @@ fn compose(report: &Report, detail: Detail, max_tables: usize) -> String {
         }
     }
 
+    for side in &report.sides {
+        if !side.skipped.is_empty() {
+            let names: Vec<String> = side
+                .skipped
+                .iter()
+                .map(|(name, why)| format!("`{}` ({})", esc(name), esc(why)))
+                .collect();
+            let _ = writeln!(
+                md,
+                "\nNot diffed in {}: {}",
+                esc(side.side.name()),
+                names.join(", ")
+            );
+        }
+        if let Some(kept) = &side.kept {
+            let _ = writeln!(
+                md,
+                "\nWhat the {} side built is kept in {}.",
+                esc(side.side.name()),
+                esc(kept)
+            );
+        }
+    }
+
     if detail < Detail::SummaryOnly {
         for (t, outcomes, verdict) in &tables[..max_tables.min(tables.len())] {
             if detail == Detail::FailingOnly && *verdict == Verdict::Approved {
@@ -336,6 +360,9 @@ fn table_details(
         esc(&t.name),
         counts.join(", ")
     );
+    if t.key_from.is_some() {
+        let _ = writeln!(md, "Rows matched by {}.\n", esc(&t.key_phrase()));
+    }
     if shown.is_empty() {
         let _ = writeln!(md, "Every rule passed.\n");
     } else {

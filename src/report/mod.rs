@@ -18,7 +18,9 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::Path;
 
-pub use model::{JudgedBy, ProfileReport, Report, SideInfo, TableReport, TableStatus, Timings};
+pub use model::{
+    DbtTestRun, JudgedBy, ProfileReport, Report, SideInfo, TableReport, TableStatus, Timings,
+};
 pub use side_run::{GitRevision, ModelRun, SideRun, SideStatus};
 
 use crate::cli::ReportFormat;

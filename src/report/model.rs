@@ -101,11 +101,43 @@ pub struct TableReport {
     pub status: TableStatus,
     pub prod: SideInfo,
     pub candidate: SideInfo,
+    /// Where the key came from when the project did not declare it (a dbt
+    /// model's `unique` test, ...), or why there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_from: Option<String>,
+    /// dbt sides: the candidate's tests of this model that did not pass.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dbt_tests: Vec<DbtTestRun>,
     #[serde(flatten)]
     pub diff: TableDiff,
 }
 
+/// A dbt test of the candidate that did not pass, and how the same test
+/// ended in prod.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DbtTestRun {
+    pub name: String,
+    /// `fail`, `error` or `warn`, as dbt says.
+    pub status: String,
+    /// The same test in prod: `None` when prod did not run it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prod_status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
 impl TableReport {
+    /// How rows were matched: the key and where it came from, or that
+    /// whole rows were compared and why.
+    pub fn key_phrase(&self) -> String {
+        match (self.diff.key.is_empty(), &self.key_from) {
+            (true, Some(why)) => why.clone(),
+            (true, None) => "no key: whole rows compared".to_string(),
+            (false, Some(from)) => format!("key: {}, {from}", self.diff.key.join(", ")),
+            (false, None) => format!("key: {}", self.diff.key.join(", ")),
+        }
+    }
+
     pub fn of(name: &str, prod: &Table, candidate: &Table, diff: TableDiff) -> Self {
         TableReport {
             name: name.to_string(),
@@ -116,6 +148,8 @@ impl TableReport {
             },
             prod: SideInfo::of(prod),
             candidate: SideInfo::of(candidate),
+            key_from: None,
+            dbt_tests: Vec::new(),
             diff,
         }
     }
@@ -133,6 +167,8 @@ impl TableReport {
             status,
             prod,
             candidate,
+            key_from: None,
+            dbt_tests: Vec::new(),
             diff,
         }
     }

@@ -41,6 +41,17 @@ pub struct SideRun {
     /// when it was built.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub models: BTreeMap<String, ModelRun>,
+    /// dbt sides: models not diffed, and why (ephemeral: no table; or
+    /// not built by dbt after an upstream failure).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub skipped: BTreeMap<String, String>,
+    /// dbt sides: where what the side built remains after the run
+    /// (`--keep-sides`, or why it could not be removed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept: Option<String>,
+    /// dbt sides: what was built and where, to read it and remove it.
+    #[serde(skip)]
+    pub dbt: Option<std::sync::Arc<crate::dbt::SideBuild>>,
 }
 
 /// Whether a side did its work.
@@ -84,6 +95,9 @@ impl SideRun {
             outputs: BTreeMap::new(),
             git: None,
             models: BTreeMap::new(),
+            skipped: BTreeMap::new(),
+            kept: None,
+            dbt: None,
         }
     }
 

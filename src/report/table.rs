@@ -130,6 +130,14 @@ fn render_failed_sides(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             writeln!(out, "  | {}", line.escape_debug())?;
         }
     }
+    for side in &report.sides {
+        for (name, why) in &side.skipped {
+            writeln!(out, "\n{} side: `{name}` not diffed ({why})", side.side)?;
+        }
+        if let Some(kept) = &side.kept {
+            writeln!(out, "\n{} side: what it built is kept in {kept}", side.side)?;
+        }
+    }
     Ok(())
 }
 
@@ -141,11 +149,7 @@ fn render_table(t: &TableReport, color: bool, out: &mut dyn Write) -> io::Result
         TableStatus::Added => paint("ADDED", YELLOW, color),
         TableStatus::Removed => paint("REMOVED", RED, color),
     };
-    let key = if t.diff.key.is_empty() {
-        "no key: whole rows compared".to_string()
-    } else {
-        format!("key: {}", t.diff.key.join(", "))
-    };
+    let key = t.key_phrase();
     writeln!(
         out,
         "{word} {}: {} changed, {} added, {} removed ({key})",

@@ -43,6 +43,7 @@ pub fn judge(tables: &[TableReport], rules: &RuleSet, strict: bool) -> Judgement
         }
     }
     outcomes.extend(unjudged_presence(tables, rules));
+    outcomes.extend(unjudged_dbt_tests(tables, rules));
     apply_expectations(&mut outcomes, rules);
     if strict {
         for outcome in outcomes.iter_mut().filter(|o| o.status == Status::Warn) {
@@ -93,6 +94,37 @@ fn matched_nothing(rule: &Rule, no_table: bool) -> Finding {
             message: format!("{message} it applies to"),
         }
     }
+}
+
+/// dbt tests that did not pass count even without a `dbt_test` rule: by
+/// the default lists (a failure or error fails, a warning warns).
+fn unjudged_dbt_tests(tables: &[TableReport], rules: &RuleSet) -> Vec<RuleOutcome> {
+    use super::kinds::dbt_test::{DEFAULT_FAIL_ON, DEFAULT_WARN_ON, dbt_tests};
+    tables
+        .iter()
+        .filter(|t| !t.dbt_tests.is_empty())
+        .filter(|t| {
+            !rules
+                .rules
+                .iter()
+                .any(|r| matches!(r.kind, RuleKind::DbtTest { .. }) && r.tables.matches(&t.name))
+        })
+        .flat_map(|t| {
+            dbt_tests(&t.dbt_tests, &DEFAULT_FAIL_ON, &DEFAULT_WARN_ON)
+                .into_iter()
+                .map(|finding| RuleOutcome {
+                    rule: "dbt tests".to_string(),
+                    check: "dbt_test".to_string(),
+                    origin: "built-in".to_string(),
+                    table: Some(t.name.clone()),
+                    column: finding.column,
+                    status: finding.status,
+                    observed: finding.observed,
+                    bound: finding.bound,
+                    message: finding.message,
+                })
+        })
+        .collect()
 }
 
 /// Tables on one side only that no `schema` (or `identical`) rule judged

@@ -113,6 +113,12 @@ pub enum RuleKind {
     Expect {
         reason: String,
     },
+    /// The candidate's dbt tests of the table: how a test that ended in
+    /// each status counts.
+    DbtTest {
+        fail_on: Vec<DbtTestStatus>,
+        warn_on: Vec<DbtTestStatus>,
+    },
 }
 
 impl RuleKind {
@@ -130,6 +136,7 @@ impl RuleKind {
             RuleKind::Stat { .. } => "stat",
             RuleKind::Distribution { .. } => "distribution",
             RuleKind::Expect { .. } => "expect",
+            RuleKind::DbtTest { .. } => "dbt_test",
         }
     }
 
@@ -212,6 +219,44 @@ impl KeyProblem {
             KeyProblem::Null => "null",
             KeyProblem::Duplicate => "duplicate",
         }
+    }
+}
+
+/// How a dbt test that did not pass ended, as dbt says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbtTestStatus {
+    /// The test found rows (severity `error`).
+    Fail,
+    /// The test could not run.
+    Error,
+    /// The test found rows, with severity `warn`.
+    Warn,
+}
+
+impl DbtTestStatus {
+    pub const ALL: [DbtTestStatus; 3] = [
+        DbtTestStatus::Fail,
+        DbtTestStatus::Error,
+        DbtTestStatus::Warn,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DbtTestStatus::Fail => "fail",
+            DbtTestStatus::Error => "error",
+            DbtTestStatus::Warn => "warn",
+        }
+    }
+
+    pub fn of(status: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.name() == status)
+    }
+}
+
+impl Named for DbtTestStatus {
+    const CHOICES: &'static [Self] = &DbtTestStatus::ALL;
+    fn label(self) -> &'static str {
+        self.name()
     }
 }
 

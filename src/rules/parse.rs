@@ -73,7 +73,7 @@ struct RawTolerance {
     duration: Option<String>,
 }
 
-const CHECKS: &str = "`row_count`, `schema`, `key_integrity`, `rows_added`, `rows_removed`, `rows_changed`, `column_match`, `stat`, `distribution`, `expect`, `identical`";
+const CHECKS: &str = "`row_count`, `schema`, `key_integrity`, `rows_added`, `rows_removed`, `rows_changed`, `column_match`, `stat`, `distribution`, `expect`, `identical`, `dbt_test`";
 
 /// Reads and validates every rules file, in order.
 pub fn load(paths: &[impl AsRef<Path>]) -> Result<RuleSet> {
@@ -280,6 +280,10 @@ fn validate(raw: RawRule, at: &RuleAt) -> Result<Rule> {
             }
             RuleKind::Expect { reason }
         }
+        "dbt_test" => {
+            let (fail_on, warn_on) = on_lists(at, &raw.fail_on, &raw.warn_on)?;
+            RuleKind::DbtTest { fail_on, warn_on }
+        }
         other => {
             let names = CHECKS.split(", ").map(|c| c.trim_matches('`'));
             let hint = match suggestion(other, names) {
@@ -314,6 +318,7 @@ fn fields_of(kind: &RuleKind) -> &'static [&'static str] {
         RuleKind::Stat { .. } => &["columns", "metric", "warn", "fail"],
         RuleKind::Distribution { .. } => &["columns", "method", "warn", "fail"],
         RuleKind::Expect { .. } => &["columns", "reason"],
+        RuleKind::DbtTest { .. } => &["fail_on", "warn_on"],
     }
 }
 

@@ -5,9 +5,10 @@
 //! whatever the rules found; no table at all does too.
 
 use super::eval::{Judgement, judge};
+use super::kinds::dbt_test::{DEFAULT_FAIL_ON, DEFAULT_WARN_ON, dbt_tests};
 use super::model::RuleSet;
 use super::outcome::{RuleOutcome, Status, Verdict};
-use crate::report::TableReport;
+use crate::report::{DbtTestRun, TableReport};
 use crate::sides::Side;
 
 /// What went wrong with a run outside its tables.
@@ -22,6 +23,8 @@ pub struct RunProblems {
     pub changed_inputs: Vec<String>,
     /// Declared outputs neither side built.
     pub unbuilt: Vec<String>,
+    /// The candidate's dbt tests that did not pass, of no table diffed.
+    pub dbt_tests: Vec<DbtTestRun>,
 }
 
 /// The check name of the outcomes `RunProblems` give.
@@ -60,7 +63,23 @@ impl RunProblems {
                 format!("neither side built the declared output `{name}`"),
             )
         });
-        sides.chain(inputs).chain(unbuilt).collect()
+        let tests = if self.dbt_tests.is_empty() {
+            Vec::new()
+        } else {
+            dbt_tests(&self.dbt_tests, &DEFAULT_FAIL_ON, &DEFAULT_WARN_ON)
+        };
+        let tests = tests.into_iter().map(|finding| RuleOutcome {
+            rule: "dbt tests".to_string(),
+            check: "dbt_test".to_string(),
+            origin: self.origin.clone(),
+            table: None,
+            column: None,
+            status: finding.status,
+            observed: finding.observed,
+            bound: finding.bound,
+            message: finding.message,
+        });
+        sides.chain(inputs).chain(unbuilt).chain(tests).collect()
     }
 }
 

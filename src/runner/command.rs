@@ -57,7 +57,12 @@ pub fn run(
 ) -> Result<(), SideError> {
     std::fs::create_dir_all(output_dir)
         .map_err(SideError::io(format!("create `{}`", output_dir.display())))?;
-    let stdout = File::create(log).map_err(SideError::io(format!("create `{}`", log.display())))?;
+    // Appended to: a side that runs several commands (dbt's) keeps one log.
+    let stdout = File::options()
+        .create(true)
+        .append(true)
+        .open(log)
+        .map_err(SideError::io(format!("create `{}`", log.display())))?;
     let stderr = stdout
         .try_clone()
         .map_err(SideError::io(format!("share `{}`", log.display())))?;

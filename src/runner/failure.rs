@@ -72,6 +72,14 @@ pub enum SideError {
     #[error("wrote no output {} into `{}`", list(names), dir.display())]
     MissingOutputs { names: Vec<String>, dir: PathBuf },
 
+    /// dbt could not be run, or its project or profile not used.
+    #[error("{0}")]
+    Dbt(String),
+
+    /// dbt ran, and nodes failed to build (`name`, dbt's message).
+    #[error("dbt could not build {}", failed_nodes(failed))]
+    DbtNodes { failed: Vec<(String, String)> },
+
     #[error("this build of dualrun has no `{engine}` engine")]
     NotBuilt { engine: &'static str },
 }
@@ -89,6 +97,41 @@ impl SideError {
             file: file.to_path_buf(),
             source: source.into(),
         }
+    }
+}
+
+/// The first failed node with dbt's first line about it, and how many more.
+fn failed_nodes(failed: &[(String, String)]) -> String {
+    let Some((name, message)) = failed.first() else {
+        return "every node".to_string();
+    };
+    let more = match failed.len() - 1 {
+        0 => String::new(),
+        n => format!(
+            " (and {n} more: {})",
+            list(
+                &failed[1..]
+                    .iter()
+                    .map(|(n, _)| n.clone())
+                    .collect::<Vec<_>>()
+            )
+        ),
+    };
+    format!("`{name}`: {}{more}", one_line(message))
+}
+
+/// dbt's message on one line: its first line says where, the next ones
+/// what the database said.
+fn one_line(message: &str) -> String {
+    let joined = message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    match joined.char_indices().nth(400) {
+        Some((at, _)) => format!("{}…", &joined[..at]),
+        None => joined,
     }
 }
 

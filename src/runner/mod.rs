@@ -6,6 +6,7 @@
 
 mod command;
 mod datafusion;
+mod dbt;
 mod failure;
 mod files;
 mod git;
@@ -58,6 +59,7 @@ fn side_line(progress: &Progress, side: Side, plan: &SidePlan) -> Line {
     match plan {
         SidePlan::Sql { .. } => progress.counter(&label, 0),
         SidePlan::Command { run, .. } => progress.spinner(&label, run),
+        SidePlan::Dbt(dbt) => progress.spinner(&label, &format!("dbt {}", dbt.commands.join(", "))),
         SidePlan::Files { .. } => Line::none(),
     }
 }
@@ -93,6 +95,18 @@ fn run_side(
             }
         },
     };
+    if let SidePlan::Dbt(dbt) = plan {
+        let built = self::dbt::build(dbt, side, run_dir, &mut run);
+        line.finish(if built.is_ok() { "done" } else { "failed" });
+        match built {
+            Ok(built) => run.dbt = Some(built),
+            Err(failure) => {
+                run.fail(failure.error.to_string());
+                run.dbt = failure.built;
+            }
+        }
+        return finished(run, clock);
+    }
     match produce(project, side, plan, run_dir, line, workers, &mut run) {
         Ok(dir) => collect_outputs(project, plan, &dir, &mut run),
         Err(error) => run.fail(error.to_string()),
@@ -125,6 +139,7 @@ fn produce(
             run.models = build_models(project, *engine, models, &out, &scratch, line, workers)?;
             Ok(out)
         }
+        SidePlan::Dbt(_) => unreachable!("dbt sides are built by `dbt::build`"),
         SidePlan::Command {
             run: script,
             workdir,

@@ -17,6 +17,12 @@ pub fn s3(test: &str) -> Option<String> {
     server("DUALRUN_TEST_S3", "the S3 server", test)
 }
 
+/// The dbt executable of the test venv (dbt-core with dbt-duckdb and
+/// dbt-postgres), or `None` after saying why the test does not run.
+pub fn dbt(test: &str) -> Option<String> {
+    server("DUALRUN_TEST_DBT", "dbt", test)
+}
+
 fn server(variable: &str, what: &str, test: &str) -> Option<String> {
     match std::env::var(variable) {
         Ok(value) if !value.is_empty() => Some(value),

@@ -13,6 +13,7 @@ use crate::format::{count, number, percent, signed_percent};
 use crate::report::{TableReport, TableStatus};
 
 mod columns;
+pub mod dbt_test;
 use columns::{column_match, distribution, per_column, stat};
 
 pub fn evaluate(rule: &Rule, rules: &RuleSet, t: &TableReport) -> Vec<Finding> {
@@ -22,7 +23,10 @@ pub fn evaluate(rule: &Rule, rules: &RuleSet, t: &TableReport) -> Vec<Finding> {
     if let Some(side) = t.status.only_on()
         && !matches!(
             rule.kind,
-            RuleKind::Identical | RuleKind::Schema { .. } | RuleKind::Expect { .. }
+            RuleKind::Identical
+                | RuleKind::Schema { .. }
+                | RuleKind::Expect { .. }
+                | RuleKind::DbtTest { .. }
         )
     {
         return vec![Finding {
@@ -66,6 +70,9 @@ pub fn evaluate(rule: &Rule, rules: &RuleSet, t: &TableReport) -> Vec<Finding> {
             })
         }
         RuleKind::Expect { reason } => expect(rule, t, reason),
+        RuleKind::DbtTest { fail_on, warn_on } => {
+            dbt_test::dbt_tests(&t.dbt_tests, fail_on, warn_on)
+        }
     }
 }
 

@@ -9,12 +9,18 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod side;
+mod starter;
+
+use side::{RawSide, Section, side};
+pub use starter::{STARTER, STARTER_RULES};
+
 use crate::backend::ClusterUrl;
 use crate::diff::Tolerance;
-use crate::diff::tolerance::{parse_column_tolerance, parse_duration_ns};
+use crate::diff::tolerance::parse_column_tolerance;
 use crate::error::{Error, Result};
 use crate::input::{TableSource, mask};
-use crate::sides::{Side, Sides};
+use crate::sides::Sides;
 
 /// The file `dualrun run DIR` looks for.
 pub const FILE_NAME: &str = "dualrun.toml";
@@ -29,6 +35,7 @@ struct RawProject {
     inputs: BTreeMap<String, RawInput>,
     prod: RawSide,
     candidate: RawSide,
+    #[serde(default)]
     outputs: BTreeMap<String, RawOutput>,
     #[serde(default)]
     check: RawCheck,
@@ -83,27 +90,6 @@ impl RawInputTable {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawSide {
-    engine: Option<String>,
-    run: Option<String>,
-    workdir: Option<String>,
-    timeout: Option<String>,
-    outputs_dir: Option<String>,
-    outputs_at: Option<String>,
-    models: Option<RawFolders>,
-    git: Option<String>,
-}
-
-/// One folder, or several where later ones override earlier ones.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum RawFolders {
-    One(String),
-    Several(Vec<String>),
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawOutput {
     #[serde(default)]
     key: Vec<String>,
@@ -144,6 +130,13 @@ pub struct Project {
     pub cluster: Option<ClusterUrl>,
 }
 
+impl Project {
+    /// Whether a side is a dbt project, whose outputs are known once it ran.
+    pub fn has_dbt_side(&self) -> bool {
+        self.sides.values().any(SidePlan::is_dbt)
+    }
+}
+
 /// How one side produces its outputs.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SidePlan {
@@ -164,6 +157,38 @@ pub enum SidePlan {
     },
     /// Outputs already written elsewhere.
     Files { outputs: OutputsAt },
+    /// A dbt project, built by dbt into a location of the side's own; its
+    /// outputs are what dbt built, read from its artifacts.
+    Dbt(DbtPlan),
+}
+
+/// `engine = "dbt"`: how the side runs dbt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DbtPlan {
+    /// Holds `dbt_project.yml`.
+    pub project_dir: PathBuf,
+    /// Holds the `profiles.yml` the side's target is copied from.
+    pub profiles_dir: PathBuf,
+    /// Where relative paths of the profile (a DuckDB file) start: the
+    /// working tree's dbt project, also for a side taken from a git
+    /// revision, since the user's database is seldom committed.
+    pub profile_root: PathBuf,
+    /// `None`: the profile `dbt_project.yml` names.
+    pub profile: Option<String>,
+    /// `None`: the profile's default target.
+    pub target: Option<String>,
+    /// `build`, or the commands in order (`seed`, `run`).
+    pub commands: Vec<String>,
+    pub select: Vec<String>,
+    pub exclude: Vec<String>,
+    /// `--vars`, as JSON.
+    pub vars: Option<String>,
+    pub threads: Option<u32>,
+    /// Passed to every command as they are.
+    pub args: Vec<String>,
+    pub executable: String,
+    /// For all the side's commands together.
+    pub timeout: Duration,
 }
 
 /// Where a side's outputs are found once it ran.
@@ -272,7 +297,17 @@ impl SidePlan {
             SidePlan::Files { outputs } => SidePlan::Files {
                 outputs: outputs.clone(),
             },
+            // The profiles stay the working tree's: they hold the user's
+            // credentials, seldom committed.
+            SidePlan::Dbt(dbt) => SidePlan::Dbt(DbtPlan {
+                project_dir: move_path(&dbt.project_dir),
+                ..dbt.clone()
+            }),
         }
+    }
+
+    pub fn is_dbt(&self) -> bool {
+        matches!(self, SidePlan::Dbt(_))
     }
 
     /// The tables the side's outputs are read from, when it names them
@@ -292,6 +327,7 @@ impl SidePlan {
             SidePlan::Sql { engine, .. } => engine.name(),
             SidePlan::Command { .. } => "command",
             SidePlan::Files { .. } => "files",
+            SidePlan::Dbt(_) => "dbt",
         }
     }
 }
@@ -321,7 +357,7 @@ pub struct DeclaredOutput {
     pub tolerances: BTreeMap<String, Tolerance>,
 }
 
-const ENGINES: &str = "`datafusion`, `polars`, `command`, `files`";
+const ENGINES: &str = "`datafusion`, `polars`, `command`, `files`, `dbt`";
 
 /// Reads `dualrun.toml` from `path` (the file, or a directory holding it).
 pub fn load(path: &Path) -> Result<Project> {
@@ -382,8 +418,11 @@ pub fn parse(file: &str, text: &str, root: &Path) -> Result<Project> {
         let source = anchored(source, root)?;
         inputs.insert(name, source);
     }
-    let outputs = declared_outputs(raw.outputs, &bad)?;
-    let git = Sides::new(raw.prod.git.clone(), raw.candidate.git.clone());
+    let sides = Sides::new(raw.prod, raw.candidate);
+    let git = sides.as_ref().map(|raw| raw.git.clone());
+    let sides = sides.try_map_sides(|name, raw| side(file, name, raw, root))?;
+    let dbt = sides.values().any(SidePlan::is_dbt);
+    let outputs = declared_outputs(raw.outputs, dbt, &bad)?;
     for (name, rev) in git.iter() {
         if rev
             .as_deref()
@@ -406,8 +445,7 @@ pub fn parse(file: &str, text: &str, root: &Path) -> Result<Project> {
         file: PathBuf::from(file),
         inputs,
         git,
-        sides: Sides::new(raw.prod, raw.candidate)
-            .try_map_sides(|name, raw| side(file, name, raw, root))?,
+        sides,
         outputs,
         rules: raw.check.rules.iter().map(|r| resolve(r)).collect(),
         strict: raw.check.strict,
@@ -421,9 +459,12 @@ const INPUT_KINDS: &str = "a table is a path, directory or glob, `s3://BUCKET/PR
 /// `[outputs.NAME]`: at least one, each tolerance valid and with a key.
 fn declared_outputs(
     raw: BTreeMap<String, RawOutput>,
+    dbt: bool,
     bad: &dyn Fn(String) -> Error,
 ) -> Result<BTreeMap<String, DeclaredOutput>> {
-    if raw.is_empty() {
+    // A dbt side names its outputs itself: `[outputs.NAME]` then only
+    // overrides how one is diffed.
+    if raw.is_empty() && !dbt {
         return Err(bad("`[outputs]` declares no output".to_string())
             .with_hint("add `[outputs.NAME]` with a `key` for each table both sides write"));
     }
@@ -438,7 +479,7 @@ fn declared_outputs(
                 })?;
             tolerances.insert(column, tolerance);
         }
-        if output.key.is_empty() && !tolerances.is_empty() {
+        if output.key.is_empty() && !tolerances.is_empty() && !dbt {
             return Err(bad(format!(
                 "`outputs.{name}.tolerance` needs a key: without `key` rows are matched whole, so no tolerance can apply"
             ))
@@ -455,231 +496,6 @@ fn declared_outputs(
     }
     Ok(outputs)
 }
-
-fn side(file: &str, name: Side, raw: RawSide, root: &Path) -> Result<SidePlan> {
-    let engine = raw
-        .engine
-        .clone()
-        .unwrap_or_else(|| "datafusion".to_string());
-    let section = Section {
-        file,
-        side: name,
-        engine: &engine,
-    };
-    match engine.as_str() {
-        "datafusion" => sql_side(&section, SqlEngine::DataFusion, raw, root),
-        "polars" if !cfg!(feature = "polars") => Err(section.bad(
-            "asks for the `polars` engine, which this build of dualrun leaves out".to_string(),
-            "build it with `cargo install --path . --features polars` (a default feature)",
-        )),
-        "polars" => sql_side(&section, SqlEngine::Polars, raw, root),
-        "command" => command_side(&section, raw, root),
-        "files" => files_side(&section, raw, root),
-        other => Err(section.bad(
-            format!("has the unknown engine `{other}`"),
-            &format!("use one of {ENGINES}"),
-        )),
-    }
-}
-
-/// One side's section of the project file, for its errors.
-struct Section<'a> {
-    file: &'a str,
-    side: Side,
-    engine: &'a str,
-}
-
-impl Section<'_> {
-    fn bad(&self, message: String, hint: &str) -> Error {
-        Error::Config {
-            file: self.file.to_string(),
-            message: format!("`[{}]` {message}", self.side),
-            hint: Some(hint.to_string()),
-        }
-    }
-
-    /// Refuses the first of `fields` that is present: the engine does not
-    /// take it.
-    fn refuse(&self, fields: &[(&str, bool)]) -> Result<()> {
-        match fields.iter().find(|(_, present)| *present) {
-            Some((field, _)) => Err(self.bad(
-                format!(
-                    "has `{field}`, which the `{}` engine does not take",
-                    self.engine
-                ),
-                "remove it, or choose the engine that takes it",
-            )),
-            None => Ok(()),
-        }
-    }
-}
-
-fn sql_side(section: &Section, engine: SqlEngine, raw: RawSide, root: &Path) -> Result<SidePlan> {
-    section.refuse(&[
-        ("run", raw.run.is_some()),
-        ("timeout", raw.timeout.is_some()),
-        ("workdir", raw.workdir.is_some()),
-        ("outputs_dir", raw.outputs_dir.is_some()),
-        ("outputs_at", raw.outputs_at.is_some()),
-    ])?;
-    let models = raw.models.ok_or_else(|| {
-        section.bad(
-            "has no `models`".to_string(),
-            "name the folder of `NAME.sql` models, e.g. `models = \"models\"`",
-        )
-    })?;
-    let folders = match models {
-        RawFolders::One(folder) => vec![folder],
-        RawFolders::Several(folders) if !folders.is_empty() => folders,
-        RawFolders::Several(_) => {
-            return Err(section.bad(
-                "has an empty `models` list".to_string(),
-                "name at least one folder of `NAME.sql` models",
-            ));
-        }
-    };
-    Ok(SidePlan::Sql {
-        engine,
-        models: folders.iter().map(|f| root.join(f)).collect(),
-    })
-}
-
-fn command_side(section: &Section, raw: RawSide, root: &Path) -> Result<SidePlan> {
-    section.refuse(&[
-        ("outputs_dir", raw.outputs_dir.is_some()),
-        ("models", raw.models.is_some()),
-    ])?;
-    let run = raw.run.filter(|r| !r.trim().is_empty()).ok_or_else(|| {
-        section.bad(
-            "has no `run`".to_string(),
-            "give the command that builds the outputs, e.g. `run = \"python3 build.py\"`",
-        )
-    })?;
-    let timeout = match raw.timeout.as_deref() {
-        None => DEFAULT_TIMEOUT,
-        Some(text) => parse_duration_ns(text)
-            .filter(|ns| *ns > 0)
-            .map(|ns| Duration::from_nanos(ns as u64))
-            .ok_or_else(|| {
-                section.bad(
-                    format!("has the timeout `{text}`, which is not a duration"),
-                    "write a duration like `90s`, `10m` or `1h`",
-                )
-            })?,
-    };
-    let outputs_at = raw
-        .outputs_at
-        .map(|template| OutputTables::parse(section, template, root))
-        .transpose()?;
-    Ok(SidePlan::Command {
-        run,
-        workdir: root.join(raw.workdir.as_deref().unwrap_or(".")),
-        timeout,
-        outputs_at,
-    })
-}
-
-fn files_side(section: &Section, raw: RawSide, root: &Path) -> Result<SidePlan> {
-    section.refuse(&[
-        ("run", raw.run.is_some()),
-        ("models", raw.models.is_some()),
-        ("timeout", raw.timeout.is_some()),
-        ("workdir", raw.workdir.is_some()),
-    ])?;
-    let outputs = match (raw.outputs_dir, raw.outputs_at) {
-        (Some(dir), None) => OutputsAt::Dir(root.join(dir)),
-        (None, Some(template)) => OutputsAt::Tables(OutputTables::parse(section, template, root)?),
-        (Some(_), Some(_)) => {
-            return Err(section.bad(
-                "has both `outputs_dir` and `outputs_at`".to_string(),
-                "keep the one that says where the outputs are",
-            ));
-        }
-        (None, None) => {
-            return Err(section.bad(
-                "has no `outputs_dir` or `outputs_at`".to_string(),
-                "name the directory holding the side's `NAME.parquet` files, or `outputs_at = \"...{name}...\"` for tables elsewhere",
-            ));
-        }
-    };
-    Ok(SidePlan::Files { outputs })
-}
-
-/// The starter project `dualrun init` writes.
-pub const STARTER: &str = r#"# dualrun project: runs prod and candidate over the same inputs, diffs every
-# declared output and judges the differences by the rules in [check].
-
-# Inputs both sides read, by name: a path, or any table reference
-# (s3://..., postgres://...?table=..., sqlite:FILE?table=..., a Delta
-# directory). Command sides find each one in $DUALRUN_INPUT_<NAME> (an
-# absolute path, or the reference).
-[inputs]
-# orders = "data/orders.parquet"
-
-# How each side builds its outputs:
-#   engine = "datafusion" (the default): `models` is a folder of NAME.sql
-#     files, one SELECT each, reading inputs and other models by name (or a
-#     list of folders: a model in a later one replaces its namesake).
-#   engine = "polars": the same models, run by Polars' SQL engine (to
-#     validate a move from one engine to the other).
-#   engine = "command": `run` is executed with `sh -c` in `workdir` (default:
-#     this directory) and must write NAME.parquet (or .csv, .ndjson) for
-#     every output into $DUALRUN_OUTPUT_DIR; `timeout` defaults to 1h.
-#   engine = "files": the outputs already exist in `outputs_dir`.
-#   A files or command side whose outputs are tables elsewhere names them
-#     with `outputs_at = "postgres://...?table=ci.{name}"` (any table
-#     reference, `{name}` for each output's name).
-[prod]
-engine = "files"
-outputs_dir = "prod"
-
-[candidate]
-engine = "command"
-run = "python3 build.py"
-timeout = "10m"
-# Any side may take its files (models, command directory) from a git
-# revision instead of the working tree: git = "origin/main"
-
-# One table per output both sides write: its key, the columns left out,
-# and per-column tolerances (as `--tol` takes them).
-[outputs.daily_revenue]
-key = ["day", "region"]
-ignore = ["loaded_at"]
-tolerance = { revenue = "abs:0.01" }
-
-[check]
-rules = ["rules.toml"]
-strict = false
-
-# Diff the outputs on an Apache DataFusion Ballista cluster (a binary built
-# with the `cluster` feature; the run directory must be on storage the
-# executors share). `--cluster` overrides it.
-# [cluster]
-# url = "df://scheduler-host:50050"
-"#;
-
-/// The starter rules `dualrun init` writes beside the project.
-pub const STARTER_RULES: &str = r#"# Rules for this project: see the dualrun README ("Rules and the verdict").
-
-[[rule]]
-check = "row_count"
-warn = 0.01
-fail = 0.05
-
-[[rule]]
-check = "schema"
-fail_on = ["removed", "type_changed"]
-warn_on = ["added"]
-
-[[rule]]
-check = "key_integrity"
-fail_on = ["null", "duplicate"]
-
-[[rule]]
-check = "rows_changed"
-warn = 0.001
-fail = 0.01
-"#;
 
 #[cfg(test)]
 mod tests {
@@ -715,6 +531,19 @@ mod tests {
                 "has `run`, which the `datafusion` engine does not take",
             ),
             ("[prod]\nengine = \"datafusion\"\n", "has no `models`"),
+            (
+                "[prod]\nengine = \"files\"\noutputs_dir = \"p\"\nselect = \"x\"\n",
+                "has `select`, which the `files` engine does not take",
+            ),
+            (
+                "[prod]\nengine = \"dbt\"\ncommand = \"clean\"\n",
+                "has the dbt command `clean`",
+            ),
+            (
+                "[prod]\nengine = \"dbt\"\nrun = \"dbt build\"\n",
+                "has `run`, which the `dbt` engine does not take",
+            ),
+            ("[prod]\nengine = \"dbt\"\nthreads = 0\n", "has `threads = 0`"),
         ] {
             let full = format!(
                 "{text}\n[candidate]\nengine = \"files\"\noutputs_dir = \"c\"\n[outputs.t]\nkey = [\"id\"]\n"
@@ -725,6 +554,53 @@ mod tests {
         let typo = "[prod]\nengine = \"files\"\noutput_dir = \"p\"\n";
         let error = parse("dualrun.toml", typo, Path::new("/p")).unwrap_err();
         assert!(error.to_string().contains("output_dir"), "{error}");
+    }
+
+    #[test]
+    fn dbt_sides_need_no_outputs_and_take_dbt_settings() {
+        let text = r#"
+[prod]
+engine = "dbt"
+git = "origin/main"
+
+[candidate]
+engine = "dbt"
+project_dir = "transform"
+profiles_dir = "ci"
+target = "ci"
+command = ["seed", "run"]
+select = ["marts+", "tag:daily"]
+vars = { start = "2026-01-01", days = 3 }
+threads = 4
+args = ["--full-refresh"]
+executable = "/venv/bin/dbt"
+timeout = "20m"
+
+[outputs.orders]
+tolerance = { amount = "abs:0.01" }
+"#;
+        let project = parse("dualrun.toml", text, Path::new("/p")).unwrap();
+        assert!(project.has_dbt_side());
+        let SidePlan::Dbt(candidate) = &project.sides.candidate else {
+            panic!("{:?}", project.sides.candidate)
+        };
+        assert_eq!(candidate.project_dir, Path::new("/p/transform"));
+        assert_eq!(candidate.profiles_dir, Path::new("/p/ci"));
+        assert_eq!(candidate.commands, ["seed", "run"]);
+        assert_eq!(candidate.select, ["marts+", "tag:daily"]);
+        assert_eq!(
+            candidate.vars.as_deref(),
+            Some(r#"{"days":3,"start":"2026-01-01"}"#)
+        );
+        assert_eq!(candidate.timeout, Duration::from_secs(1200));
+        let SidePlan::Dbt(prod) = &project.sides.prod else {
+            panic!("{:?}", project.sides.prod)
+        };
+        assert_eq!(prod.commands, ["build"]);
+        assert_eq!(prod.executable, "dbt");
+        assert_eq!(project.git.prod.as_deref(), Some("origin/main"));
+        // The key of `orders` comes from its dbt project.
+        assert!(project.outputs["orders"].key.is_empty());
     }
 
     #[test]
