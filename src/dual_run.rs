@@ -147,6 +147,7 @@ fn compare_outputs(
             written.as_ref().map(Option::as_ref),
         )?;
         table.key_from = output.key_from.clone();
+        table.dbt_node = output.dbt_node.clone();
         table.dbt_tests = tests.remove(&Some(name.clone())).unwrap_or_default();
         compared.tables.push(table);
         if let Some(digest) = digest {

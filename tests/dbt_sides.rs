@@ -197,7 +197,7 @@ fn a_dbt_project_is_diffed_against_its_main_branch_model_by_model() {
     let root = dir.path().join("repo");
     std::fs::create_dir_all(&root).unwrap();
     duckdb_project(&root);
-    project_file(&root, "git = \"HEAD\"", "", "");
+    project_file(&root, "git = \"HEAD~1\"", "", "");
     // What the user has in their own target/ stays theirs.
     write(&root, &[("target/mine.txt", "the user's own")]);
     git(&root, &["init", "-q"]);
@@ -214,13 +214,14 @@ fn a_dbt_project_is_diffed_against_its_main_branch_model_by_model() {
     );
     git(&root, &["commit", "-qm", "main"]);
     let user_db = std::fs::read(root.join("warehouse.duckdb")).unwrap();
-    // The change under review: customer 2's revenue.
+    // The change under review, committed: customer 2's revenue.
     let revenue = std::fs::read_to_string(root.join("models/revenue.sql")).unwrap();
     std::fs::write(
         root.join("models/revenue.sql"),
         revenue.replace("var('change', false)", "var('change', true)"),
     )
     .unwrap();
+    git(&root, &["commit", "-qam", "change"]);
 
     let run_dir = dir.path().join("run");
     let output = run(&root, &run_dir, &[]);
@@ -240,6 +241,7 @@ fn a_dbt_project_is_diffed_against_its_main_branch_model_by_model() {
     let revenue = table(&report, "revenue");
     assert_eq!(revenue["key"], serde_json::json!(["customer_id"]));
     assert_eq!(revenue["key_from"], "from a unique test");
+    assert_eq!(revenue["dbt_node"], "model.shop.revenue");
     assert_eq!(revenue["rows"]["changed"], 1);
     assert_eq!(revenue["rows"]["identical"], 2);
     let flat = table(&report, "flat");
@@ -268,7 +270,7 @@ fn a_dbt_project_is_diffed_against_its_main_branch_model_by_model() {
         assert_eq!(side["skipped"]["stg_orders"], "ephemeral: no table");
         assert!(side.get("kept").is_none(), "{side:#}");
     }
-    assert_eq!(report["sides"][0]["git"]["rev"], "HEAD");
+    assert_eq!(report["sides"][0]["git"]["rev"], "HEAD~1");
 
     // Isolation: the user's target/, database and folder as they were;
     // the sides' databases gone, their Parquet copies kept.
@@ -298,6 +300,76 @@ fn a_dbt_project_is_diffed_against_its_main_branch_model_by_model() {
     );
     let kept = report["sides"][1]["kept"].as_str().unwrap();
     assert!(kept.contains("candidate-dbt/warehouse.duckdb"), "{kept}");
+}
+
+/// The committed sample, copied: rejected by its rules with the changed
+/// model first divergent, approved once the change is declared intended.
+#[test]
+fn the_dbt_sample_is_rejected_then_approved_with_an_expect_rule() {
+    if dbt("the_dbt_sample_is_rejected_then_approved_with_an_expect_rule").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sample = dir.path().join("dbt_shop");
+    let committed = common::repo().join("samples/dbt_shop");
+    for file in files_under(&committed) {
+        let to = sample.join(file.strip_prefix(&committed).unwrap());
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&file, to).unwrap();
+    }
+    // The sample's `dbt` is the one on PATH.
+    let executable = dbt("sample").unwrap();
+    let path = format!(
+        "{}:{}",
+        Path::new(&executable).parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let run_sample = |file: &str, run_dir: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_dualrun"))
+            .arg("run")
+            .arg(sample.join(file))
+            .arg("--run-dir")
+            .arg(dir.path().join(run_dir))
+            .args(["--format", "json"])
+            .env("PATH", &path)
+            .env_remove("DUALRUN_PYTHON")
+            .output()
+            .unwrap()
+    };
+    let output = run_sample("dualrun.toml", "rejected");
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let report = json_report(&output);
+    assert_eq!(names(&report["models"]["first_divergent"]), ["stg_orders"]);
+    assert_eq!(table(&report, "stg_orders")["rows"]["removed"], 3);
+    assert_eq!(
+        table(&report, "customer_revenue")["key_from"],
+        "from a unique test"
+    );
+    assert_eq!(
+        table(&report, "daily_orders")["key_from"],
+        "from meta.dualrun.key"
+    );
+    assert_eq!(table(&report, "customers")["status"], "equal");
+    assert_eq!(
+        report["sides"][1]["skipped"]["stg_customers"],
+        "ephemeral: no table"
+    );
+
+    let output = run_sample("expected.toml", "approved");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(json_report(&output)["verdict"], "approved");
+    // Nothing was written into the sample.
+    let mut left: Vec<_> = files_under(&sample)
+        .into_iter()
+        .map(|f| f.strip_prefix(&sample).unwrap().to_path_buf())
+        .collect();
+    left.sort();
+    let mut committed_files: Vec<_> = files_under(&committed)
+        .into_iter()
+        .map(|f| f.strip_prefix(&committed).unwrap().to_path_buf())
+        .collect();
+    committed_files.sort();
+    assert_eq!(left, committed_files);
 }
 
 #[test]

@@ -25,6 +25,8 @@ pub struct Built {
     pub reads: Vec<String>,
     /// The key the project declares, and where it was found.
     pub key: Option<(Vec<String>, KeySource)>,
+    /// How long dbt took to build it.
+    pub seconds: f64,
 }
 
 /// Where a model's key came from, in the order dualrun looks.
@@ -175,6 +177,8 @@ struct RawResult {
     unique_id: String,
     status: String,
     message: Option<String>,
+    #[serde(default)]
+    execution_time: f64,
 }
 
 /// Reads `manifest.json` and `run_results.json` of `target_dir`.
@@ -220,8 +224,8 @@ fn artifacts(manifest: RawManifest, results: RawRunResults) -> Artifacts {
             out.ephemeral.push(node.name.clone());
             continue;
         }
-        match status.get(id.as_str()) {
-            Some(result) if result.status == "success" => {}
+        let seconds = match status.get(id.as_str()) {
+            Some(result) if result.status == "success" => result.execution_time,
             Some(result) if result.status == "skipped" => {
                 out.skipped.push(node.name.clone());
                 continue;
@@ -238,7 +242,7 @@ fn artifacts(manifest: RawManifest, results: RawRunResults) -> Artifacts {
             }
             // Not selected in this run: not built.
             None => continue,
-        }
+        };
         let reads = reads(&manifest, &node.depends_on.nodes);
         let alias = node.alias.clone().unwrap_or_else(|| node.name.clone());
         out.built.insert(
@@ -255,6 +259,7 @@ fn artifacts(manifest: RawManifest, results: RawRunResults) -> Artifacts {
                 },
                 reads,
                 key: key_of(id, node, &tests),
+                seconds,
             },
         );
     }

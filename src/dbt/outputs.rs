@@ -16,6 +16,8 @@ use crate::sides::Sides;
 pub struct ToCompare {
     pub declared: DeclaredOutput,
     pub key_from: Option<String>,
+    /// dbt's unique id of the node (`model.shop.orders`).
+    pub dbt_node: Option<String>,
 }
 
 /// The declared outputs and every node a dbt side built, by name.
@@ -33,6 +35,7 @@ pub fn to_compare(
             let compare = ToCompare {
                 declared: declared.clone(),
                 key_from: None,
+                dbt_node: None,
             };
             (name.clone(), compare)
         })
@@ -42,6 +45,7 @@ pub fn to_compare(
             outputs.entry(name.clone()).or_insert_with(|| ToCompare {
                 declared: DeclaredOutput::default(),
                 key_from: None,
+                dbt_node: None,
             });
         }
     }
@@ -50,15 +54,13 @@ pub fn to_compare(
     // the side.
     outputs.retain(|name, _| !builds.iter().any(|b| b.artifacts.skipped.contains(name)));
     for (name, compare) in outputs.iter_mut() {
-        if !compare.declared.key.is_empty() {
-            continue;
-        }
         // The candidate's project first: its key is the one under review.
         let built: Vec<_> = builds
             .iter()
             .filter_map(|b| b.artifacts.built.get(name))
             .collect();
-        if built.is_empty() {
+        compare.dbt_node = built.first().map(|b| b.unique_id.clone());
+        if built.is_empty() || !compare.declared.key.is_empty() {
             continue;
         }
         match built.iter().find_map(|b| b.key.as_ref()) {

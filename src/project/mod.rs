@@ -543,7 +543,10 @@ mod tests {
                 "[prod]\nengine = \"dbt\"\nrun = \"dbt build\"\n",
                 "has `run`, which the `dbt` engine does not take",
             ),
-            ("[prod]\nengine = \"dbt\"\nthreads = 0\n", "has `threads = 0`"),
+            (
+                "[prod]\nengine = \"dbt\"\nthreads = 0\n",
+                "has `threads = 0`",
+            ),
         ] {
             let full = format!(
                 "{text}\n[candidate]\nengine = \"files\"\noutputs_dir = \"c\"\n[outputs.t]\nkey = [\"id\"]\n"

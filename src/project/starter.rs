@@ -21,6 +21,10 @@ pub const STARTER: &str = r#"# dualrun project: runs prod and candidate over the
 #     this directory) and must write NAME.parquet (or .csv, .ndjson) for
 #     every output into $DUALRUN_OUTPUT_DIR; `timeout` defaults to 1h.
 #   engine = "files": the outputs already exist in `outputs_dir`.
+#   engine = "dbt": the dbt project in `project_dir` (default: here), built
+#     by dbt into a location of the side's own; every model it builds is
+#     an output, keyed by the project's own tests or meta (README: "dbt
+#     projects as sides").
 #   A files or command side whose outputs are tables elsewhere names them
 #     with `outputs_at = "postgres://...?table=ci.{name}"` (any table
 #     reference, `{name}` for each output's name).

@@ -105,6 +105,9 @@ pub struct TableReport {
     /// model's `unique` test, ...), or why there is none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_from: Option<String>,
+    /// dbt sides: the node's unique id (`model.shop.orders`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dbt_node: Option<String>,
     /// dbt sides: the candidate's tests of this model that did not pass.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dbt_tests: Vec<DbtTestRun>,
@@ -149,6 +152,7 @@ impl TableReport {
             prod: SideInfo::of(prod),
             candidate: SideInfo::of(candidate),
             key_from: None,
+            dbt_node: None,
             dbt_tests: Vec::new(),
             diff,
         }
@@ -168,6 +172,7 @@ impl TableReport {
             prod,
             candidate,
             key_from: None,
+            dbt_node: None,
             dbt_tests: Vec::new(),
             diff,
         }

@@ -152,7 +152,7 @@ fn outputs(build: &SideBuild, run: &mut SideRun) -> Result<(), SideError> {
             ModelRun {
                 reads: built.reads.clone(),
                 started_at: String::new(),
-                seconds: 0.0,
+                seconds: built.seconds,
             },
         );
     }

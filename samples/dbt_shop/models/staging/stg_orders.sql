@@ -1,4 +1,4 @@
-{{ config(materialized='ephemeral') }}
+{{ config(materialized='view') }}
 -- Cancelled orders count as revenue in prod; the change under review
 -- (`exclude_cancelled`) leaves them out.
 select * from {{ ref('orders') }}

@@ -1,0 +1,2 @@
+{{ config(materialized='ephemeral') }}
+select customer_id, trim(name) as name, country from {{ ref('customers') }}
