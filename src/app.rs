@@ -199,14 +199,16 @@ pub fn publish(args: &PublishArgs) -> Result<u8> {
         keep: args.keep,
     };
     let published = crate::publish::publish(&request)?;
-    report::publish::write_published(&mut std::io::stdout(), &published, &args.to)
+    let shown = crate::input::mask(&args.to);
+    report::publish::write_published(&mut std::io::stdout(), &published, &shown)
         .map_err(stdout_error)?;
     Ok(0)
 }
 
 /// `dualrun rollback TARGET [--to RUN_ID]`.
 pub fn rollback(args: &RollbackArgs) -> Result<u8> {
-    let (from, to) = crate::publish::rollback(&args.target, args.to.as_deref())?;
+    let target = crate::publish::PublishTarget::parse(&args.target)?;
+    let (from, to) = target.rollback(args.to.as_deref())?;
     report::publish::write_rolled_back(&mut std::io::stdout(), &from, &to).map_err(stdout_error)?;
     Ok(0)
 }
@@ -214,9 +216,8 @@ pub fn rollback(args: &RollbackArgs) -> Result<u8> {
 /// `dualrun versions TARGET`: every version, oldest first, the live one
 /// marked.
 pub fn versions(args: &VersionsArgs) -> Result<u8> {
-    let target = crate::publish::Target::existing(&args.target)?;
-    let current = target.current()?;
-    let versions = target.versions()?;
+    let target = crate::publish::PublishTarget::parse(&args.target)?;
+    let (versions, current) = target.versions()?;
     report::publish::write_versions(
         &mut std::io::stdout(),
         &versions,

@@ -187,9 +187,9 @@ pub struct PublishArgs {
     /// A run directory written by `dualrun run`
     pub run_dir: PathBuf,
 
-    /// The target directory readers use (TARGET/current/NAME.parquet)
+    /// Where readers read: a directory (TARGET/current/NAME.parquet), or a PostgreSQL schema (`postgres://USER@HOST:PORT/DB?schema=marts`)
     #[arg(long, value_name = "TARGET")]
-    pub to: PathBuf,
+    pub to: String,
 
     /// Publish a rejected run (needs --reason, which is recorded)
     #[arg(long, requires = "reason")]
@@ -210,8 +210,8 @@ pub struct PublishArgs {
 
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
-    /// The target directory
-    pub target: PathBuf,
+    /// The target: a directory, or `postgres://...?schema=NAME`
+    pub target: String,
 
     /// The version (run id) to make live; default: the one published before the live one
     #[arg(long, value_name = "RUN_ID")]
@@ -220,8 +220,8 @@ pub struct RollbackArgs {
 
 #[derive(Debug, Args)]
 pub struct VersionsArgs {
-    /// The target directory
-    pub target: PathBuf,
+    /// The target: a directory, or `postgres://...?schema=NAME`
+    pub target: String,
 
     /// Print the versions as JSON
     #[arg(long)]
@@ -248,7 +248,7 @@ pub struct RunArgs {
 
     /// Publish the candidate's outputs to this target when, and only when, the verdict is approved
     #[arg(long, value_name = "TARGET")]
-    pub publish_to: Option<PathBuf>,
+    pub publish_to: Option<String>,
 
     #[command(flatten)]
     pub compute: ComputeArgs,

@@ -446,22 +446,23 @@ fn judge(plan: &RunPlan, ran: SidesRan, compared: Compared, models: Option<Diver
 }
 
 /// `--publish-to`: an approved run goes live; any other stays where it is.
-fn publish_if_approved(report: &Report, run_dir: &RunDir, target: &Path) -> Result<()> {
+fn publish_if_approved(report: &Report, run_dir: &RunDir, target: &str) -> Result<()> {
     let mut said = std::io::stderr();
     let said_error = |source| crate::Error::Output {
         path: "standard error".into(),
         source,
     };
+    let shown = crate::input::mask(target);
     if report.verdict != Verdict::Approved {
-        return report::publish::write_not_published(&mut said, report.verdict, target)
+        return report::publish::write_not_published(&mut said, report.verdict, &shown)
             .map_err(said_error);
     }
     let published = crate::publish::publish(&crate::publish::PublishRequest {
         run_dir: run_dir.root().to_path_buf(),
-        target: target.to_path_buf(),
+        target: target.to_string(),
         ..Default::default()
     })?;
-    report::publish::write_published(&mut said, &published, target).map_err(said_error)
+    report::publish::write_published(&mut said, &published, &shown).map_err(said_error)
 }
 
 fn input_fingerprints(project: &Project, workers: &Workers) -> Result<Vec<Fingerprint>> {

@@ -73,7 +73,8 @@ pub struct RunPlan {
     /// Sample rows per class in reports (0 with `--no-samples`).
     pub sample: usize,
     /// `--publish-to`: where an approved run goes live.
-    pub publish_to: Option<PathBuf>,
+    /// `--publish-to`, checked to be a target.
+    pub publish_to: Option<String>,
 }
 
 pub fn run_plan(args: &RunArgs) -> Result<RunPlan> {
@@ -113,7 +114,11 @@ pub fn run_plan(args: &RunArgs) -> Result<RunPlan> {
         snapshot_inputs: args.snapshot_inputs,
         keep_sides: args.keep_sides,
         stats: !args.compute.no_stats,
-        publish_to: args.publish_to.clone(),
+        publish_to: args
+            .publish_to
+            .as_deref()
+            .map(|spec| crate::publish::PublishTarget::parse(spec).map(|_| spec.to_string()))
+            .transpose()?,
     })
 }
 
@@ -173,6 +178,9 @@ pub struct OutputPlan {
 /// A table argument, with `TARGET@current/NAME` (or `@RUN_ID`) resolved to
 /// the published file, pinned now.
 fn published_or(spec: &str) -> Result<String> {
+    if let Some(table) = crate::publish::resolve_table(spec)? {
+        return Ok(table);
+    }
     if spec.contains("://") {
         return Ok(spec.to_string());
     }

@@ -195,7 +195,7 @@ fn in_microseconds(frame: DataFrame) -> datafusion::error::Result<DataFrame> {
 
 /// A pool of connections to the database at `url`, tested; jsonb columns
 /// arrive as their text, like json.
-async fn connect(shown: &str, url: &Url) -> Result<Arc<PostgresConnectionPool>> {
+pub async fn connect(shown: &str, url: &Url) -> Result<Arc<PostgresConnectionPool>> {
     let connection = Connection::of(url);
     let pool = tokio::time::timeout(
         CONNECT_TIMEOUT,

@@ -413,6 +413,7 @@ pub fn parse(file: &str, text: &str, root: &Path) -> Result<Project> {
                 )
             })?,
         };
+        let spec = crate::publish::resolve_table(&spec)?.unwrap_or(spec);
         let source = TableSource::parse(&spec, None, Default::default())
             .map_err(|e| bad(format!("`inputs.{name}`: {e}")).with_hint(INPUT_KINDS))?;
         let source = anchored(source, root)?;

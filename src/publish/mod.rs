@@ -1,29 +1,33 @@
-//! Publish and rollback: the P of write-audit-publish, blue-green for data
-//! on disk. `publish` makes an approved run's candidate outputs the live
-//! version of a target without rebuilding them, `rollback` makes an earlier
-//! version live again, `versions` lists them; every switch is one atomic
-//! rename (see `target`) and is logged (see `log`). Nothing outside the
-//! target is written or removed: outputs are hard-linked (or copied) from
-//! the run directory, which is left as it was.
+//! Publish and rollback: the P of write-audit-publish. `publish` makes an
+//! approved run's candidate outputs the live version of a target without
+//! rebuilding them, `rollback` makes an earlier version live again,
+//! `versions` lists them. Two kinds of target take the same commands
+//! (`PublishTarget`): a directory (`dir`: a `current` symlink switched by
+//! one atomic rename) and a PostgreSQL schema (`postgres`: a schema
+//! renamed in one transaction). Every switch is logged, one publisher at a
+//! time.
 
+mod dir;
 mod log;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod run;
 mod target;
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+pub use dir::resolve;
 pub use log::LogEntry;
 pub use run::ApprovedRun;
 pub use target::{Target, VersionRecord};
-use target::{VERSION_FILE, sync_dir};
 
 /// What `publish` is asked to do.
 #[derive(Debug, Clone, Default)]
 pub struct PublishRequest {
     pub run_dir: PathBuf,
-    pub target: PathBuf,
+    /// The target as the user wrote it: a directory or a URL.
+    pub target: String,
     /// Publish a rejected run, for this reason.
     pub forced_reason: Option<String>,
     /// Publish only the outputs matching this pattern; the others are
@@ -46,7 +50,7 @@ pub struct Published {
 /// The steps of a publish after which a crash can be simulated
 /// (`DUALRUN_CRASH_AT=STEP`), so tests can prove each leaves `current`
 /// whole.
-const CRASH_STEPS: [&str; 3] = ["staged", "versioned", "switched"];
+const CRASH_STEPS: [&str; 4] = ["loading", "staged", "versioned", "switched"];
 
 fn crash_point(step: &str) {
     debug_assert!(CRASH_STEPS.contains(&step));
@@ -55,72 +59,13 @@ fn crash_point(step: &str) {
     }
 }
 
-pub fn publish(request: &PublishRequest) -> Result<Published> {
-    let run = ApprovedRun::open(&request.run_dir, request.forced_reason.as_deref())?;
-    let target = Target::new(&request.target);
-    let _lock = target.lock()?;
-    log::reconcile(&target)?;
-    let version = run.id.clone();
-    let final_dir = target.version_dir(&version);
-    if final_dir.exists() {
-        return Err(Error::publish(
-            &target.root,
-            format!("the run `{version}` is already published"),
-        )
-        .with_hint(format!(
-            "make it live again with `dualrun rollback {} --to {version}`",
-            target.root.display()
-        )));
-    }
-    let previous = target.current()?;
-    let previous_record = match &previous {
-        Some(v) => target.versions()?.into_iter().find(|r| &r.version == v),
-        None => None,
-    };
-    let (outputs, carried) = choose_outputs(request, &run, previous_record.as_ref(), &target)?;
-    let staged = Staged {
-        version: &version,
-        outputs: &outputs,
-        carried: &carried,
-        previous: previous.as_deref().zip(previous_record.as_ref()),
-    };
-    stage_version(&target, &run, &staged)?;
-    crash_point("staged");
-    let versions_dir = target.versions_dir();
-    fs::rename(staged_dir(&target, &version), &final_dir)
-        .map_err(|e| target.io_error(&final_dir, e))?;
-    sync_dir(&versions_dir).map_err(|e| target.io_error(&versions_dir, e))?;
-    crash_point("versioned");
-    target.switch_to(&version)?;
-    crash_point("switched");
-
-    let pruned = match request.keep {
-        Some(keep) => prune(&target, keep)?,
-        None => Vec::new(),
-    };
-    let mut entry = LogEntry::new("publish", &version, previous.clone());
-    entry.verdict = Some(run.verdict);
-    entry.forced_reason = run.forced_reason.clone();
-    entry.inputs = run.inputs.clone();
-    entry.outputs = outputs.clone();
-    entry.pruned = pruned.clone();
-    log::append(&target, &entry)?;
-    Ok(Published {
-        version,
-        previous,
-        outputs,
-        carried,
-        pruned,
-    })
-}
-
 /// The outputs to publish (`--only`'s, or all) and those carried over from
 /// the live version (with `--only`, the ones it leaves out).
 fn choose_outputs(
     request: &PublishRequest,
     run: &ApprovedRun,
     previous: Option<&VersionRecord>,
-    target: &Target,
+    target: &str,
 ) -> Result<(Vec<String>, Vec<String>)> {
     let chosen: Vec<String> = run
         .outputs
@@ -130,7 +75,7 @@ fn choose_outputs(
         .collect();
     if chosen.is_empty() {
         return Err(Error::publish(
-            &target.root,
+            Path::new(target),
             format!(
                 "`--only` matches none of the run's outputs ({})",
                 run.outputs.keys().cloned().collect::<Vec<_>>().join(", ")
@@ -149,234 +94,123 @@ fn choose_outputs(
     Ok((chosen, carried))
 }
 
-/// What goes into a new version.
-struct Staged<'a> {
-    version: &'a str,
-    outputs: &'a [String],
-    carried: &'a [String],
-    /// The live version and its record, which carried outputs come from.
-    previous: Option<(&'a str, &'a VersionRecord)>,
+/// A place approved outputs are published to.
+pub enum PublishTarget {
+    Dir(Target),
+    #[cfg(feature = "postgres")]
+    Postgres(postgres::PgTarget),
 }
 
-/// Where a version is built before it is renamed into place.
-fn staged_dir(target: &Target, version: &str) -> PathBuf {
-    target.versions_dir().join(format!(".{version}.partial"))
-}
+/// The targets `--to` takes, for errors.
+const TARGET_KINDS: &str = "a directory, or `postgres://USER@HOST:PORT/DB?schema=NAME`";
 
-/// Builds the version under a hidden name, synced, so it appears whole or
-/// not at all; leftovers of a crashed publish are cleared first.
-fn stage_version(target: &Target, run: &ApprovedRun, staged: &Staged) -> Result<()> {
-    let versions_dir = target.versions_dir();
-    fs::create_dir_all(&versions_dir).map_err(|e| target.io_error(&versions_dir, e))?;
-    clear_leftovers(target)?;
-    let staging = staged_dir(target, staged.version);
-    fs::create_dir_all(&staging).map_err(|e| target.io_error(&staging, e))?;
-    let mut record = VersionRecord {
-        version: staged.version.to_string(),
-        published_at: crate::clock::now_utc(),
-        verdict: run.verdict,
-        forced_reason: run.forced_reason.clone(),
-        inputs: run.inputs.clone(),
-        outputs: Default::default(),
-    };
-    for name in staged.outputs {
-        let file = staging.join(format!("{name}.parquet"));
-        place(target, &run.outputs[name], &file)?;
-        record
-            .outputs
-            .insert(name.clone(), staged.version.to_string());
-    }
-    if let Some((live, from)) = staged.previous {
-        for name in staged.carried {
-            let file = target.version_dir(live).join(format!("{name}.parquet"));
-            place(target, &file, &staging.join(format!("{name}.parquet")))?;
-            record
-                .outputs
-                .insert(name.clone(), from.outputs[name].clone());
-        }
-    }
-    write_synced(
-        target,
-        &staging.join(VERSION_FILE),
-        &serde_json::to_vec_pretty(&record).expect("a version record serializes"),
-    )?;
-    sync_dir(&staging).map_err(|e| target.io_error(&staging, e))
-}
-
-/// Makes the version before the live one (or `to`) live again.
-pub fn rollback(target: &Path, to: Option<&str>) -> Result<(String, String)> {
-    let target = Target::existing(target)?;
-    let _lock = target.lock()?;
-    log::reconcile(&target)?;
-    let versions = target.versions()?;
-    let current = target
-        .current()?
-        .ok_or_else(|| Error::publish(&target.root, "has no live version to roll back from"))?;
-    let chosen = match to {
-        Some(id) => versions
-            .iter()
-            .find(|r| r.version == id)
-            .ok_or_else(|| {
-                Error::publish(&target.root, format!("has no version `{id}`")).with_hint(format!(
-                    "`dualrun versions {}` lists them",
-                    target.root.display()
-                ))
-            })?
-            .version
-            .clone(),
-        None => {
-            // The newest older version that was ever live: a version a
-            // crashed publish left complete but never switched to is not
-            // a place to go back to.
-            let logged: Vec<String> = log::read(&target)?.into_iter().map(|e| e.version).collect();
-            let position = versions.iter().position(|r| r.version == current);
-            let previous = position.and_then(|p| {
-                versions[..p]
-                    .iter()
-                    .rev()
-                    .find(|r| logged.contains(&r.version))
-            });
-            match previous {
-                Some(record) => record.version.clone(),
-                None => {
-                    return Err(Error::publish(
-                        &target.root,
-                        format!("has no version older than the live `{current}`"),
-                    ));
-                }
+impl PublishTarget {
+    /// The target `spec` names: a URL is never taken for a directory.
+    pub fn parse(spec: &str) -> Result<Self> {
+        let Some((scheme, _)) = spec.split_once("://") else {
+            return Ok(PublishTarget::Dir(Target::new(Path::new(spec))));
+        };
+        let shown = crate::input::mask(spec);
+        match scheme {
+            #[cfg(feature = "postgres")]
+            "postgres" | "postgresql" => {
+                Ok(PublishTarget::Postgres(postgres::PgTarget::parse(spec)?))
             }
-        }
-    };
-    if chosen == current {
-        return Err(Error::publish(
-            &target.root,
-            format!("`{chosen}` is already live"),
-        ));
-    }
-    target.switch_to(&chosen)?;
-    log::append(
-        &target,
-        &LogEntry::new("rollback", &chosen, Some(current.clone())),
-    )?;
-    Ok((current, chosen))
-}
-
-/// Removes all but the newest `keep` versions, never the live one or the
-/// one before it (the rollback target).
-fn prune(target: &Target, keep: usize) -> Result<Vec<String>> {
-    let versions = target.versions()?;
-    let current = target.current()?;
-    let live = versions
-        .iter()
-        .position(|r| Some(&r.version) == current.as_ref());
-    let protected: Vec<&str> = live
-        .into_iter()
-        .flat_map(|p| [Some(p), p.checked_sub(1)])
-        .flatten()
-        .map(|p| versions[p].version.as_str())
-        .collect();
-    let surplus = versions.len().saturating_sub(keep);
-    let mut pruned = Vec::new();
-    for record in versions.iter().take(surplus) {
-        if protected.contains(&record.version.as_str()) {
-            continue;
-        }
-        // Renamed away first, so a half-removed version is never listed.
-        let dir = target.version_dir(&record.version);
-        let doomed = target
-            .versions_dir()
-            .join(format!(".{}.removing", record.version));
-        fs::rename(&dir, &doomed).map_err(|e| target.io_error(&dir, e))?;
-        fs::remove_dir_all(&doomed).map_err(|e| target.io_error(&doomed, e))?;
-        pruned.push(record.version.clone());
-    }
-    Ok(pruned)
-}
-
-/// Hidden directories a crashed publish or prune left in `versions/`.
-fn clear_leftovers(target: &Target) -> Result<()> {
-    let dir = target.versions_dir();
-    for entry in fs::read_dir(&dir).map_err(|e| target.io_error(&dir, e))? {
-        let path = entry.map_err(|e| target.io_error(&dir, e))?.path();
-        if path
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-        {
-            fs::remove_dir_all(&path).map_err(|e| target.io_error(&path, e))?;
-        }
-    }
-    Ok(())
-}
-
-/// Hard-links `from` to `to` (same filesystem), or copies and syncs it.
-fn place(target: &Target, from: &Path, to: &Path) -> Result<()> {
-    if fs::hard_link(from, to).is_ok() {
-        return Ok(());
-    }
-    fs::copy(from, to)
-        .and_then(|_| fs::File::open(to)?.sync_all())
-        .map(|_| ())
-        .map_err(|e| target.io_error(to, e))
-}
-
-fn write_synced(target: &Target, path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let mut file = fs::File::create(path).map_err(|e| target.io_error(path, e))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(|e| target.io_error(path, e))
-}
-
-/// `TARGET@current/NAME` or `TARGET@RUN_ID/NAME` (or without `/NAME` when
-/// the version has one output): the file of that output in that version,
-/// pinned now, so a publish while the caller reads changes nothing.
-/// `None` when `spec` is not such a reference.
-pub fn resolve(spec: &str) -> Result<Option<PathBuf>> {
-    let Some((root, reference)) = spec.rsplit_once('@') else {
-        return Ok(None);
-    };
-    let root = Path::new(root);
-    if !root.join("versions").is_dir() {
-        return Ok(None);
-    }
-    let target = Target::existing(root)?;
-    let (version, name) = match reference.split_once('/') {
-        Some((version, name)) => (version, Some(name)),
-        None => (reference, None),
-    };
-    let version = if version == "current" {
-        target.current()?.ok_or_else(|| {
-            Error::publish(root, "has no live version").with_hint("publish a run to it first")
-        })?
-    } else {
-        version.to_string()
-    };
-    let record = target
-        .versions()?
-        .into_iter()
-        .find(|r| r.version == version)
-        .ok_or_else(|| {
-            Error::publish(root, format!("has no version `{version}`"))
-                .with_hint(format!("`dualrun versions {}` lists them", root.display()))
-        })?;
-    let outputs: Vec<&String> = record.outputs.keys().collect();
-    let name = match name {
-        Some(name) if record.outputs.contains_key(name) => name.to_string(),
-        None if outputs.len() == 1 => outputs[0].clone(),
-        asked => {
-            let listed: Vec<String> = outputs.iter().map(|o| format!("`{o}`")).collect();
-            let problem = match asked {
-                Some(name) => format!("has no output `{name}`"),
-                None => "has several outputs".to_string(),
-            };
-            return Err(Error::publish(
-                root,
-                format!("version `{version}` {problem}: {}", listed.join(", ")),
+            #[cfg(not(feature = "postgres"))]
+            "postgres" | "postgresql" => Err(Error::publish(
+                Path::new(&shown),
+                "is a PostgreSQL target, which this build of dualrun leaves out",
             )
-            .with_hint(format!("name one: `{}@{version}/NAME`", root.display())));
+            .with_hint("build it with the `postgres` feature (a default feature)")),
+            other => Err(Error::publish(
+                Path::new(&shown),
+                format!("has the scheme `{other}://`, which is not a publish target"),
+            )
+            .with_hint(format!("publish to {TARGET_KINDS}"))),
         }
+    }
+
+    /// How messages name it (a URL's password masked).
+    pub fn shown(&self) -> String {
+        match self {
+            PublishTarget::Dir(target) => target.root.display().to_string(),
+            #[cfg(feature = "postgres")]
+            PublishTarget::Postgres(target) => target.shown.clone(),
+        }
+    }
+
+    pub fn publish(&self, request: &PublishRequest, run: &ApprovedRun) -> Result<Published> {
+        match self {
+            PublishTarget::Dir(target) => dir::publish(target, request, run),
+            #[cfg(feature = "postgres")]
+            PublishTarget::Postgres(target) => on_runtime(postgres::publish(target, request, run)),
+        }
+    }
+
+    /// Makes the version before the live one (or `to`) live again;
+    /// returns the versions live before and after.
+    pub fn rollback(&self, to: Option<&str>) -> Result<(String, String)> {
+        match self {
+            PublishTarget::Dir(target) => dir::rollback(&target.root, to),
+            #[cfg(feature = "postgres")]
+            PublishTarget::Postgres(target) => on_runtime(postgres::rollback(target, to)),
+        }
+    }
+
+    /// Every version, oldest first, and the live one.
+    pub fn versions(&self) -> Result<(Vec<VersionRecord>, Option<String>)> {
+        match self {
+            PublishTarget::Dir(target) => {
+                let target = Target::existing(&target.root)?;
+                Ok((target.versions()?, target.current()?))
+            }
+            #[cfg(feature = "postgres")]
+            PublishTarget::Postgres(target) => on_runtime(postgres::versions(target)),
+        }
+    }
+}
+
+/// A database target's work, on a runtime of its own: publishing is one
+/// connection's sequence of statements, not the diff's parallel work.
+#[cfg(feature = "postgres")]
+fn on_runtime<T>(work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    crate::threads::Workers::new(1)?.block_on(work)
+}
+
+/// `publish`: checks the run, then makes its outputs the target's live
+/// version.
+pub fn publish(request: &PublishRequest) -> Result<Published> {
+    let target = PublishTarget::parse(&request.target)?;
+    let run = ApprovedRun::open(&request.run_dir, request.forced_reason.as_deref())?;
+    target.publish(request, &run)
+}
+
+/// `TARGET@current/NAME` of a database target: the live table, read where
+/// it is. `None` when `spec` is not such a reference.
+pub fn resolve_table(spec: &str) -> Result<Option<String>> {
+    let Some((target, reference)) = spec.rsplit_once('@') else {
+        return Ok(None);
     };
-    Ok(Some(
-        target.version_dir(&version).join(format!("{name}.parquet")),
-    ))
+    if !target.contains("://") || !target.contains("schema=") {
+        return Ok(None);
+    }
+    match PublishTarget::parse(target)? {
+        #[cfg(feature = "postgres")]
+        PublishTarget::Postgres(target) => match reference.strip_prefix("current/") {
+            Some(name) if !name.is_empty() => Ok(Some(target.live_table(name))),
+            _ => Err(Error::publish(
+                Path::new(&target.shown),
+                format!("`@{reference}` names no live table"),
+            )
+            .with_hint(format!(
+                "read the live version's table as `{}@current/NAME`",
+                target.shown
+            ))),
+        },
+        PublishTarget::Dir(_) => {
+            // A path with an `@` that is not a target's version.
+            let _ = reference;
+            Ok(None)
+        }
+    }
 }

@@ -3,22 +3,17 @@
 //! written to the writer it is given.
 
 use std::io::{self, Write};
-use std::path::Path;
 
 use crate::publish::{Published, VersionRecord};
 use crate::report::table::new_table;
 use crate::rules::Verdict;
 
 /// `published r2 to TARGET (a, b); kept c as they were; previous version r1`.
-pub fn write_published(
-    out: &mut dyn Write,
-    published: &Published,
-    target: &Path,
-) -> io::Result<()> {
+pub fn write_published(out: &mut dyn Write, published: &Published, target: &str) -> io::Result<()> {
     let mut line = format!(
         "published {} to {} ({})",
         published.version,
-        target.display(),
+        target,
         published.outputs.join(", ")
     );
     if !published.carried.is_empty() {
@@ -37,11 +32,11 @@ pub fn write_published(
 }
 
 /// `--publish-to` with a run that was not approved.
-pub fn write_not_published(out: &mut dyn Write, verdict: Verdict, target: &Path) -> io::Result<()> {
+pub fn write_not_published(out: &mut dyn Write, verdict: Verdict, target: &str) -> io::Result<()> {
     writeln!(
         out,
         "not published to {}: the verdict is {}",
-        target.display(),
+        target,
         verdict.as_str()
     )
 }
