@@ -12,51 +12,13 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    ArrayRef, BinaryArray, BooleanArray, Date32Array, Decimal128Array, Float64Array, Int32Array,
-    Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+    BinaryArray, BooleanArray, Date32Array, Decimal128Array, Float64Array, Int32Array, Int64Array,
+    RecordBatch, StringArray, TimestampMicrosecondArray,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 
 use common::servers::{fresh_database, postgres, psql};
-use common::{dualrun, stderr, write_parquet};
-
-/// Two outputs, `t` and `u`, each holding `version` in every row, written
-/// the same for both sides so the run is approved.
-fn make_run(root: &Path, version: &str) -> PathBuf {
-    for side in ["prod", "cand"] {
-        let dir = root.join(side);
-        std::fs::create_dir_all(&dir).unwrap();
-        let t = RecordBatch::try_from_iter([
-            ("id", Arc::new(Int64Array::from(vec![1, 2, 3])) as ArrayRef),
-            (
-                "v",
-                Arc::new(StringArray::from(vec![version; 3])) as ArrayRef,
-            ),
-        ])
-        .unwrap();
-        let u = RecordBatch::try_from_iter([
-            ("id", Arc::new(Int64Array::from(vec![1])) as ArrayRef),
-            ("w", Arc::new(StringArray::from(vec![version])) as ArrayRef),
-        ])
-        .unwrap();
-        write_parquet(&dir.join("t.parquet"), &[t]);
-        write_parquet(&dir.join("u.parquet"), &[u]);
-    }
-    std::fs::write(
-        root.join("dualrun.toml"),
-        "[prod]\nengine = \"files\"\noutputs_dir = \"prod\"\n\
-         [candidate]\nengine = \"files\"\noutputs_dir = \"cand\"\n\
-         [outputs.t]\nkey = [\"id\"]\n[outputs.u]\nkey = [\"id\"]\n",
-    )
-    .unwrap();
-    let dir = root.join("runs").join(version);
-    let output = dualrun(
-        root,
-        &["run", ".", "--run-dir", dir.to_str().unwrap(), "--quiet"],
-    );
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    dir
-}
+use common::{approved_run, dualrun, stderr, write_parquet};
 
 fn target(url: &str) -> String {
     format!("{url}?schema=marts")
@@ -87,7 +49,7 @@ fn publish_rollback_and_versions_switch_whole_schemas() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
 
-    let r1 = make_run(root, "r1");
+    let r1 = approved_run(root, "r1");
     let output = publish(root, &r1, &to, &[]);
     assert!(output.status.success(), "{}", stderr(&output));
     let said = common::stdout(&output);
@@ -106,7 +68,7 @@ fn publish_rollback_and_versions_switch_whole_schemas() {
          GRANT SELECT ON ALL TABLES IN SCHEMA marts TO reader",
     );
 
-    let r2 = make_run(root, "r2");
+    let r2 = approved_run(root, "r2");
     assert!(publish(root, &r2, &to, &[]).status.success());
     assert_eq!(live(&url), "r2|r2");
     let grants = psql(
@@ -146,11 +108,11 @@ fn publish_rollback_and_versions_switch_whole_schemas() {
     );
 
     // --only carries the other table over from the live version (r1).
-    let r3 = make_run(root, "r3");
+    let r3 = approved_run(root, "r3");
     assert!(publish(root, &r3, &to, &["--only", "t"]).status.success());
     assert_eq!(live(&url), "r3|r1");
     // --keep 2 drops the oldest versions, never the live one or the one before.
-    let r4 = make_run(root, "r4");
+    let r4 = approved_run(root, "r4");
     let output = publish(root, &r4, &to, &["--keep", "2"]);
     assert!(output.status.success(), "{}", stderr(&output));
     let schemas = psql(
@@ -189,12 +151,12 @@ fn a_reader_never_sees_an_error_or_a_mix_while_versions_switch() {
     let runs: Vec<PathBuf> = ["r1", "r2", "r3"]
         .iter()
         .map(|v| {
-            let run = make_run(root, v);
+            let run = approved_run(root, v);
             assert!(publish(root, &run, &to, &[]).status.success());
             run
         })
         .collect();
-    let crashed = make_run(root, "r4");
+    let crashed = approved_run(root, "r4");
 
     // 1,000 queries across both tables, each its own transaction.
     let mut script = String::new();
@@ -368,7 +330,7 @@ fn publish_refusals_name_the_target_and_change_nothing() {
     let url = fresh_database(&server, "dualrun_refusals");
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let run = make_run(root, "r1");
+    let run = approved_run(root, "r1");
 
     // A URL is never a local path: an unknown scheme is an error.
     let output = publish(root, &run, "mysql://db/x", &[]);

@@ -7,6 +7,8 @@
 //! renamed in one transaction). Every switch is logged, one publisher at a
 //! time.
 
+#[cfg(feature = "delta")]
+mod delta;
 mod dir;
 mod log;
 #[cfg(feature = "postgres")]
@@ -99,6 +101,8 @@ pub enum PublishTarget {
     Dir(Target),
     #[cfg(feature = "postgres")]
     Postgres(postgres::PgTarget),
+    #[cfg(feature = "delta")]
+    Delta(delta::DeltaTarget),
 }
 
 /// The targets `--to` takes, for errors.
@@ -107,6 +111,16 @@ const TARGET_KINDS: &str = "a directory, or `postgres://USER@HOST:PORT/DB?schema
 impl PublishTarget {
     /// The target `spec` names: a URL is never taken for a directory.
     pub fn parse(spec: &str) -> Result<Self> {
+        if let Some(path) = spec.strip_prefix("delta:") {
+            #[cfg(feature = "delta")]
+            return Ok(PublishTarget::Delta(delta::DeltaTarget::parse(path)?));
+            #[cfg(not(feature = "delta"))]
+            return Err(Error::publish(
+                Path::new(path),
+                "is a Delta Lake target, which this build of dualrun leaves out",
+            )
+            .with_hint("build it with the `delta` feature (a default feature)"));
+        }
         let Some((scheme, _)) = spec.split_once("://") else {
             return Ok(PublishTarget::Dir(Target::new(Path::new(spec))));
         };
@@ -136,6 +150,8 @@ impl PublishTarget {
             PublishTarget::Dir(target) => target.root.display().to_string(),
             #[cfg(feature = "postgres")]
             PublishTarget::Postgres(target) => target.shown.clone(),
+            #[cfg(feature = "delta")]
+            PublishTarget::Delta(target) => format!("delta:{}", target.root.display()),
         }
     }
 
@@ -144,6 +160,8 @@ impl PublishTarget {
             PublishTarget::Dir(target) => dir::publish(target, request, run),
             #[cfg(feature = "postgres")]
             PublishTarget::Postgres(target) => on_runtime(postgres::publish(target, request, run)),
+            #[cfg(feature = "delta")]
+            PublishTarget::Delta(target) => on_runtime(delta::publish(target, request, run)),
         }
     }
 
@@ -154,6 +172,8 @@ impl PublishTarget {
             PublishTarget::Dir(target) => dir::rollback(&target.root, to),
             #[cfg(feature = "postgres")]
             PublishTarget::Postgres(target) => on_runtime(postgres::rollback(target, to)),
+            #[cfg(feature = "delta")]
+            PublishTarget::Delta(target) => on_runtime(delta::rollback(target, to)),
         }
     }
 
@@ -166,13 +186,15 @@ impl PublishTarget {
             }
             #[cfg(feature = "postgres")]
             PublishTarget::Postgres(target) => on_runtime(postgres::versions(target)),
+            #[cfg(feature = "delta")]
+            PublishTarget::Delta(target) => on_runtime(delta::versions(target)),
         }
     }
 }
 
 /// A database target's work, on a runtime of its own: publishing is one
 /// connection's sequence of statements, not the diff's parallel work.
-#[cfg(feature = "postgres")]
+#[cfg(any(feature = "postgres", feature = "delta"))]
 fn on_runtime<T>(work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
     crate::threads::Workers::new(1)?.block_on(work)
 }
@@ -191,7 +213,8 @@ pub fn resolve_table(spec: &str) -> Result<Option<String>> {
     let Some((target, reference)) = spec.rsplit_once('@') else {
         return Ok(None);
     };
-    if !target.contains("://") || !target.contains("schema=") {
+    let database = target.contains("://") && target.contains("schema=");
+    if !database && !target.starts_with("delta:") {
         return Ok(None);
     }
     match PublishTarget::parse(target)? {
@@ -206,6 +229,16 @@ pub fn resolve_table(spec: &str) -> Result<Option<String>> {
                 "read the live version's table as `{}@current/NAME`",
                 target.shown
             ))),
+        },
+        #[cfg(feature = "delta")]
+        PublishTarget::Delta(target) => match reference.strip_prefix("current/") {
+            Some(name) if !name.is_empty() => {
+                Ok(Some(target.root.join(name).display().to_string()))
+            }
+            _ => Err(
+                Error::publish(&target.root, format!("`@{reference}` names no live table"))
+                    .with_hint("read the live version's table as `delta:PATH@current/NAME`"),
+            ),
         },
         PublishTarget::Dir(_) => {
             // A path with an `@` that is not a target's version.

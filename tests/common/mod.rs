@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::Arc;
 
-use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::csv::Writer as CsvWriter;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::ipc::writer::FileWriter as IpcWriter;
@@ -407,4 +407,42 @@ impl Paused {
         assert_interrupted(status, &stderr);
         stderr
     }
+}
+
+/// Two outputs, `t` and `u`, each holding `version` in every row, written
+/// the same for both sides so the run is approved.
+pub fn approved_run(root: &Path, version: &str) -> std::path::PathBuf {
+    for side in ["prod", "cand"] {
+        let dir = root.join(side);
+        std::fs::create_dir_all(&dir).unwrap();
+        let t = RecordBatch::try_from_iter([
+            ("id", Arc::new(Int64Array::from(vec![1, 2, 3])) as ArrayRef),
+            (
+                "v",
+                Arc::new(StringArray::from(vec![version; 3])) as ArrayRef,
+            ),
+        ])
+        .unwrap();
+        let u = RecordBatch::try_from_iter([
+            ("id", Arc::new(Int64Array::from(vec![1])) as ArrayRef),
+            ("w", Arc::new(StringArray::from(vec![version])) as ArrayRef),
+        ])
+        .unwrap();
+        write_parquet(&dir.join("t.parquet"), &[t]);
+        write_parquet(&dir.join("u.parquet"), &[u]);
+    }
+    std::fs::write(
+        root.join("dualrun.toml"),
+        "[prod]\nengine = \"files\"\noutputs_dir = \"prod\"\n\
+         [candidate]\nengine = \"files\"\noutputs_dir = \"cand\"\n\
+         [outputs.t]\nkey = [\"id\"]\n[outputs.u]\nkey = [\"id\"]\n",
+    )
+    .unwrap();
+    let dir = root.join("runs").join(version);
+    let output = dualrun(
+        root,
+        &["run", ".", "--run-dir", dir.to_str().unwrap(), "--quiet"],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    dir
 }

@@ -23,6 +23,12 @@ pub fn dbt(test: &str) -> Option<String> {
     server("DUALRUN_TEST_DBT", "dbt", test)
 }
 
+/// The test venv's Python (pyarrow, deltalake, duckdb: independent
+/// writers and readers), or `None` after saying why the test does not run.
+pub fn test_python(test: &str) -> Option<String> {
+    server("DUALRUN_TEST_PYTHON", "the test venv's Python", test)
+}
+
 fn server(variable: &str, what: &str, test: &str) -> Option<String> {
     match std::env::var(variable) {
         Ok(value) if !value.is_empty() => Some(value),
