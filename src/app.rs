@@ -197,6 +197,7 @@ pub fn publish(args: &PublishArgs) -> Result<u8> {
         forced_reason: args.reason.clone(),
         only,
         keep: args.keep,
+        built_schema: None,
     };
     let published = crate::publish::publish(&request)?;
     let shown = crate::input::mask(&args.to);

@@ -54,8 +54,9 @@ pub fn run_project(args: &RunArgs) -> Result<u8> {
         compare_outputs(&plan, &workers, &run_dir, &ran.sides, &progress)?
     };
     let models = compare_models(&workers, &run_dir, &ran.sides, &compared.tables)?;
-    // Everything is in the run directory now: what dbt sides built goes.
-    remove_dbt_builds(&mut ran.sides, plan.keep_sides, &workers);
+    if plan.keep_sides {
+        say_where_dbt_builds_stay(&mut ran.sides);
+    }
     let digests = std::mem::take(&mut compared.candidate_digests);
     let mut report = judge(&plan, ran, compared, models);
     if plan.output.timings {
@@ -63,9 +64,16 @@ pub fn run_project(args: &RunArgs) -> Result<u8> {
     }
     report::write_run_files(&report, &run_dir, &digests)?;
     report::emit(&report, &plan.output)?;
-    if let Some(target) = &plan.publish_to {
-        publish_if_approved(&report, &run_dir, target)?;
+    // Publishing comes before what dbt sides built is removed: a dbt
+    // candidate's schema may be what goes live.
+    let published = match &plan.publish_to {
+        Some(target) => publish_if_approved(&report, &run_dir, target),
+        None => Ok(()),
+    };
+    if !plan.keep_sides {
+        remove_dbt_builds(&report.sides, &workers)?;
     }
+    published?;
     Ok(report.exit_code())
 }
 
@@ -396,24 +404,35 @@ fn compare_models(
     )))
 }
 
-/// Removes what each dbt side built (its DuckDB file, its schemas), or
-/// with `keep` says where it stays; a removal that fails says so too.
-fn remove_dbt_builds(sides: &mut Sides<SideRun>, keep: bool, workers: &Workers) {
+/// `--keep-sides`: the report says where what each dbt side built stays.
+fn say_where_dbt_builds_stay(sides: &mut Sides<SideRun>) {
     for side in [Side::Prod, Side::Candidate] {
         let run = &mut sides[side];
-        let Some(built) = run.dbt.clone() else {
+        run.kept = run.dbt.as_ref().map(|built| built.location.describe());
+    }
+}
+
+/// Removes what each dbt side built (its DuckDB file, its schemas) once
+/// everything is in the run directory; one that cannot be removed is said.
+fn remove_dbt_builds(sides: &[SideRun], workers: &Workers) -> Result<()> {
+    for run in sides {
+        let Some(built) = &run.dbt else {
             continue;
         };
-        let place = built.location.describe();
-        run.kept = if keep {
-            Some(place)
-        } else {
-            workers
-                .block_on(built.remove())
-                .err()
-                .map(|e| format!("{place} (could not be removed: {e})"))
-        };
+        if let Err(error) = workers.block_on(built.remove()) {
+            report::publish::write_left_behind(
+                &mut std::io::stderr(),
+                run.side,
+                &built.location.describe(),
+                &error.to_string(),
+            )
+            .map_err(|source| crate::Error::Output {
+                path: "standard error".into(),
+                source,
+            })?;
+        }
     }
+    Ok(())
 }
 
 /// The report of the run, judged: the rules on its tables, and the run's
@@ -457,9 +476,16 @@ fn publish_if_approved(report: &Report, run_dir: &RunDir, target: &str) -> Resul
         return report::publish::write_not_published(&mut said, report.verdict, &shown)
             .map_err(said_error);
     }
+    let built_schema = report
+        .sides
+        .iter()
+        .find(|s| s.side == Side::Candidate)
+        .and_then(|s| s.dbt.as_ref())
+        .and_then(|built| built.schema_of_its_own());
     let published = crate::publish::publish(&crate::publish::PublishRequest {
         run_dir: run_dir.root().to_path_buf(),
         target: target.to_string(),
+        built_schema,
         ..Default::default()
     })?;
     report::publish::write_published(&mut said, &published, &shown).map_err(said_error)

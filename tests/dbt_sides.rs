@@ -611,6 +611,40 @@ fn a_dbt_postgres_project_builds_into_schemas_of_its_own() {
     }
     assert!(!stderr(&output).contains(&password));
 
+    // An approved run published to the same database: the candidate's
+    // audited schema itself goes live, no row copied.
+    project_file(root, "", "", "");
+    let output = run(
+        root,
+        &root.join("approved"),
+        &["--publish-to", &format!("{url}?schema=shop")],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let said = stderr(&output);
+    assert!(
+        said.contains("the audited schema `dualrun_approved_candidate` went live as it is"),
+        "{said}"
+    );
+    assert!(!said.contains(&password), "{said}");
+    assert_eq!(psql(&url, "SELECT count(*) FROM shop.revenue").trim(), "3");
+    assert_eq!(
+        psql(
+            &url,
+            "SELECT count(*) FROM information_schema.schemata WHERE schema_name LIKE 'dualrun\\_%'"
+        )
+        .trim(),
+        "0",
+        "the prod side's schema removed, the candidate's renamed into place"
+    );
+    assert_eq!(
+        psql(
+            &url,
+            "SELECT event || ' ' || version FROM dualrun.dualrun_published"
+        )
+        .trim(),
+        "publish approved"
+    );
+
     // --keep-sides leaves the schemas for a look, and says which.
     let output = run(root, &root.join("kept"), &["--keep-sides"]);
     let report = json_report(&output);

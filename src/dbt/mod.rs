@@ -56,6 +56,22 @@ impl SideBuild {
             .collect()
     }
 
+    /// The PostgreSQL schema this side built everything into, when it did
+    /// (no custom schemas beside it): a publish to the same database can
+    /// take it as it is.
+    pub fn schema_of_its_own(&self) -> Option<crate::publish::BuiltSchema> {
+        let (SideLocation::PostgresSchema(own), Adapter::Postgres(pg)) =
+            (&self.location, &self.target.adapter)
+        else {
+            return None;
+        };
+        let alone = self.artifacts.built.values().all(|b| &b.schema == own);
+        alone.then(|| crate::publish::BuiltSchema {
+            url: pg.url(),
+            schema: own.clone(),
+        })
+    }
+
     /// Removes what the side built: its DuckDB file, or its schemas.
     pub async fn remove(&self) -> Result<()> {
         match (&self.location, &self.target.adapter) {

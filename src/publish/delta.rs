@@ -238,6 +238,7 @@ pub async fn publish(
         outputs,
         carried,
         pruned: Vec::new(),
+        adopted: None,
     })
 }
 

@@ -69,6 +69,7 @@ pub fn publish(target: &Target, request: &PublishRequest, run: &ApprovedRun) -> 
         outputs,
         carried,
         pruned,
+        adopted: None,
     })
 }
 

@@ -37,6 +37,18 @@ pub struct PublishRequest {
     pub only: Option<glob::Pattern>,
     /// Keep only this many versions (never the live one or the one before).
     pub keep: Option<usize>,
+    /// The schema a dbt candidate side built and the run audited, in its
+    /// database: a PostgreSQL target in that database takes it as the new
+    /// version as it is, without copying a row.
+    pub built_schema: Option<BuiltSchema>,
+}
+
+/// Where a dbt side's relations are: its database (password included) and
+/// schema.
+#[derive(Debug, Clone)]
+pub struct BuiltSchema {
+    pub url: url::Url,
+    pub schema: String,
 }
 
 /// What a publish did.
@@ -47,6 +59,8 @@ pub struct Published {
     pub outputs: Vec<String>,
     pub carried: Vec<String>,
     pub pruned: Vec<String>,
+    /// The schema a dbt candidate built, taken as the version as it is.
+    pub adopted: Option<String>,
 }
 
 /// The steps of a publish after which a crash can be simulated

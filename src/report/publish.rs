@@ -25,6 +25,11 @@ pub fn write_published(out: &mut dyn Write, published: &Published, target: &str)
     if let Some(previous) = &published.previous {
         line.push_str(&format!("; previous version {previous}"));
     }
+    if let Some(schema) = &published.adopted {
+        line.push_str(&format!(
+            "; the audited schema `{schema}` went live as it is (no row copied)"
+        ));
+    }
     if !published.pruned.is_empty() {
         line.push_str(&format!("; removed {}", published.pruned.join(", ")));
     }
@@ -81,4 +86,17 @@ pub fn write_versions(
         ]);
     }
     writeln!(out, "{table}")
+}
+
+/// What a dbt side built that could not be removed after the run.
+pub fn write_left_behind(
+    out: &mut dyn Write,
+    side: crate::sides::Side,
+    place: &str,
+    why: &str,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "warning: what the {side} side built stays in {place}: it could not be removed ({why})"
+    )
 }

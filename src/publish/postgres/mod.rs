@@ -109,6 +109,20 @@ impl PgTarget {
         Error::publish(std::path::Path::new(&self.shown), message)
     }
 
+    /// Whether `other` is the same database, reached as the same role: a
+    /// schema there can be renamed into this target.
+    fn same_database(&self, other: &Url) -> bool {
+        let key = |u: &Url| {
+            (
+                u.host_str().map(str::to_string),
+                u.port_or_known_default().or(Some(5432)),
+                u.path().trim_start_matches('/').to_string(),
+                u.username().to_string(),
+            )
+        };
+        key(&self.url) == key(other)
+    }
+
     /// The table a read of `@current/NAME` means: the live schema's.
     pub fn live_table(&self, name: &str) -> String {
         let mut url = self.url.clone();
@@ -286,22 +300,6 @@ pub async fn publish(
         .iter()
         .find(|v| Some(&v.version) == state.live.as_ref());
     let (outputs, carried) = super::choose_outputs(request, run, live_record, &target.shown)?;
-    let loading = target.parked(&version);
-    client
-        .batch_execute(&format!(
-            "CREATE SCHEMA {schema}; COMMENT ON SCHEMA {schema} IS {mark}",
-            schema = quoted(&loading),
-            mark = literal(&format!("{LOADING_MARK}{version}"))
-        ))
-        .await
-        .map_err(|e| {
-            target
-                .error(format!(
-                    "cannot create the schema `{loading}` ({})",
-                    server_said(&e)
-                ))
-                .with_hint("the publishing role needs CREATE on the database")
-        })?;
     let mut record = VersionRecord {
         version: version.clone(),
         published_at: crate::clock::now_utc(),
@@ -310,12 +308,42 @@ pub async fn publish(
         inputs: run.inputs.clone(),
         outputs: Default::default(),
     };
-    for (done, name) in outputs.iter().enumerate() {
-        copy::load(client, &loading, name, &run.outputs[name]).await?;
-        record.outputs.insert(name.clone(), version.clone());
-        if done == 0 {
-            crash_point("loading");
+    let adopted = request
+        .built_schema
+        .as_ref()
+        .filter(|built| request.only.is_none() && target.same_database(&built.url));
+    let adopted_schema = adopted.map(|b| b.schema.clone());
+    let loading = match adopted {
+        Some(built) => {
+            // The audited relations themselves become the version.
+            mark_loading(target, client, &built.schema, &version).await?;
+            built.schema.clone()
         }
+        None => {
+            let loading = target.parked(&version);
+            client
+                .batch_execute(&format!("CREATE SCHEMA {}", quoted(&loading)))
+                .await
+                .map_err(|e| {
+                    target
+                        .error(format!(
+                            "cannot create the schema `{loading}` ({})",
+                            server_said(&e)
+                        ))
+                        .with_hint("the publishing role needs CREATE on the database")
+                })?;
+            mark_loading(target, client, &loading, &version).await?;
+            for (done, name) in outputs.iter().enumerate() {
+                copy::load(client, &loading, name, &run.outputs[name]).await?;
+                if done == 0 {
+                    crash_point("loading");
+                }
+            }
+            loading
+        }
+    };
+    for name in &outputs {
+        record.outputs.insert(name.clone(), version.clone());
     }
     if let Some(live) = live_record {
         for name in &carried {
@@ -354,7 +382,31 @@ pub async fn publish(
         outputs,
         carried,
         pruned,
+        adopted: adopted_schema,
     })
+}
+
+/// Marks `schema` as a version being loaded: never read as a version,
+/// dropped by the next publish if this one does not finish.
+async fn mark_loading(
+    target: &PgTarget,
+    client: &tokio_postgres::Client,
+    schema: &str,
+    version: &str,
+) -> Result<()> {
+    client
+        .batch_execute(&format!(
+            "COMMENT ON SCHEMA {} IS {}",
+            quoted(schema),
+            literal(&format!("{LOADING_MARK}{version}"))
+        ))
+        .await
+        .map_err(|e| {
+            target.error(format!(
+                "cannot mark the schema `{schema}` ({})",
+                server_said(&e)
+            ))
+        })
 }
 
 /// One switch: the schema that becomes live (and its record), the name the
