@@ -208,7 +208,7 @@ pub fn publish(args: &PublishArgs) -> Result<u8> {
 
 /// `dualrun rollback TARGET [--to RUN_ID]`.
 pub fn rollback(args: &RollbackArgs) -> Result<u8> {
-    let target = crate::publish::PublishTarget::parse(&args.target)?;
+    let target = crate::publish::target(&args.target)?;
     let (from, to) = target.rollback(args.to.as_deref())?;
     report::publish::write_rolled_back(&mut std::io::stdout(), &from, &to).map_err(stdout_error)?;
     Ok(0)
@@ -217,7 +217,7 @@ pub fn rollback(args: &RollbackArgs) -> Result<u8> {
 /// `dualrun versions TARGET`: every version, oldest first, the live one
 /// marked.
 pub fn versions(args: &VersionsArgs) -> Result<u8> {
-    let target = crate::publish::PublishTarget::parse(&args.target)?;
+    let target = crate::publish::target(&args.target)?;
     let (versions, current) = target.versions()?;
     report::publish::write_versions(
         &mut std::io::stdout(),

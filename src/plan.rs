@@ -117,7 +117,7 @@ pub fn run_plan(args: &RunArgs) -> Result<RunPlan> {
         publish_to: args
             .publish_to
             .as_deref()
-            .map(|spec| crate::publish::PublishTarget::parse(spec).map(|_| spec.to_string()))
+            .map(|spec| crate::publish::target(spec).map(|_| spec.to_string()))
             .transpose()?,
     })
 }

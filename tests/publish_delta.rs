@@ -92,6 +92,14 @@ fn delta_tables_take_each_publish_and_rollback_as_a_version() {
         .collect();
     assert_eq!(listed, [("r1".into(), true), ("r2".into(), false)]);
 
+    // The live table read by the target's name.
+    let output = dualrun(
+        root,
+        &["profile", &format!("{to}@current/t"), "--format", "json"],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(common::json_report(&output)["table"]["rows"], 3);
+
     // The second table cannot take the third publish: the first is undone.
     let r3 = approved_run(root, "r3");
     std::fs::remove_dir_all(lake.join("u/_delta_log")).unwrap();

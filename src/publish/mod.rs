@@ -110,104 +110,135 @@ fn choose_outputs(
     Ok((chosen, carried))
 }
 
-/// A place approved outputs are published to.
-pub enum PublishTarget {
-    Dir(Target),
-    #[cfg(feature = "postgres")]
-    Postgres(postgres::PgTarget),
-    #[cfg(feature = "delta")]
-    Delta(delta::DeltaTarget),
-}
-
-/// The targets `--to` takes, for errors.
-const TARGET_KINDS: &str = "a directory, or `postgres://USER@HOST:PORT/DB?schema=NAME`";
-
-impl PublishTarget {
-    /// The target `spec` names: a URL is never taken for a directory.
-    pub fn parse(spec: &str) -> Result<Self> {
-        if let Some(path) = spec.strip_prefix("delta:") {
-            #[cfg(feature = "delta")]
-            return Ok(PublishTarget::Delta(delta::DeltaTarget::parse(path)?));
-            #[cfg(not(feature = "delta"))]
-            return Err(Error::publish(
-                Path::new(path),
-                "is a Delta Lake target, which this build of dualrun leaves out",
-            )
-            .with_hint("build it with the `delta` feature (a default feature)"));
-        }
-        let Some((scheme, _)) = spec.split_once("://") else {
-            return Ok(PublishTarget::Dir(Target::new(Path::new(spec))));
-        };
-        let shown = crate::input::mask(spec);
-        match scheme {
-            #[cfg(feature = "postgres")]
-            "postgres" | "postgresql" => {
-                Ok(PublishTarget::Postgres(postgres::PgTarget::parse(spec)?))
-            }
-            #[cfg(not(feature = "postgres"))]
-            "postgres" | "postgresql" => Err(Error::publish(
-                Path::new(&shown),
-                "is a PostgreSQL target, which this build of dualrun leaves out",
-            )
-            .with_hint("build it with the `postgres` feature (a default feature)")),
-            other => Err(Error::publish(
-                Path::new(&shown),
-                format!("has the scheme `{other}://`, which is not a publish target"),
-            )
-            .with_hint(format!("publish to {TARGET_KINDS}"))),
-        }
-    }
-
+/// A place approved outputs are published to: the same commands, each
+/// target with its own way to switch versions.
+pub trait PublishTarget {
     /// How messages name it (a URL's password masked).
-    pub fn shown(&self) -> String {
-        match self {
-            PublishTarget::Dir(target) => target.root.display().to_string(),
-            #[cfg(feature = "postgres")]
-            PublishTarget::Postgres(target) => target.shown.clone(),
-            #[cfg(feature = "delta")]
-            PublishTarget::Delta(target) => format!("delta:{}", target.root.display()),
-        }
-    }
+    fn shown(&self) -> String;
 
-    pub fn publish(&self, request: &PublishRequest, run: &ApprovedRun) -> Result<Published> {
-        match self {
-            PublishTarget::Dir(target) => dir::publish(target, request, run),
-            #[cfg(feature = "postgres")]
-            PublishTarget::Postgres(target) => on_runtime(postgres::publish(target, request, run)),
-            #[cfg(feature = "delta")]
-            PublishTarget::Delta(target) => on_runtime(delta::publish(target, request, run)),
-        }
-    }
+    /// Makes the run's outputs (`request.only`'s, or all) the live version.
+    fn publish(&self, request: &PublishRequest, run: &ApprovedRun) -> Result<Published>;
 
     /// Makes the version before the live one (or `to`) live again;
     /// returns the versions live before and after.
-    pub fn rollback(&self, to: Option<&str>) -> Result<(String, String)> {
-        match self {
-            PublishTarget::Dir(target) => dir::rollback(&target.root, to),
-            #[cfg(feature = "postgres")]
-            PublishTarget::Postgres(target) => on_runtime(postgres::rollback(target, to)),
-            #[cfg(feature = "delta")]
-            PublishTarget::Delta(target) => on_runtime(delta::rollback(target, to)),
-        }
-    }
+    fn rollback(&self, to: Option<&str>) -> Result<(String, String)>;
 
     /// Every version, oldest first, and the live one.
-    pub fn versions(&self) -> Result<(Vec<VersionRecord>, Option<String>)> {
-        match self {
-            PublishTarget::Dir(target) => {
-                let target = Target::existing(&target.root)?;
-                Ok((target.versions()?, target.current()?))
-            }
-            #[cfg(feature = "postgres")]
-            PublishTarget::Postgres(target) => on_runtime(postgres::versions(target)),
-            #[cfg(feature = "delta")]
-            PublishTarget::Delta(target) => on_runtime(delta::versions(target)),
-        }
+    fn versions(&self) -> Result<(Vec<VersionRecord>, Option<String>)>;
+
+    /// `TARGET@current/NAME` for a target read where it is (a database, a
+    /// lake): the table reference of the live table. `None`: the target
+    /// resolves such references itself (a directory pins the version).
+    fn live_table(&self, _name: &str) -> Option<String> {
+        None
     }
 }
 
-/// A database target's work, on a runtime of its own: publishing is one
-/// connection's sequence of statements, not the diff's parallel work.
+/// The targets `--to` takes, for errors.
+const TARGET_KINDS: &str = "a directory, `postgres://USER@HOST:PORT/DB?schema=NAME`, or `delta:PATH` (a directory of Delta tables)";
+
+/// The target `spec` names: `delta:PATH`, `postgres://...?schema=NAME`, or
+/// a directory. A URL is never taken for a directory.
+pub fn target(spec: &str) -> Result<Box<dyn PublishTarget>> {
+    if let Some(path) = spec.strip_prefix("delta:") {
+        #[cfg(feature = "delta")]
+        return Ok(Box::new(delta::DeltaTarget::parse(path)?));
+        #[cfg(not(feature = "delta"))]
+        return Err(Error::publish(
+            Path::new(path),
+            "is a Delta Lake target, which this build of dualrun leaves out",
+        )
+        .with_hint("build it with the `delta` feature (a default feature)"));
+    }
+    let Some((scheme, _)) = spec.split_once("://") else {
+        return Ok(Box::new(Target::new(Path::new(spec))));
+    };
+    let shown = crate::input::mask(spec);
+    match scheme {
+        #[cfg(feature = "postgres")]
+        "postgres" | "postgresql" => Ok(Box::new(postgres::PgTarget::parse(spec)?)),
+        #[cfg(not(feature = "postgres"))]
+        "postgres" | "postgresql" => Err(Error::publish(
+            Path::new(&shown),
+            "is a PostgreSQL target, which this build of dualrun leaves out",
+        )
+        .with_hint("build it with the `postgres` feature (a default feature)")),
+        other => Err(Error::publish(
+            Path::new(&shown),
+            format!("has the scheme `{other}://`, which is not a publish target"),
+        )
+        .with_hint(format!("publish to {TARGET_KINDS}"))),
+    }
+}
+
+impl PublishTarget for Target {
+    fn shown(&self) -> String {
+        self.root.display().to_string()
+    }
+
+    fn publish(&self, request: &PublishRequest, run: &ApprovedRun) -> Result<Published> {
+        dir::publish(self, request, run)
+    }
+
+    fn rollback(&self, to: Option<&str>) -> Result<(String, String)> {
+        dir::rollback(&self.root, to)
+    }
+
+    fn versions(&self) -> Result<(Vec<VersionRecord>, Option<String>)> {
+        let target = Target::existing(&self.root)?;
+        Ok((target.versions()?, target.current()?))
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl PublishTarget for postgres::PgTarget {
+    fn shown(&self) -> String {
+        self.shown.clone()
+    }
+
+    fn publish(&self, request: &PublishRequest, run: &ApprovedRun) -> Result<Published> {
+        on_runtime(postgres::publish(self, request, run))
+    }
+
+    fn rollback(&self, to: Option<&str>) -> Result<(String, String)> {
+        on_runtime(postgres::rollback(self, to))
+    }
+
+    fn versions(&self) -> Result<(Vec<VersionRecord>, Option<String>)> {
+        on_runtime(postgres::versions(self))
+    }
+
+    fn live_table(&self, name: &str) -> Option<String> {
+        Some(self.live_table_reference(name))
+    }
+}
+
+#[cfg(feature = "delta")]
+impl PublishTarget for delta::DeltaTarget {
+    fn shown(&self) -> String {
+        format!("delta:{}", self.root.display())
+    }
+
+    fn publish(&self, request: &PublishRequest, run: &ApprovedRun) -> Result<Published> {
+        on_runtime(delta::publish(self, request, run))
+    }
+
+    fn rollback(&self, to: Option<&str>) -> Result<(String, String)> {
+        on_runtime(delta::rollback(self, to))
+    }
+
+    fn versions(&self) -> Result<(Vec<VersionRecord>, Option<String>)> {
+        on_runtime(delta::versions(self))
+    }
+
+    fn live_table(&self, name: &str) -> Option<String> {
+        Some(self.root.join(name).display().to_string())
+    }
+}
+
+/// A database or lake target's work, on a runtime of its own: publishing
+/// is one connection's sequence of statements, not the diff's parallel
+/// work.
 #[cfg(any(feature = "postgres", feature = "delta"))]
 fn on_runtime<T>(work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
     crate::threads::Workers::new(1)?.block_on(work)
@@ -216,48 +247,32 @@ fn on_runtime<T>(work: impl std::future::Future<Output = Result<T>>) -> Result<T
 /// `publish`: checks the run, then makes its outputs the target's live
 /// version.
 pub fn publish(request: &PublishRequest) -> Result<Published> {
-    let target = PublishTarget::parse(&request.target)?;
+    let target = target(&request.target)?;
     let run = ApprovedRun::open(&request.run_dir, request.forced_reason.as_deref())?;
     target.publish(request, &run)
 }
 
-/// `TARGET@current/NAME` of a database target: the live table, read where
-/// it is. `None` when `spec` is not such a reference.
+/// `TARGET@current/NAME` of a database or lake target: the live table,
+/// read where it is. `None` when `spec` is not such a reference.
 pub fn resolve_table(spec: &str) -> Result<Option<String>> {
-    let Some((target, reference)) = spec.rsplit_once('@') else {
+    let Some((target_spec, reference)) = spec.rsplit_once('@') else {
         return Ok(None);
     };
-    let database = target.contains("://") && target.contains("schema=");
-    if !database && !target.starts_with("delta:") {
+    let database = target_spec.contains("://") && target_spec.contains("schema=");
+    if !database && !target_spec.starts_with("delta:") {
         return Ok(None);
     }
-    match PublishTarget::parse(target)? {
-        #[cfg(feature = "postgres")]
-        PublishTarget::Postgres(target) => match reference.strip_prefix("current/") {
-            Some(name) if !name.is_empty() => Ok(Some(target.live_table(name))),
-            _ => Err(Error::publish(
-                Path::new(&target.shown),
-                format!("`@{reference}` names no live table"),
-            )
-            .with_hint(format!(
-                "read the live version's table as `{}@current/NAME`",
-                target.shown
-            ))),
-        },
-        #[cfg(feature = "delta")]
-        PublishTarget::Delta(target) => match reference.strip_prefix("current/") {
-            Some(name) if !name.is_empty() => {
-                Ok(Some(target.root.join(name).display().to_string()))
-            }
-            _ => Err(
-                Error::publish(&target.root, format!("`@{reference}` names no live table"))
-                    .with_hint("read the live version's table as `delta:PATH@current/NAME`"),
-            ),
-        },
-        PublishTarget::Dir(_) => {
-            // A path with an `@` that is not a target's version.
-            let _ = reference;
-            Ok(None)
-        }
+    let target = target(target_spec)?;
+    let name = reference.strip_prefix("current/").filter(|n| !n.is_empty());
+    match name.and_then(|name| target.live_table(name)) {
+        Some(table) => Ok(Some(table)),
+        None => Err(Error::publish(
+            Path::new(&target.shown()),
+            format!("`@{reference}` names no live table"),
+        )
+        .with_hint(format!(
+            "read the live version's table as `{}@current/NAME`",
+            target.shown()
+        ))),
     }
 }

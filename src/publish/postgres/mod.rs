@@ -124,7 +124,7 @@ impl PgTarget {
     }
 
     /// The table a read of `@current/NAME` means: the live schema's.
-    pub fn live_table(&self, name: &str) -> String {
+    pub fn live_table_reference(&self, name: &str) -> String {
         let mut url = self.url.clone();
         url.query_pairs_mut()
             .append_pair("table", &format!("{}.{name}", self.schema));
