@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use common::servers::{dbt, fresh_database, postgres, psql, python};
-use common::{git, json_report, stderr};
+use common::{git, json_report, report_table, stderr};
 
 fn write(root: &Path, files: &[(&str, &str)]) {
     for (path, text) in files {
@@ -143,15 +143,6 @@ fn run(root: &Path, run_dir: &Path, extra: &[&str]) -> Output {
     output
 }
 
-fn table<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    report["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["name"] == name)
-        .unwrap_or_else(|| panic!("no table `{name}` in {:#}", report["tables"]))
-}
-
 fn names(values: &serde_json::Value) -> Vec<String> {
     values
         .as_array()
@@ -163,6 +154,16 @@ fn names(values: &serde_json::Value) -> Vec<String> {
                 .to_string()
         })
         .collect()
+}
+
+/// The `dbt_test` outcome on `table`.
+fn dbt_test_outcome<'a>(report: &'a serde_json::Value, table: &str) -> &'a serde_json::Value {
+    report["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["check"] == "dbt_test" && o["table"] == table)
+        .unwrap_or_else(|| panic!("no dbt_test outcome on {table} in {:#}", report["rules"]))
 }
 
 fn files_under(dir: &Path) -> Vec<PathBuf> {
@@ -238,19 +239,19 @@ fn a_dbt_project_is_diffed_against_its_main_branch_model_by_model() {
     tables.sort();
     assert_eq!(tables, ["customers", "flat", "orders", "paid", "revenue"]);
 
-    let revenue = table(&report, "revenue");
+    let revenue = report_table(&report, "revenue");
     assert_eq!(revenue["key"], serde_json::json!(["customer_id"]));
     assert_eq!(revenue["key_from"], "from a unique test");
     assert_eq!(revenue["dbt_node"], "model.shop.revenue");
     assert_eq!(revenue["rows"]["changed"], 1);
     assert_eq!(revenue["rows"]["identical"], 2);
-    let flat = table(&report, "flat");
+    let flat = report_table(&report, "flat");
     assert_eq!(flat["key_from"], "from meta.dualrun.key");
     assert_eq!(flat["rows"]["changed"], 1);
     // The source in the user's database was read by both sides.
-    assert_eq!(table(&report, "paid")["rows"]["identical"], 5);
-    assert_eq!(table(&report, "paid")["status"], "equal");
-    let seeds = table(&report, "customers");
+    assert_eq!(report_table(&report, "paid")["rows"]["identical"], 5);
+    assert_eq!(report_table(&report, "paid")["status"], "equal");
+    let seeds = report_table(&report, "customers");
     assert_eq!(seeds["key"], serde_json::json!([]));
     assert!(
         seeds["key_from"].as_str().unwrap().contains("no key"),
@@ -340,16 +341,16 @@ fn the_dbt_sample_is_rejected_then_approved_with_an_expect_rule() {
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let report = json_report(&output);
     assert_eq!(names(&report["models"]["first_divergent"]), ["stg_orders"]);
-    assert_eq!(table(&report, "stg_orders")["rows"]["removed"], 3);
+    assert_eq!(report_table(&report, "stg_orders")["rows"]["removed"], 3);
     assert_eq!(
-        table(&report, "customer_revenue")["key_from"],
+        report_table(&report, "customer_revenue")["key_from"],
         "from a unique test"
     );
     assert_eq!(
-        table(&report, "daily_orders")["key_from"],
+        report_table(&report, "daily_orders")["key_from"],
         "from meta.dualrun.key"
     );
-    assert_eq!(table(&report, "customers")["status"], "equal");
+    assert_eq!(report_table(&report, "customers")["status"], "equal");
     assert_eq!(
         report["sides"][1]["skipped"]["stg_customers"],
         "ephemeral: no table"
@@ -428,12 +429,7 @@ fn dbt_tests_are_outcomes_and_a_model_that_fails_fails_its_side() {
         "",
     );
     let report = json_report(&run(&root, &dir.path().join("r2"), &[]));
-    let outcome = report["rules"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|o| o["check"] == "dbt_test" && o["table"] == "revenue")
-        .unwrap();
+    let outcome = dbt_test_outcome(&report, "revenue");
     assert_eq!(outcome["status"], "warn", "{outcome:#}");
     assert!(
         outcome["message"]
@@ -457,12 +453,7 @@ fn dbt_tests_are_outcomes_and_a_model_that_fails_fails_its_side() {
         "[check]\nrules = [\"rules.toml\"]",
     );
     let report = json_report(&run(&root, &dir.path().join("r3"), &[]));
-    let outcome = report["rules"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|o| o["check"] == "dbt_test" && o["table"] == "revenue")
-        .unwrap();
+    let outcome = dbt_test_outcome(&report, "revenue");
     assert_eq!(outcome["status"], "warn", "{outcome:#}");
 
     // A model that does not build fails the candidate side with dbt's own
@@ -575,10 +566,10 @@ fn a_dbt_postgres_project_builds_into_schemas_of_its_own() {
         common::stdout(&output)
     );
     let report = json_report(&output);
-    let revenue = table(&report, "revenue");
+    let revenue = report_table(&report, "revenue");
     assert_eq!(revenue["rows"]["changed"], 1);
     assert_eq!(revenue["key_from"], "from a unique test");
-    assert_eq!(table(&report, "paid")["rows"]["identical"], 5);
+    assert_eq!(report_table(&report, "paid")["rows"]["identical"], 5);
     assert_eq!(names(&report["models"]["first_divergent"]), ["revenue"]);
     let source = revenue["candidate"]["source"].as_str().unwrap();
     assert!(

@@ -77,19 +77,7 @@ fn delta_tables_take_each_publish_and_rollback_as_a_version() {
         assert_eq!(table["versions"]["2"], serde_json::json!(["r1"]));
         assert_eq!(table["runs"], serde_json::json!(["r1", "r2", "r1"]));
     }
-    let output = dualrun(root, &["versions", &to, "--json"]);
-    let versions: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    let listed: Vec<(String, bool)> = versions
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| {
-            (
-                v["version"].as_str().unwrap().to_string(),
-                v["live"].as_bool().unwrap(),
-            )
-        })
-        .collect();
+    let listed = common::listed_versions(root, &to);
     assert_eq!(listed, [("r1".into(), true), ("r2".into(), false)]);
 
     // The live table read by the target's name.
@@ -117,23 +105,71 @@ fn delta_tables_take_each_publish_and_rollback_as_a_version() {
     assert_eq!(t["versions"]["4"], serde_json::json!(["r1"]));
 }
 
+/// `dualrun ARGS` pointed at the test S3 server.
+fn dualrun_s3(dir: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_dualrun"))
+        .args(args)
+        .current_dir(dir)
+        .envs(common::servers::s3_environment())
+        .output()
+        .unwrap()
+}
+
 #[test]
-fn delta_targets_in_object_storage_are_refused_by_name() {
+fn delta_tables_in_a_bucket_take_publishes_and_rollbacks_too() {
+    if common::servers::s3("delta_tables_in_a_bucket_take_publishes_and_rollbacks_too").is_none() {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
-    let run = approved_run(dir.path(), "r1");
-    let output = dualrun(
-        dir.path(),
-        &[
-            "publish",
-            run.to_str().unwrap(),
-            "--to",
-            "delta:s3://bucket/lake",
-        ],
+    let root = dir.path();
+    common::servers::python(
+        "import boto3\nboto3.client('s3').create_bucket(Bucket='lake')\n",
+        root,
     );
-    assert_eq!(output.status.code(), Some(2));
+    let to = "delta:s3://lake/marts";
+    for version in ["r1", "r2"] {
+        let run = approved_run(root, version);
+        let output = dualrun_s3(root, &["publish", run.to_str().unwrap(), "--to", to]);
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    let output = dualrun_s3(root, &["rollback", to]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    // The independent reader, from the bucket.
+    let script = r#"
+import json, os, deltalake
+options = {"AWS_ENDPOINT_URL": os.environ["AWS_ENDPOINT_URL"], "AWS_ALLOW_HTTP": "true",
+           "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1"}
+seen = {}
+for name, column in (("t", "v"), ("u", "w")):
+    t = deltalake.DeltaTable(f"s3://lake/marts/{name}", storage_options=options)
+    seen[name] = [sorted(set(deltalake.DeltaTable(f"s3://lake/marts/{name}", version=v, storage_options=options)
+                            .to_pyarrow_table().column(column).to_pylist())) for v in range(t.version() + 1)]
+print(json.dumps(seen), flush=True)
+os._exit(0)
+"#;
+    let output = std::process::Command::new(std::env::var("DUALRUN_TEST_PYTHON").unwrap())
+        .args(["-c", script])
+        .envs(common::servers::s3_environment())
+        .output()
+        .unwrap();
     assert!(
-        stderr(&output).contains("object storage"),
+        output.status.success(),
         "{}",
-        stderr(&output)
+        String::from_utf8_lossy(&output.stderr)
     );
+    let seen: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    for name in ["t", "u"] {
+        assert_eq!(
+            seen[name],
+            serde_json::json!([["r1"], ["r2"], ["r1"]]),
+            "{name}"
+        );
+    }
+    let listed = {
+        let output = dualrun_s3(root, &["versions", to, "--json"]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()
+    };
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    assert_eq!(listed[0]["live"], true);
 }

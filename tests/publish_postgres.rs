@@ -82,19 +82,7 @@ fn publish_rollback_and_versions_switch_whole_schemas() {
     let output = dualrun(root, &["rollback", &to]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(live(&url), "r1|r1");
-    let output = dualrun(root, &["versions", &to, "--json"]);
-    let versions: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    let listed: Vec<(String, bool)> = versions
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| {
-            (
-                v["version"].as_str().unwrap().to_string(),
-                v["live"].as_bool().unwrap(),
-            )
-        })
-        .collect();
+    let listed = common::listed_versions(root, &to);
     assert_eq!(listed, [("r1".into(), true), ("r2".into(), false)]);
 
     // The log table holds every switch, in order.

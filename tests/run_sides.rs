@@ -100,15 +100,6 @@ fn only_run_dir(root: &Path) -> std::path::PathBuf {
     runs.pop().unwrap()
 }
 
-fn table<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    report["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["name"] == name)
-        .unwrap_or_else(|| panic!("no table {name} in {report:#}"))
-}
-
 /// The outcome of `check` on `table`.
 fn outcome<'a>(report: &'a serde_json::Value, table: &str, check: &str) -> &'a serde_json::Value {
     report["rules"]
@@ -136,13 +127,13 @@ fn polars_and_datafusion_build_the_same_outputs_from_the_same_models() {
     assert_eq!(output.status.code(), Some(0), "{report:#}");
     assert_eq!(report["verdict"], "approved");
     for name in ["revenue", "order_regions"] {
-        let t = table(&report, name);
+        let t = report_table(&report, name);
         assert_eq!(t["status"], "equal", "{t:#}");
         assert!(t["rows"]["identical"].as_u64().unwrap() > 0, "{t:#}");
     }
     // 40 orders are not refunded; three regions.
-    assert_eq!(table(&report, "order_regions")["rows"]["prod"], 40);
-    assert_eq!(table(&report, "revenue")["rows"]["candidate"], 3);
+    assert_eq!(report_table(&report, "order_regions")["rows"]["prod"], 40);
+    assert_eq!(report_table(&report, "revenue")["rows"]["candidate"], 3);
     let sides = report["sides"].as_array().unwrap();
     assert_eq!(sides[0]["engine"], "datafusion");
     assert_eq!(sides[1]["engine"], "polars");
@@ -206,18 +197,18 @@ fn a_declared_output_on_one_side_only_is_an_added_or_removed_table() {
     let outputs = format!("{OUTPUTS}\n[outputs.large_orders]\nkey = [\"order_id\"]\n");
     let (output, report) = run_overlays(root, &outputs);
     assert_eq!(output.status.code(), Some(1), "{report:#}");
-    let removed = table(&report, "revenue");
+    let removed = report_table(&report, "revenue");
     assert_eq!(removed["status"], "removed");
     assert_eq!(removed["candidate"]["format"], "absent");
     assert_eq!(removed["rows"]["removed"], 3);
-    let added = table(&report, "large_orders");
+    let added = report_table(&report, "large_orders");
     assert_eq!(added["status"], "added");
     assert_eq!(added["prod"]["format"], "absent");
     assert_eq!(
         added["rows"]["added"], added["candidate"]["rows"],
         "{added:#}"
     );
-    assert_eq!(table(&report, "order_regions")["status"], "equal");
+    assert_eq!(report_table(&report, "order_regions")["status"], "equal");
     assert_eq!(
         report["models"]["only_in_prod"],
         serde_json::json!(["revenue"])

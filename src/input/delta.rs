@@ -94,6 +94,53 @@ async fn load(
     })
 }
 
+/// The Delta table at `url` (a local directory's URL, or `s3://` with the
+/// `s3` feature), loaded if it exists, to commit to.
+pub async fn committable(url: &Url, shown: &str) -> Result<deltalake_core::DeltaTable> {
+    let mut builder = DeltaTableBuilder::from_url(url.clone()).map_err(|e| unreadable(shown, e))?;
+    if url.scheme() == "s3" {
+        builder = committing_backend(builder, url, shown)?;
+    }
+    let mut table = builder.build().map_err(|e| unreadable(shown, e))?;
+    match table.load().await {
+        Ok(()) | Err(deltalake_core::DeltaTableError::NotATable(_)) => Ok(table),
+        Err(e) => Err(unreadable(shown, e)),
+    }
+}
+
+#[cfg(feature = "s3")]
+fn committing_backend(
+    builder: DeltaTableBuilder,
+    url: &Url,
+    shown: &str,
+) -> Result<DeltaTableBuilder> {
+    register_s3_log_store();
+    let store = super::objects::committing_store(url, shown)?;
+    Ok(builder.with_storage_backend(store, url.clone()))
+}
+
+#[cfg(not(feature = "s3"))]
+fn committing_backend(_: DeltaTableBuilder, url: &Url, shown: &str) -> Result<DeltaTableBuilder> {
+    let source = TableSource::parse(url.as_str(), None, Default::default())?;
+    let _ = shown;
+    Err(super::read::not_built(
+        &source,
+        &super::TableRef::Objects(url.clone()),
+    ))
+}
+
+/// The Delta tables right under the prefix `url` names, by folder name.
+#[cfg(feature = "s3")]
+pub async fn tables_under(url: &Url, shown: &str) -> Result<Vec<String>> {
+    super::objects::delta_tables_under(url, shown).await
+}
+
+/// Removes a table a failed publish created in a bucket.
+#[cfg(feature = "s3")]
+pub async fn remove_table(url: &Url, shown: &str) -> Result<()> {
+    super::objects::remove_prefix(url, shown).await
+}
+
 /// A Delta table in a bucket, on dualrun's own S3 store (the `AWS_*`
 /// variables, as for any object).
 #[cfg(feature = "s3")]
@@ -108,8 +155,9 @@ fn with_object_store(
 }
 
 /// deltalake knows how to read a log only for the schemes a log store is
-/// registered for; its S3 log store comes with the AWS SDK. dualrun only
-/// reads, so the default log store over its own S3 store is enough.
+/// registered for; its S3 log store comes with the AWS SDK. The default
+/// log store over dualrun's own S3 store reads, and commits with the
+/// store's put-if-absent (S3's conditional writes) when publishing.
 #[cfg(feature = "s3")]
 fn register_s3_log_store() {
     use deltalake_core::logstore::{

@@ -3,7 +3,7 @@
 //! record batches.
 
 #[cfg(feature = "delta")]
-mod delta;
+pub mod delta;
 #[cfg(feature = "duckdb")]
 pub mod duckdb;
 mod fingerprint;

@@ -68,6 +68,66 @@ pub(super) fn store(url: &Url, shown: &str) -> Result<Arc<dyn ObjectStore>> {
     Ok(Arc::new(store))
 }
 
+/// The bucket's store for writing Delta commits: S3's conditional put
+/// (`If-None-Match`), so a commit never replaces another writer's.
+#[cfg(feature = "delta")]
+pub(super) fn committing_store(url: &Url, shown: &str) -> Result<Arc<dyn ObjectStore>> {
+    let bucket = url.host_str().unwrap_or_default();
+    let store = AmazonS3Builder::from_env()
+        .with_bucket_name(bucket)
+        .with_conditional_put(object_store::aws::S3ConditionalPut::ETagMatch)
+        .build()
+        .map_err(|e| {
+            Error::input(shown, format!("cannot reach the bucket `{bucket}` ({e})"))
+                .caused_by(e)
+                .with_hint("set `AWS_REGION`, and `AWS_ENDPOINT_URL` for an S3-compatible server")
+        })?;
+    Ok(Arc::new(store))
+}
+
+/// The folders right under the prefix `url` names that hold a Delta log.
+#[cfg(feature = "delta")]
+pub async fn delta_tables_under(url: &Url, shown: &str) -> Result<Vec<String>> {
+    let store = store(url, shown)?;
+    let key = url.path().trim_matches('/');
+    let prefix = (!key.is_empty()).then(|| ObjectPath::from(key));
+    let listing = store
+        .list_with_delimiter(prefix.as_ref())
+        .await
+        .map_err(|e| Error::input(shown, format!("cannot list it ({e})")).caused_by(e))?;
+    let mut names = Vec::new();
+    for folder in listing.common_prefixes {
+        let Some(name) = folder.filename().map(str::to_string) else {
+            continue;
+        };
+        let log = folder.clone().join("_delta_log");
+        if matches!(store.list(Some(&log)).try_next().await, Ok(Some(_))) {
+            names.push(name);
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// Removes every object under the prefix `url` names.
+#[cfg(feature = "delta")]
+pub async fn remove_prefix(url: &Url, shown: &str) -> Result<()> {
+    let store = store(url, shown)?;
+    let prefix = ObjectPath::from(url.path().trim_matches('/'));
+    let objects: Vec<ObjectMeta> = store
+        .list(Some(&prefix))
+        .try_collect()
+        .await
+        .map_err(|e| Error::input(shown, format!("cannot list it ({e})")).caused_by(e))?;
+    for meta in objects {
+        store
+            .delete(&meta.location)
+            .await
+            .map_err(|e| Error::input(shown, format!("cannot remove `{}` ({e})", meta.location)))?;
+    }
+    Ok(())
+}
+
 /// Whether the prefix `url` names is a Delta table's directory: it holds
 /// `_delta_log/`.
 #[cfg(feature = "delta")]

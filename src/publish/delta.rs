@@ -1,5 +1,5 @@
-//! The Delta Lake publish target, `delta:PATH`: every output is the Delta
-//! table `PATH/NAME`, and a publish commits each as a new table version
+//! The Delta Lake publish target, `delta:PATH` or `delta:s3://BUCKET/PREFIX`:
+//! every output is the Delta table `PATH/NAME`, and a publish commits each as a new table version
 //! (an overwrite) whose commit info carries the run id, verdict, forced
 //! reason and input fingerprints under `dualrun`. Readers of a table see
 //! its old version or its new one; Delta has no transaction across
@@ -25,10 +25,17 @@ use super::{ApprovedRun, PublishRequest, Published, VersionRecord, choose_output
 use crate::error::{Error, Result};
 use crate::rules::Verdict;
 
-/// A directory of Delta tables, one per output.
+/// A directory (or bucket prefix) of Delta tables, one per output.
 #[derive(Debug, Clone)]
 pub struct DeltaTarget {
-    pub root: PathBuf,
+    root: Root,
+}
+
+#[derive(Debug, Clone)]
+enum Root {
+    Local(PathBuf),
+    /// `s3://BUCKET/PREFIX/`: commits use S3's conditional writes.
+    Objects(Url),
 }
 
 /// What dualrun writes into each commit's info, under `dualrun`.
@@ -50,63 +57,136 @@ struct Commit {
 }
 
 impl DeltaTarget {
-    /// `delta:PATH`; a Delta target in object storage is refused (its log
-    /// has no safe concurrent commit without a locking log store).
+    /// `delta:PATH` or `delta:s3://BUCKET/PREFIX`.
     pub fn parse(path: &str) -> Result<Self> {
+        if path.starts_with("s3://") {
+            let mut url = Url::parse(path).map_err(|e| {
+                Error::publish(Path::new(path), format!("is not a URL ({e})"))
+                    .with_hint("write `delta:s3://BUCKET/PREFIX`")
+            })?;
+            if !url.path().ends_with('/') {
+                url.set_path(&format!("{}/", url.path()));
+            }
+            return Ok(DeltaTarget {
+                root: Root::Objects(url),
+            });
+        }
         if path.contains("://") {
             return Err(Error::publish(
                 Path::new(&crate::input::mask(path)),
-                "is a Delta target in object storage, which dualrun does not publish to yet",
+                "is a Delta target in an object store dualrun does not publish to",
             )
-            .with_hint("publish to a Delta directory on a filesystem: `--to delta:/data/lake`"));
+            .with_hint("publish to `delta:PATH` on a filesystem, or `delta:s3://BUCKET/PREFIX`"));
         }
         Ok(DeltaTarget {
-            root: std::path::absolute(path).unwrap_or_else(|_| PathBuf::from(path)),
+            root: Root::Local(std::path::absolute(path).unwrap_or_else(|_| PathBuf::from(path))),
         })
     }
 
+    /// How messages name it.
+    pub fn shown(&self) -> String {
+        match &self.root {
+            Root::Local(path) => format!("delta:{}", path.display()),
+            Root::Objects(url) => format!("delta:{url}"),
+        }
+    }
+
     fn error(&self, message: impl Into<String>) -> Error {
-        Error::publish(&self.root, message)
+        Error::publish(Path::new(&self.shown()), message)
     }
 
     fn table_url(&self, name: &str) -> Result<Url> {
-        Url::from_directory_path(self.root.join(name))
-            .map_err(|()| self.error(format!("`{name}` is not a directory path")))
+        match &self.root {
+            Root::Local(root) => Url::from_directory_path(root.join(name))
+                .map_err(|()| self.error(format!("`{name}` is not a directory path"))),
+            Root::Objects(url) => url
+                .join(&format!("{name}/"))
+                .map_err(|e| self.error(format!("`{name}` makes no table URL ({e})"))),
+        }
+    }
+
+    /// Where readers find output `name`'s table.
+    pub fn live_table(&self, name: &str) -> String {
+        match &self.root {
+            Root::Local(root) => root.join(name).display().to_string(),
+            Root::Objects(url) => url
+                .join(&format!("{name}/"))
+                .map(|u| u.to_string())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// One publisher or rollback at a time, on a filesystem: the target's
+    /// `.lock`. In a bucket each table's commit is atomic on its own.
+    fn lock(&self) -> Result<Option<super::target::Lock>> {
+        match &self.root {
+            Root::Local(root) => {
+                std::fs::create_dir_all(root).map_err(|e| Error::Output {
+                    path: root.clone(),
+                    source: e,
+                })?;
+                Target::new(root).lock().map(Some)
+            }
+            Root::Objects(_) => Ok(None),
+        }
     }
 
     /// The Delta table of output `name`, loaded if it exists.
     async fn table(&self, name: &str) -> Result<DeltaTable> {
-        let dir = self.root.join(name);
-        std::fs::create_dir_all(&dir).map_err(|e| Error::Output {
-            path: dir.clone(),
-            source: e,
-        })?;
-        DeltaTable::try_from_url(self.table_url(name)?)
-            .await
-            .map_err(|e| self.error(format!("cannot open the Delta table `{name}` ({e})")))
+        if let Root::Local(root) = &self.root {
+            let dir = root.join(name);
+            std::fs::create_dir_all(&dir).map_err(|e| Error::Output {
+                path: dir.clone(),
+                source: e,
+            })?;
+        }
+        let url = self.table_url(name)?;
+        crate::input::delta::committable(&url, &self.shown()).await
+    }
+
+    /// Removes the table of output `name` (one a failed publish created).
+    async fn remove_table(&self, name: &str) -> Result<()> {
+        match &self.root {
+            Root::Local(root) => std::fs::remove_dir_all(root.join(name))
+                .map_err(|e| self.error(format!("cannot remove `{name}` ({e})"))),
+            #[cfg(feature = "s3")]
+            Root::Objects(_) => {
+                crate::input::delta::remove_table(&self.table_url(name)?, &self.shown()).await
+            }
+            #[cfg(not(feature = "s3"))]
+            Root::Objects(_) => Err(self.error("needs the `s3` feature")),
+        }
     }
 
     /// The outputs already published here: the folders holding a log.
-    fn tables(&self) -> Result<Vec<String>> {
-        let mut names = Vec::new();
-        let entries = match std::fs::read_dir(&self.root) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(names),
-            Err(e) => return Err(Error::unreadable(self.root.display().to_string(), e)),
-        };
-        for entry in entries.flatten() {
-            if entry.path().join("_delta_log").is_dir() {
-                names.push(entry.file_name().to_string_lossy().into_owned());
+    async fn tables(&self) -> Result<Vec<String>> {
+        match &self.root {
+            Root::Local(root) => {
+                let mut names = Vec::new();
+                let entries = match std::fs::read_dir(root) {
+                    Ok(entries) => entries,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(names),
+                    Err(e) => return Err(Error::unreadable(root.display().to_string(), e)),
+                };
+                for entry in entries.flatten() {
+                    if entry.path().join("_delta_log").is_dir() {
+                        names.push(entry.file_name().to_string_lossy().into_owned());
+                    }
+                }
+                names.sort();
+                Ok(names)
             }
+            #[cfg(feature = "s3")]
+            Root::Objects(url) => crate::input::delta::tables_under(url, &self.shown()).await,
+            #[cfg(not(feature = "s3"))]
+            Root::Objects(_) => Err(self.error("needs the `s3` feature")),
         }
-        names.sort();
-        Ok(names)
     }
 
     /// Every commit dualrun made to the target's tables, oldest first.
     async fn commits(&self) -> Result<Vec<Commit>> {
         let mut commits = Vec::new();
-        for name in self.tables()? {
+        for name in self.tables().await? {
             let table = self.table(&name).await?;
             let latest = table.version().unwrap_or(0) as u64;
             let history: Vec<_> =
@@ -185,19 +265,14 @@ pub async fn publish(
     request: &PublishRequest,
     run: &ApprovedRun,
 ) -> Result<Published> {
-    std::fs::create_dir_all(&target.root).map_err(|e| Error::Output {
-        path: target.root.clone(),
-        source: e,
-    })?;
-    let _lock = Target::new(&target.root).lock()?;
+    let _lock = target.lock()?;
     let commits = target.commits().await?;
     let (records, live) = versions_of(&commits);
     if records.iter().any(|r| r.version == run.id) {
         return Err(target.error(format!("the run `{}` is already published", run.id)));
     }
     let live_record = records.iter().find(|r| Some(&r.version) == live.as_ref());
-    let shown = target.root.display().to_string();
-    let (outputs, carried) = choose_outputs(request, run, live_record, &shown)?;
+    let (outputs, carried) = choose_outputs(request, run, live_record, &target.shown())?;
     let info = json!({
         "event": "publish",
         "run": run.id,
@@ -269,8 +344,7 @@ async fn undo(
                 )
                 .await
             }
-            None => std::fs::remove_dir_all(target.root.join(name))
-                .map_err(|e| target.error(format!("cannot remove `{name}` ({e})"))),
+            None => target.remove_table(name).await,
         };
         undone.push(match result {
             Ok(()) => format!("`{name}` restored"),
@@ -304,7 +378,7 @@ async fn restore(target: &DeltaTarget, name: &str, version: u64, info: Value) ->
 /// `rollback`: each table back to the version the chosen run (default:
 /// the one published before the live one) left it at.
 pub async fn rollback(target: &DeltaTarget, to: Option<&str>) -> Result<(String, String)> {
-    let _lock = Target::new(&target.root).lock()?;
+    let _lock = target.lock()?;
     let commits = target.commits().await?;
     let (records, live) = versions_of(&commits);
     let current = live.ok_or_else(|| target.error("has no live version to roll back from"))?;
@@ -365,7 +439,7 @@ pub async fn rollback(target: &DeltaTarget, to: Option<&str>) -> Result<(String,
 
 /// `versions`: every published run, oldest first, and the live one.
 pub async fn versions(target: &DeltaTarget) -> Result<(Vec<VersionRecord>, Option<String>)> {
-    if target.tables()?.is_empty() {
+    if target.tables().await?.is_empty() {
         return Err(target
             .error("has no Delta table dualrun published")
             .with_hint("publish a run to it first: `dualrun publish RUN_DIR --to delta:PATH`"));

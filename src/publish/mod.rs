@@ -216,7 +216,7 @@ impl PublishTarget for postgres::PgTarget {
 #[cfg(feature = "delta")]
 impl PublishTarget for delta::DeltaTarget {
     fn shown(&self) -> String {
-        format!("delta:{}", self.root.display())
+        delta::DeltaTarget::shown(self)
     }
 
     fn publish(&self, request: &PublishRequest, run: &ApprovedRun) -> Result<Published> {
@@ -232,7 +232,7 @@ impl PublishTarget for delta::DeltaTarget {
     }
 
     fn live_table(&self, name: &str) -> Option<String> {
-        Some(self.root.join(name).display().to_string())
+        Some(delta::DeltaTarget::live_table(self, name))
     }
 }
 

@@ -116,6 +116,34 @@ pub fn report_column<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde
         .unwrap_or_else(|| panic!("no column {name}"))
 }
 
+/// The entry of table `name` in a JSON report.
+pub fn report_table<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == name)
+        .unwrap_or_else(|| panic!("no table {name} in {:#}", report["tables"]))
+}
+
+/// `dualrun versions TARGET --json`: each version and whether it is live.
+pub fn listed_versions(dir: &Path, target: &str) -> Vec<(String, bool)> {
+    let output = dualrun(dir, &["versions", target, "--json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let versions: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    versions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["version"].as_str().unwrap().to_string(),
+                v["live"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
 /// A deterministic shuffle (xorshift) driven by `seed`.
 pub fn shuffled<T: Clone>(items: &[T], seed: u64) -> Vec<T> {
     let mut out = items.to_vec();
