@@ -13,6 +13,8 @@ mod locate;
 mod objects;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "postgres")]
+mod postgres_copy;
 mod read;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 mod sql_scan;

@@ -104,7 +104,20 @@ pub async fn open(
     let shown = source.spec.clone();
     let pool = connect(&shown, url).await?;
     let (provider, from) = match relation {
-        Relation::Table(table) => (table_provider(&pool, &shown, table).await?, table.clone()),
+        Relation::Table(table) => {
+            let inner = table_provider(&pool, &shown, table).await?;
+            // Read with binary COPY where the columns allow; the name as
+            // the row count below sends it.
+            let copying = super::postgres_copy::CopyTable {
+                pool: Arc::clone(&pool),
+                from: table.clone(),
+                inner,
+            };
+            (
+                Arc::new(copying) as Arc<dyn datafusion::catalog::TableProvider>,
+                table.clone(),
+            )
+        }
         Relation::Query(query) => (
             query::provider(&pool, &shown, query).await?,
             format!("({query}) AS dualrun_query"),
