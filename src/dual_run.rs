@@ -48,12 +48,25 @@ pub fn run_project(args: &RunArgs) -> Result<u8> {
     let started = Instant::now();
     let mut ran = run_sides(&plan, &workers, &run_dir, &progress)?;
     let read_done = Instant::now();
-    let mut compared = if ran.sides.values().any(SideRun::failed) {
-        Compared::default()
+    let comparing = if ran.sides.values().any(SideRun::failed) {
+        Ok(Compared::default())
     } else {
-        compare_outputs(&plan, &workers, &run_dir, &ran.sides, &progress)?
+        compare_outputs(&plan, &workers, &run_dir, &ran.sides, &progress)
     };
-    let models = compare_models(&workers, &run_dir, &ran.sides, &compared.tables)?;
+    let compared_all = comparing.and_then(|compared| {
+        compare_models(&workers, &run_dir, &ran.sides, &compared.tables).map(|m| (compared, m))
+    });
+    let (mut compared, models) = match compared_all {
+        Ok(done) => done,
+        Err(error) => {
+            // The run stops here; what dbt sides built does not stay.
+            if !plan.keep_sides {
+                let sides: Vec<SideRun> = ran.sides.into_vec();
+                let _ = remove_dbt_builds(&sides, &workers);
+            }
+            return Err(error);
+        }
+    };
     if plan.keep_sides {
         say_where_dbt_builds_stay(&mut ran.sides);
     }

@@ -475,6 +475,22 @@ fn dbt_tests_are_outcomes_and_a_model_that_fails_fails_its_side() {
     // Even a failed side's database goes.
     assert_eq!(duckdb_files(&run_dir), Vec::<PathBuf>::new());
 
+    // A rule naming a table dbt did not build stops the run once the sides
+    // ran, and what they built is removed all the same.
+    write(
+        &root,
+        &[(
+            "typo.toml",
+            "[[rule]]\ncheck = \"identical\"\ntables = [\"revenu\"]\n",
+        )],
+    );
+    project_file(&root, "", "", "[check]\nrules = [\"typo.toml\"]");
+    let run_dir = dir.path().join("r6");
+    let output = run(&root, &run_dir, &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("`revenu`"), "{}", stderr(&output));
+    assert_eq!(duckdb_files(&run_dir), Vec::<PathBuf>::new());
+
     // No dbt where it was said to be.
     write(
         &root,
