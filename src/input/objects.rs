@@ -56,32 +56,25 @@ pub async fn open(ctx: &SessionContext, source: &TableSource, url: &Url) -> Resu
 
 /// The bucket's store, configured from the `AWS_*` variables.
 pub(super) fn store(url: &Url, shown: &str) -> Result<Arc<dyn ObjectStore>> {
-    let bucket = url.host_str().unwrap_or_default();
-    let store = AmazonS3Builder::from_env()
-        .with_bucket_name(bucket)
-        .build()
-        .map_err(|e| {
-            Error::input(shown, format!("cannot reach the bucket `{bucket}` ({e})"))
-                .caused_by(e)
-                .with_hint("set `AWS_REGION`, and `AWS_ENDPOINT_URL` for an S3-compatible server")
-        })?;
-    Ok(Arc::new(store))
+    bucket_store(url, shown, AmazonS3Builder::from_env())
 }
 
 /// The bucket's store for writing Delta commits: S3's conditional put
 /// (`If-None-Match`), so a commit never replaces another writer's.
 #[cfg(feature = "delta")]
 pub(super) fn committing_store(url: &Url, shown: &str) -> Result<Arc<dyn ObjectStore>> {
+    let builder = AmazonS3Builder::from_env()
+        .with_conditional_put(object_store::aws::S3ConditionalPut::ETagMatch);
+    bucket_store(url, shown, builder)
+}
+
+fn bucket_store(url: &Url, shown: &str, builder: AmazonS3Builder) -> Result<Arc<dyn ObjectStore>> {
     let bucket = url.host_str().unwrap_or_default();
-    let store = AmazonS3Builder::from_env()
-        .with_bucket_name(bucket)
-        .with_conditional_put(object_store::aws::S3ConditionalPut::ETagMatch)
-        .build()
-        .map_err(|e| {
-            Error::input(shown, format!("cannot reach the bucket `{bucket}` ({e})"))
-                .caused_by(e)
-                .with_hint("set `AWS_REGION`, and `AWS_ENDPOINT_URL` for an S3-compatible server")
-        })?;
+    let store = builder.with_bucket_name(bucket).build().map_err(|e| {
+        Error::input(shown, format!("cannot reach the bucket `{bucket}` ({e})"))
+            .caused_by(e)
+            .with_hint("set `AWS_REGION`, and `AWS_ENDPOINT_URL` for an S3-compatible server")
+    })?;
     Ok(Arc::new(store))
 }
 
