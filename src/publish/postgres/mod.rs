@@ -258,58 +258,13 @@ pub async fn publish(
         inputs: run.inputs.clone(),
         outputs: Default::default(),
     };
-    let adopted = request
-        .built_schema
-        .as_ref()
-        .filter(|built| request.only.is_none() && target.same_database(&built.url));
-    let adopted_schema = adopted.map(|b| b.schema.clone());
-    let loading = match adopted {
-        Some(built) => {
-            // The audited relations themselves become the version.
-            mark_loading(target, client, &built.schema, &version).await?;
-            built.schema.clone()
-        }
-        None => {
-            let loading = target.parked(&version);
-            client
-                .batch_execute(&format!("CREATE SCHEMA {}", quoted(&loading)))
-                .await
-                .map_err(|e| {
-                    target
-                        .error(format!(
-                            "cannot create the schema `{loading}` ({})",
-                            server_said(&e)
-                        ))
-                        .with_hint("the publishing role needs CREATE on the database")
-                })?;
-            mark_loading(target, client, &loading, &version).await?;
-            for (done, name) in outputs.iter().enumerate() {
-                copy::load(client, &loading, name, &run.outputs[name]).await?;
-                if done == 0 {
-                    crash_point("loading");
-                }
-            }
-            loading
-        }
-    };
+    let (loading, adopted_schema) =
+        load_version(target, client, request, run, &outputs, &version).await?;
     for name in &outputs {
         record.outputs.insert(name.clone(), version.clone());
     }
     if let Some(live) = live_record {
-        for name in &carried {
-            client
-                .batch_execute(&format!(
-                    "CREATE TABLE {new}.{t} (LIKE {live}.{t} INCLUDING ALL); INSERT INTO {new}.{t} SELECT * FROM {live}.{t}",
-                    new = quoted(&loading),
-                    live = quoted(&target.schema),
-                    t = quoted(name)
-                ))
-                .await
-                .map_err(|e| target.error(format!("cannot carry `{name}` over from the live version ({})", server_said(&e))))?;
-            record
-                .outputs
-                .insert(name.clone(), live.outputs[name].clone());
-        }
+        carry_over(target, client, &loading, live, &carried, &mut record).await?;
         copy_grants(target, client, &loading).await?;
     }
     crash_point("staged");
@@ -334,6 +289,80 @@ pub async fn publish(
         pruned,
         adopted: adopted_schema,
     })
+}
+
+/// The schema that holds the new version once loaded, and the name of the
+/// dbt candidate's schema when that one is taken as it is; otherwise a new
+/// schema the outputs are copied into.
+async fn load_version(
+    target: &PgTarget,
+    client: &tokio_postgres::Client,
+    request: &PublishRequest,
+    run: &ApprovedRun,
+    outputs: &[String],
+    version: &str,
+) -> Result<(String, Option<String>)> {
+    let adopted = request
+        .built_schema
+        .as_ref()
+        .filter(|built| request.only.is_none() && target.same_database(&built.url));
+    if let Some(built) = adopted {
+        // The audited relations themselves become the version.
+        mark_loading(target, client, &built.schema, version).await?;
+        return Ok((built.schema.clone(), Some(built.schema.clone())));
+    }
+    let loading = target.parked(version);
+    client
+        .batch_execute(&format!("CREATE SCHEMA {}", quoted(&loading)))
+        .await
+        .map_err(|e| {
+            target
+                .error(format!(
+                    "cannot create the schema `{loading}` ({})",
+                    server_said(&e)
+                ))
+                .with_hint("the publishing role needs CREATE on the database")
+        })?;
+    mark_loading(target, client, &loading, version).await?;
+    for (done, name) in outputs.iter().enumerate() {
+        copy::load(client, &loading, name, &run.outputs[name]).await?;
+        if done == 0 {
+            crash_point("loading");
+        }
+    }
+    Ok((loading, None))
+}
+
+/// `--only`: the outputs it leaves out are copied over from the live
+/// version, inside the database.
+async fn carry_over(
+    target: &PgTarget,
+    client: &tokio_postgres::Client,
+    loading: &str,
+    live: &VersionRecord,
+    carried: &[String],
+    record: &mut VersionRecord,
+) -> Result<()> {
+    for name in carried {
+        client
+            .batch_execute(&format!(
+                "CREATE TABLE {new}.{t} (LIKE {live}.{t} INCLUDING ALL); INSERT INTO {new}.{t} SELECT * FROM {live}.{t}",
+                new = quoted(loading),
+                live = quoted(&target.schema),
+                t = quoted(name)
+            ))
+            .await
+            .map_err(|e| {
+                target.error(format!(
+                    "cannot carry `{name}` over from the live version ({})",
+                    server_said(&e)
+                ))
+            })?;
+        record
+            .outputs
+            .insert(name.clone(), live.outputs[name].clone());
+    }
+    Ok(())
 }
 
 /// Marks `schema` as a version being loaded: never read as a version,
