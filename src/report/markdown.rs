@@ -205,20 +205,14 @@ fn compose(report: &Report, detail: Detail, max_tables: usize) -> String {
         }
     }
 
+    for (who, skipped) in report.skipped_models() {
+        let names: Vec<String> = skipped
+            .iter()
+            .map(|(name, why)| format!("`{}` ({})", esc(name), esc(why)))
+            .collect();
+        let _ = writeln!(md, "\nNot diffed by {who}: {}", names.join(", "));
+    }
     for side in &report.sides {
-        if !side.skipped.is_empty() {
-            let names: Vec<String> = side
-                .skipped
-                .iter()
-                .map(|(name, why)| format!("`{}` ({})", esc(name), esc(why)))
-                .collect();
-            let _ = writeln!(
-                md,
-                "\nNot diffed in {}: {}",
-                esc(side.side.name()),
-                names.join(", ")
-            );
-        }
         if let Some(kept) = &side.kept {
             let _ = writeln!(
                 md,

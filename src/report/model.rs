@@ -1,6 +1,8 @@
 //! The report model: what every renderer reads. Field order here is the JSON
 //! field order, and it is part of the API (`schema_version`).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::diff::TableDiff;
@@ -226,6 +228,25 @@ pub struct Timings {
 }
 
 impl Report {
+    /// The models dbt sides did not diff, and why, by who skipped them:
+    /// once for both sides when they skipped the same, else per side.
+    pub fn skipped_models(&self) -> Vec<(String, &BTreeMap<String, String>)> {
+        let skipping: Vec<&SideRun> = self
+            .sides
+            .iter()
+            .filter(|s| !s.skipped.is_empty())
+            .collect();
+        match skipping.as_slice() {
+            [one, other] if one.skipped == other.skipped => {
+                vec![("both sides".to_string(), &one.skipped)]
+            }
+            sides => sides
+                .iter()
+                .map(|s| (format!("the {} side", s.side), &s.skipped))
+                .collect(),
+        }
+    }
+
     /// The report of one `dualrun diff`, not judged yet.
     pub fn of_diff(name: &str, prod: &Table, candidate: &Table, diff: TableDiff) -> Self {
         Report::of_tables("diff", vec![TableReport::of(name, prod, candidate, diff)])
@@ -296,5 +317,35 @@ impl ProfileReport {
             },
             timings: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sides::Side;
+
+    #[test]
+    fn models_both_sides_skipped_are_listed_once() {
+        let mut report = Report::of_tables("run", Vec::new());
+        let mut prod = SideRun::starting(Side::Prod, "dbt", String::new());
+        prod.skipped
+            .insert("stg".into(), "ephemeral: no table".into());
+        let mut candidate = SideRun::starting(Side::Candidate, "dbt", String::new());
+        candidate.skipped = prod.skipped.clone();
+        report.sides = vec![prod, candidate];
+        let listed = report.skipped_models();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].0, "both sides");
+        report.sides[1].skipped.insert(
+            "flat".into(),
+            "skipped by dbt after an upstream failure".into(),
+        );
+        let listed: Vec<String> = report
+            .skipped_models()
+            .into_iter()
+            .map(|(who, _)| who)
+            .collect();
+        assert_eq!(listed, ["the prod side", "the candidate side"]);
     }
 }

@@ -130,10 +130,12 @@ fn render_failed_sides(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             writeln!(out, "  | {}", line.escape_debug())?;
         }
     }
-    for side in &report.sides {
-        for (name, why) in &side.skipped {
-            writeln!(out, "\n{} side: `{name}` not diffed ({why})", side.side)?;
+    for (who, skipped) in report.skipped_models() {
+        for (name, why) in skipped {
+            writeln!(out, "\n`{name}` not diffed by {who} ({why})")?;
         }
+    }
+    for side in &report.sides {
         if let Some(kept) = &side.kept {
             writeln!(out, "\n{} side: what it built is kept in {kept}", side.side)?;
         }
