@@ -26,6 +26,8 @@ pub use fingerprint::{Fingerprint, digest, fingerprint, snapshot};
 pub use format::{CsvOptions, FileFormat, TableFormat};
 pub use locate::locate_files;
 pub use read::{OpenTable, PartitionStream, Table, copy_to_parquet, open_table, read_table};
+#[cfg(feature = "postgres")]
+pub(crate) use table_ref::quoted;
 pub use table_ref::{DeltaAt, DeltaLocation, FileEngine, Relation, SCHEMES, TableRef, mask};
 
 /// One table as the user named it, before anything is read.

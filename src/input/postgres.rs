@@ -23,6 +23,11 @@ use url::Url;
 use super::{Relation, TableSource};
 use crate::error::{Error, Result, first_line};
 
+/// PostgreSQL's binary dates and timestamps count from 2000-01-01: the
+/// days and microseconds from the Unix epoch to it.
+pub const EPOCH_DAYS: i32 = 10_957;
+pub const EPOCH_MICROS: i64 = 946_684_800_000_000;
+
 /// How long connecting may take before the server counts as unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 

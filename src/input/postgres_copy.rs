@@ -31,13 +31,11 @@ use datafusion::sql::unparser::dialect::PostgreSqlDialect;
 use datafusion_table_providers_postgres::pool::PostgresConnectionPool;
 use futures::{StreamExt, TryStreamExt};
 
+use super::postgres::{EPOCH_DAYS, EPOCH_MICROS};
 use super::sql_scan::quoted;
 
 /// Rows per batch, as the other database scans.
 const BATCH_ROWS: usize = 8192;
-/// Days and microseconds from the Unix epoch to PostgreSQL's (2000-01-01).
-const EPOCH_DAYS: i32 = 10_957;
-const EPOCH_MICROS: i64 = 946_684_800_000_000;
 
 /// A table read by binary `COPY` where its columns allow, by `inner` (the
 /// provider's own scan) where they do not.
@@ -315,6 +313,9 @@ struct Decoder {
     ended: bool,
     builders: Vec<Box<dyn ArrayBuilder>>,
     rows: usize,
+    /// Where each value of the row being read starts and how long it is
+    /// (`None`: NULL), kept between rows so no row allocates.
+    spans: Vec<Option<(usize, usize)>>,
 }
 
 const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
@@ -330,6 +331,7 @@ impl Decoder {
             ended: false,
             builders,
             rows: 0,
+            spans: Vec::new(),
         }
     }
 
@@ -372,7 +374,8 @@ impl Decoder {
         }
         // Find the row's end before decoding anything of it.
         let mut at = 2;
-        let mut spans = Vec::with_capacity(fields.max(0) as usize);
+        let spans = &mut self.spans;
+        spans.clear();
         for _ in 0..fields {
             if data.len() < at + 4 {
                 return Ok(false);

@@ -255,7 +255,7 @@ impl Relation {
 }
 
 /// An SQL identifier in double quotes, inner quotes doubled.
-pub(super) fn quoted(name: &str) -> String {
+pub(crate) fn quoted(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 

@@ -120,16 +120,13 @@ fn sql_side(section: &Section, engine: SqlEngine, raw: RawSide, root: &Path) -> 
             "name the folder of `NAME.sql` models, e.g. `models = \"models\"`",
         )
     })?;
-    let folders = match models {
-        RawFolders::One(folder) => vec![folder],
-        RawFolders::Several(folders) if !folders.is_empty() => folders,
-        RawFolders::Several(_) => {
-            return Err(section.bad(
-                "has an empty `models` list".to_string(),
-                "name at least one folder of `NAME.sql` models",
-            ));
-        }
-    };
+    let folders = words(Some(models)).unwrap_or_default();
+    if folders.is_empty() {
+        return Err(section.bad(
+            "has an empty `models` list".to_string(),
+            "name at least one folder of `NAME.sql` models",
+        ));
+    }
     Ok(SidePlan::Sql {
         engine,
         models: folders.iter().map(|f| root.join(f)).collect(),

@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use datafusion::arrow::array::RecordBatch;
-use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use deltalake_core::DeltaTable;
 use deltalake_core::kernel::transaction::CommitProperties;
 use deltalake_core::protocol::SaveMode;
@@ -247,10 +246,7 @@ fn versions_of(commits: &[Commit]) -> (Vec<VersionRecord>, Option<String>) {
 
 fn read_parquet(path: &Path) -> Result<Vec<RecordBatch>> {
     let shown = path.display().to_string();
-    let file = std::fs::File::open(path).map_err(|e| Error::unreadable(&shown, e))?;
-    ParquetRecordBatchReaderBuilder::try_new(file)
-        .and_then(|b| b.build())
-        .map_err(|e| Error::input(&shown, format!("is not Parquet dualrun can read ({e})")))?
+    super::run::read_output(path, 8192)?
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| Error::input(&shown, format!("cannot be read ({e})")))
 }

@@ -153,3 +153,18 @@ fn check_inputs(dir: &Path, inputs: &[Fingerprint]) -> Result<()> {
     }
     Ok(())
 }
+
+/// The rows of one of the run's Parquet copies, in batches of
+/// `batch_rows`: what a database or lake target loads.
+#[cfg(any(feature = "postgres", feature = "delta"))]
+pub fn read_output(
+    path: &Path,
+    batch_rows: usize,
+) -> Result<datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReader> {
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let shown = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|e| Error::unreadable(&shown, e))?;
+    ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|b| b.with_batch_size(batch_rows).build())
+        .map_err(|e| Error::input(&shown, format!("is not Parquet dualrun can read ({e})")))
+}

@@ -2,9 +2,10 @@
 //! (read from their comments), schemas a killed publisher left, the grants
 //! a new version inherits, and the old versions `--keep` drops.
 
-use super::copy::{quoted, server_said};
+use super::copy::server_said;
 use super::{LOADING_MARK, PgTarget, Session, VERSION_MARK};
 use crate::error::Result;
+use crate::input::quoted;
 use crate::publish::VersionRecord;
 
 /// What the database holds for the target: its versions (the live one

@@ -17,17 +17,14 @@ use datafusion::arrow::datatypes::{
     UInt32Type, UInt64Type,
 };
 use datafusion::arrow::record_batch::RecordBatchReader;
-use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use futures::pin_mut;
 use tokio_postgres::Client;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 
 use crate::error::{Error, Result};
-
-/// Days and microseconds from the Unix epoch to PostgreSQL's (2000-01-01).
-const EPOCH_DAYS: i32 = 10_957;
-const EPOCH_MICROS: i64 = 946_684_800_000_000;
+use crate::input::postgres::{EPOCH_DAYS, EPOCH_MICROS};
+use crate::input::quoted;
 
 /// One output column as PostgreSQL stores it.
 #[derive(Debug, Clone)]
@@ -79,19 +76,11 @@ pub fn pg_column(name: &str, data_type: &DataType) -> std::result::Result<PgColu
     })
 }
 
-/// `"name"`, as PostgreSQL quotes an identifier.
-pub fn quoted(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
 /// Creates `schema.table` with the columns of `parquet` and copies its
 /// rows in; returns the rows copied.
 pub async fn load(client: &Client, schema: &str, table: &str, parquet: &Path) -> Result<u64> {
     let shown = parquet.display().to_string();
-    let file = std::fs::File::open(parquet).map_err(|e| Error::unreadable(&shown, e))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .and_then(|b| b.with_batch_size(65_536).build())
-        .map_err(|e| Error::input(&shown, format!("is not Parquet dualrun can read ({e})")))?;
+    let reader = crate::publish::run::read_output(parquet, 65_536)?;
     let schema_ref = reader.schema();
     let columns: Vec<PgColumn> = schema_ref
         .fields()

@@ -21,8 +21,9 @@ use url::Url;
 
 use super::{ApprovedRun, PublishRequest, Published, VersionRecord, crash_point};
 use crate::error::{Error, Result};
+use crate::input::quoted;
 use catalog::{copy_grants, prune, state};
-use copy::{quoted, server_said};
+use copy::server_said;
 
 /// How a schema's comment marks it as a version dualrun made.
 const VERSION_MARK: &str = "dualrun version ";
@@ -75,11 +76,7 @@ impl PgTarget {
         if !rest.is_empty() {
             url.query_pairs_mut().extend_pairs(rest);
         }
-        Ok(PgTarget {
-            url,
-            shown: crate::input::mask(spec),
-            schema,
-        })
+        Ok(PgTarget { url, shown, schema })
     }
 
     /// The schema a version is parked in when it is not live.
