@@ -18,7 +18,7 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, new_null_array};
+use datafusion::arrow::array::{Array, ArrayRef, make_array, new_null_array};
 use datafusion::arrow::compute::{CastOptions, cast_with_options};
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::arrow::error::ArrowError;
@@ -196,7 +196,27 @@ pub fn to_comparison(array: &ArrayRef, target: &DataType) -> Result<ArrayRef, Ar
     if array.data_type() == target {
         return Ok(array);
     }
+    if let (DataType::Timestamp(_, None), DataType::Timestamp(unit, Some(zone))) =
+        (array.data_type(), target)
+        && zone.as_ref() == "UTC"
+    {
+        // A timestamp without a zone is read as UTC: the same numbers in
+        // the target unit, relabelled. Arrow's cast would look every value
+        // up in the time zone database.
+        let naive = cast_with_options(&array, &DataType::Timestamp(*unit, None), &options)?;
+        return in_utc(&naive, target);
+    }
     cast_with_options(&array, target, &options)
+}
+
+/// The same values and buffers under the target type, a zone added.
+fn in_utc(naive: &ArrayRef, target: &DataType) -> Result<ArrayRef, ArrowError> {
+    let data = naive
+        .to_data()
+        .into_builder()
+        .data_type(target.clone())
+        .build()?;
+    Ok(make_array(data))
 }
 
 #[cfg(test)]
@@ -232,6 +252,21 @@ mod tests {
             assert_eq!(comparison_type(&a, &b).unwrap(), want, "{a} vs {b}");
             assert_eq!(comparison_type(&b, &a).unwrap(), want, "{b} vs {a}");
         }
+    }
+
+    #[test]
+    fn naive_timestamps_are_relabelled_as_arrow_would_cast_them() {
+        let naive: ArrayRef = Arc::new(TimestampSecondArray::from(vec![
+            Some(-86_400 * 365 * 300),
+            None,
+            Some(0),
+            Some(1_700_000_000),
+        ]));
+        let target = utc(TimeUnit::Millisecond);
+        let relabelled = to_comparison(&naive, &target).unwrap();
+        let cast = cast_with_options(&naive, &target, &CastOptions::default()).unwrap();
+        assert_eq!(relabelled.data_type(), &target);
+        assert_eq!(&relabelled, &cast);
     }
 
     #[test]

@@ -66,6 +66,25 @@ impl Distinct {
         }
     }
 
+    /// Adds the hashes of a batch's non-null values, deciding exact or
+    /// approximate once rather than per value.
+    pub fn add_all(&mut self, mut hashes: impl Iterator<Item = u64>) {
+        if let Distinct::Exact(set) = self {
+            for hash in hashes.by_ref() {
+                if set.insert(hash) && set.len() > EXACT_LIMIT {
+                    break;
+                }
+            }
+            if set.len() <= EXACT_LIMIT {
+                return;
+            }
+            self.overflow();
+        }
+        if let Distinct::Approximate(sketch) = self {
+            hashes.for_each(|hash| sketch.insert(&hash));
+        }
+    }
+
     fn overflow(&mut self) {
         if let Distinct::Exact(set) = self {
             let mut sketch = new_sketch();

@@ -9,23 +9,19 @@
 //! into batches or on the thread count; only the top values of a column with
 //! more than 10,000 distinct values are approximate.
 
+mod batch;
 mod distinct;
 mod exact_sum;
 pub mod quantiles;
 mod summary;
 mod top;
 
-use datafusion::arrow::array::{Array, ArrowPrimitiveType, AsArray};
-use datafusion::arrow::datatypes::{
-    DataType, Date32Type, Date64Type, Decimal128Type, Decimal256Type, DurationMicrosecondType,
-    DurationMillisecondType, DurationNanosecondType, DurationSecondType, Float64Type, Int64Type,
-    Time64NanosecondType, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
-    TimestampNanosecondType, TimestampSecondType,
-};
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::datatypes::DataType;
 
 use super::position::Pos;
 pub use distinct::Distinct;
-use exact_sum::{ExactSum, sum_and_squares};
+use exact_sum::ExactSum;
 use quantiles::QuantileSketch;
 pub(crate) use summary::temporal_to_json;
 pub use summary::{
@@ -44,28 +40,29 @@ pub const TOP_K: usize = 10;
 /// 1% the sketch promises.
 pub const SKETCH_ROWS: usize = 1 << 18;
 
-pub struct Sample<'a> {
-    key_hashes: &'a [u64],
-    /// Keep a row when the low 32 bits of its key hash are below this.
-    threshold: u64,
+pub struct Sample {
+    /// The rows kept, in order.
+    rows: Vec<u32>,
 }
 
-impl<'a> Sample<'a> {
-    pub fn new(key_hashes: &'a [u64], table_rows: usize) -> Self {
-        let threshold = if table_rows <= SKETCH_ROWS {
-            1 << 32
+impl Sample {
+    /// Keeps a row when the low 32 bits of its key hash fall below the
+    /// share of `SKETCH_ROWS` in `table_rows`; decided once per batch for
+    /// all its columns.
+    pub fn new(key_hashes: &[u64], table_rows: usize) -> Self {
+        let rows = if table_rows <= SKETCH_ROWS {
+            (0..key_hashes.len() as u32).collect()
         } else {
-            (SKETCH_ROWS as f64 / table_rows as f64 * (1u64 << 32) as f64) as u64
+            let threshold = (SKETCH_ROWS as f64 / table_rows as f64 * (1u64 << 32) as f64) as u64;
+            (0..key_hashes.len() as u32)
+                .filter(|row| (key_hashes[*row as usize] & 0xFFFF_FFFF) < threshold)
+                .collect()
         };
-        Sample {
-            key_hashes,
-            threshold,
-        }
+        Sample { rows }
     }
 
-    #[inline]
-    fn keeps(&self, row: usize) -> bool {
-        (self.key_hashes[row] & 0xFFFF_FFFF) < self.threshold
+    fn rows(&self) -> &[u32] {
+        &self.rows
     }
 }
 
@@ -181,45 +178,54 @@ impl StatsState {
         }
     }
 
-    /// Adds one batch's column; `hashes` are its value hashes.
     /// Adds one batch's column. `hashes` are its value hashes; `sample`
     /// says which rows feed the quantile sketch.
     pub fn add_batch(&mut self, array: &dyn Array, hashes: &[u64], batch: u32, sample: &Sample) {
         self.rows += array.len() as u64;
         self.nulls += array.null_count() as u64;
-        let pos = |row: usize| Pos {
-            batch,
-            row: row as u32,
-        };
-        let nulls = array.nulls();
-        let valid = |i: &usize| nulls.is_none_or(|n| n.is_valid(*i));
+        let nulls = batch::nulls_of(array);
         let distinct = &mut self.distinct;
         match &mut self.kind {
             KindState::Text(text) => {
                 let mut counts = std::mem::take(&mut text.scratch);
                 counts.clear();
-                for i in (0..hashes.len()).filter(valid) {
-                    counts.entry(hashes[i]).or_insert((0, pos(i))).0 += 1;
+                let mut count = |row: usize| {
+                    let pos = Pos {
+                        batch,
+                        row: row as u32,
+                    };
+                    counts.entry(hashes[row]).or_insert((0, pos)).0 += 1;
+                };
+                match nulls {
+                    None => (0..hashes.len()).for_each(&mut count),
+                    Some(nulls) => nulls.valid_indices().for_each(&mut count),
                 }
-                counts.keys().for_each(|h| distinct.add(*h));
+                distinct.add_all(counts.keys().copied());
                 text.top.add_batch(&counts);
+                batch::text_batch(text, array, &counts);
                 text.scratch = counts;
-                text_batch(text, array);
+            }
+            KindState::Boolean { trues, falses } => {
+                let values = array.as_boolean();
+                let batch_trues = values.true_count() as u64;
+                *trues += batch_trues;
+                *falses += (values.len() - values.null_count()) as u64 - batch_trues;
+                // Two values at most: the hash of each one's first row.
+                for wanted in [true, false] {
+                    let first = (0..values.len())
+                        .find(|row| values.is_valid(*row) && values.value(*row) == wanted);
+                    distinct.add_all(first.map(|row| hashes[row]).into_iter());
+                }
             }
             kind => {
-                (0..hashes.len())
-                    .filter(valid)
-                    .for_each(|i| distinct.add(hashes[i]));
+                match nulls {
+                    None => distinct.add_all(hashes.iter().copied()),
+                    Some(nulls) => distinct.add_all(nulls.valid_indices().map(|i| hashes[i])),
+                }
                 match kind {
-                    KindState::Numeric(n) => numeric_batch(n, array, pos, sample),
-                    KindState::Temporal(t) => temporal_batch(t, array, pos, sample),
-                    KindState::Boolean { trues, falses } => {
-                        let values = array.as_boolean();
-                        let batch_trues = values.true_count() as u64;
-                        *trues += batch_trues;
-                        *falses += (values.len() - values.null_count()) as u64 - batch_trues;
-                    }
-                    KindState::Text(_) | KindState::Other => {}
+                    KindState::Numeric(n) => batch::numeric_batch(n, array, batch, sample),
+                    KindState::Temporal(t) => batch::temporal_batch(t, array, batch, sample),
+                    KindState::Boolean { .. } | KindState::Text(_) | KindState::Other => {}
                 }
             }
         }
@@ -302,170 +308,5 @@ impl StatsState {
             }
             _ => {}
         }
-    }
-}
-
-fn numeric_batch(
-    state: &mut NumericState,
-    array: &dyn Array,
-    pos: impl Fn(usize) -> Pos,
-    sample: &Sample,
-) {
-    let mut sketched = Vec::with_capacity(array.len());
-    let mut finite = Vec::with_capacity(array.len());
-    // Extremes as (value, row) of this batch; the earliest row wins ties.
-    let mut low: Option<(f64, usize)> = None;
-    let mut high: Option<(f64, usize)> = None;
-    let mut add = |i: usize, v: f64| {
-        if v.is_nan() {
-            state.nan += 1;
-            return;
-        }
-        if low.is_none_or(|(m, _)| v < m) {
-            low = Some((v, i));
-        }
-        if high.is_none_or(|(m, _)| v > m) {
-            high = Some((v, i));
-        }
-        if v.is_infinite() {
-            state.infinite += 1;
-            return;
-        }
-        state.zeros += u64::from(v == 0.0);
-        finite.push(v);
-        if sample.keeps(i) {
-            sketched.push(v);
-        }
-    };
-    // Integers below 2^56 in batches of at most 2^13 rows (DataFusion's
-    // default batch is exactly 2^13) are summed in integers: each square is
-    // below 2^112, so the sum of squares stays below 2^125 and fits an
-    // i128; exact, and far cheaper than float expansions.
-    let mut integer_sums: Option<(i128, i128)> = None;
-    match array.data_type() {
-        DataType::Int64 => {
-            let ints = array.as_primitive::<Int64Type>();
-            let small =
-                ints.len() <= 1 << 13 && ints.values().iter().all(|v| v.unsigned_abs() < 1 << 56);
-            if small {
-                let (mut sum, mut squares) = (0i128, 0i128);
-                each_value::<Int64Type>(array, |i, v| {
-                    sum += i128::from(v);
-                    squares += i128::from(v) * i128::from(v);
-                    add(i, v as f64)
-                });
-                integer_sums = Some((sum, squares));
-            } else {
-                each_value::<Int64Type>(array, |i, v| add(i, v as f64));
-            }
-        }
-        DataType::Float64 => each_value::<Float64Type>(array, add),
-        DataType::Decimal128(_, scale) => {
-            let unit = 10f64.powi(i32::from(*scale));
-            each_value::<Decimal128Type>(array, |i, v| add(i, v as f64 / unit));
-        }
-        DataType::Decimal256(_, scale) => {
-            let unit = 10f64.powi(i32::from(*scale));
-            each_value::<Decimal256Type>(array, |i, v| {
-                let as_f64 = v
-                    .to_i128()
-                    .map_or_else(|| v.to_parts().1 as f64 * 2f64.powi(128), |x| x as f64);
-                add(i, as_f64 / unit)
-            });
-        }
-        _ => {}
-    }
-    keep_min(&mut state.min, low.map(|(v, i)| (v, pos(i))));
-    keep_max(&mut state.max, high.map(|(v, i)| (v, pos(i))));
-    state.finite += finite.len() as u64;
-    match integer_sums {
-        Some((sum, squares)) => {
-            state.sum.add_integer(sum);
-            state.squares.add_integer(squares);
-        }
-        None => {
-            let (sum, squares) = sum_and_squares(&finite);
-            state.sum.merge(&sum);
-            state.squares.merge(&squares);
-        }
-    }
-    state.sketch.merge(QuantileSketch::of_values(sketched));
-}
-
-fn each_value<T: ArrowPrimitiveType>(array: &dyn Array, mut f: impl FnMut(usize, T::Native)) {
-    let values = array.as_primitive::<T>();
-    for i in 0..values.len() {
-        if values.is_valid(i) {
-            f(i, values.value(i));
-        }
-    }
-}
-
-fn temporal_batch(
-    state: &mut TemporalState,
-    array: &dyn Array,
-    pos: impl Fn(usize) -> Pos,
-    sample: &Sample,
-) {
-    let mut values = Vec::with_capacity(array.len());
-    let mut add = |i: usize, v: i64| {
-        keep_min(&mut state.min, Some((v, pos(i))));
-        keep_max(&mut state.max, Some((v, pos(i))));
-        if sample.keeps(i) {
-            values.push(v as f64);
-        }
-    };
-    use DataType::*;
-    match array.data_type() {
-        Date32 => each_value::<Date32Type>(array, |i, v| add(i, i64::from(v))),
-        Date64 => each_value::<Date64Type>(array, &mut add),
-        Time64(_) => each_value::<Time64NanosecondType>(array, &mut add),
-        Timestamp(TimeUnit::Second, _) => each_value::<TimestampSecondType>(array, &mut add),
-        Timestamp(TimeUnit::Millisecond, _) => {
-            each_value::<TimestampMillisecondType>(array, &mut add)
-        }
-        Timestamp(TimeUnit::Microsecond, _) => {
-            each_value::<TimestampMicrosecondType>(array, &mut add)
-        }
-        Timestamp(TimeUnit::Nanosecond, _) => {
-            each_value::<TimestampNanosecondType>(array, &mut add)
-        }
-        Duration(TimeUnit::Second) => each_value::<DurationSecondType>(array, &mut add),
-        Duration(TimeUnit::Millisecond) => each_value::<DurationMillisecondType>(array, &mut add),
-        Duration(TimeUnit::Microsecond) => each_value::<DurationMicrosecondType>(array, &mut add),
-        Duration(TimeUnit::Nanosecond) => each_value::<DurationNanosecondType>(array, &mut add),
-        _ => {}
-    }
-    state.sketch.merge(QuantileSketch::of_values(values));
-}
-
-fn text_batch(state: &mut TextState, array: &dyn Array) {
-    let mut add = |bytes: &[u8]| {
-        let length = bytes.len() as u64;
-        state.min_length = state.min_length.min(length);
-        state.max_length = state.max_length.max(length);
-        state.total_length += length;
-        state.empty += u64::from(length == 0);
-        if state.min.as_deref().is_none_or(|m| bytes < m) {
-            state.min = Some(bytes.to_vec());
-        }
-        if state.max.as_deref().is_none_or(|m| bytes > m) {
-            state.max = Some(bytes.to_vec());
-        }
-    };
-    match array.data_type() {
-        DataType::Utf8View => {
-            let values = array.as_string_view();
-            (0..values.len())
-                .filter(|i| values.is_valid(*i))
-                .for_each(|i| add(values.value(i).as_bytes()));
-        }
-        DataType::BinaryView => {
-            let values = array.as_binary_view();
-            (0..values.len())
-                .filter(|i| values.is_valid(*i))
-                .for_each(|i| add(values.value(i)));
-        }
-        _ => {}
     }
 }
