@@ -12,14 +12,26 @@
 # ROWS (5000000), RUNS (3), THREADS (one per core), TOOLS (comma-separated;
 # default all: scan, dualrun, dualrun-no-stats, dualrun-1t,
 # dualrun-no-stats-1t, duckdb, polars, datacompy), DUALRUN (a dualrun binary
-# to use instead of building one), PAIR (the pair's directory).
+# to use instead of building one), PAIR (the pair's directory); the pair's
+# make-up: SHAPE (counts: 3 ints, 3 floats, 3 strings; varied: eleven
+# columns of every kind, see `dualrun bench generate --help`), ROW_GROUP
+# (rows per row group, 1048576), CHANGED (fraction of rows changed, 0.01).
+#
+#   SHAPE=varied ROW_GROUP=65536 CHANGED=0.3 bash benches/peers.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rows=${ROWS:-5000000}
 runs=${RUNS:-3}
 threads=${THREADS:-$(nproc)}
 tools=${TOOLS:-scan,dualrun,dualrun-no-stats,dualrun-1t,dualrun-no-stats-1t,duckdb,polars,datacompy}
-pair=${PAIR:-target/bench-pair-$rows}
+shape=${SHAPE:-counts}
+row_group=${ROW_GROUP:-1048576}
+changed=${CHANGED:-0.01}
+name=$rows
+if [ "$shape/$row_group/$changed" != counts/1048576/0.01 ]; then
+  name=$rows-$shape-rg$row_group-changed$changed
+fi
+pair=${PAIR:-target/bench-pair-$name}
 
 dualrun=${DUALRUN:-}
 if [ -z "$dualrun" ]; then
@@ -43,7 +55,8 @@ fi
 
 if [ ! -f "$pair/expected.json" ]; then
   rm -rf "$pair"
-  "$dualrun" bench generate --rows "$rows" --out "$pair" > "$pair.expected.json"
+  "$dualrun" bench generate --rows "$rows" --shape "$shape" --row-group "$row_group" \
+    --changed "$changed" --out "$pair" > "$pair.expected.json"
   mv "$pair.expected.json" "$pair/expected.json"
 fi
 echo "pair: $pair ($(du -sh "$pair" | cut -f1)), expected $(cat "$pair/expected.json")" >&2

@@ -169,6 +169,17 @@ pub struct GenerateArgs {
     /// Also write prod.csv and candidate.csv
     #[arg(long)]
     pub csv: bool,
+
+    /// Which value columns: the family counts above, or `varied` (eleven
+    /// columns: low- and full-range integers, a NULL-heavy float, strings
+    /// of 16 to 1,000,000 distinct values, short and long, dictionary and
+    /// plain encoded)
+    #[arg(long, value_enum, default_value = "counts")]
+    pub shape: crate::bench::generate::Shape,
+
+    /// Rows per Parquet row group
+    #[arg(long, default_value_t = 1 << 20, value_name = "ROWS")]
+    pub row_group: usize,
 }
 
 #[derive(Debug, Args)]

@@ -2,9 +2,12 @@
 //! and value columns of the usual families (ints, floats, decimals, strings
 //! from a vocabulary and free text, timestamps, booleans), with NULLs at a
 //! set rate; the candidate changes one column in a fraction of rows, removes
-//! and adds fractions of rows, and shuffles the rest. Every value is a
-//! function of (seed, row, column), so only the row order is held in memory.
-//! The expected counts are returned, for checking any diff tool's answer.
+//! and adds fractions of rows, and shuffles the rest. The `varied` shape
+//! mixes what real tables hold: low- and full-range integers, strings from
+//! 16 to 1,000,000 distinct values, short and long, dictionary-encoded and
+//! plain, NULL-heavy columns. Every value is a function of (seed, row,
+//! column), so only the row order is held in memory. The expected counts
+//! are returned, for checking any diff tool's answer.
 
 use std::fs::File;
 use std::path::Path;
@@ -19,13 +22,13 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit}
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::Compression;
 use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
 
 const BATCH: usize = 65_536;
-const ROW_GROUP: usize = 1 << 20;
 const WORDS: [&str; 16] = [
     "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet",
     "kilo", "lima", "mike", "november", "oscar", "papa",
@@ -49,6 +52,20 @@ pub struct PairSpec {
     pub added: f64,
     /// Also write `prod.csv` and `candidate.csv`.
     pub csv: bool,
+    /// Which columns: `columns` with `nulls`, or the varied set.
+    pub shape: Shape,
+    /// Rows per Parquet row group.
+    pub row_group: usize,
+}
+
+/// The value columns of a pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Shape {
+    /// `--ints`, `--floats`, ... columns, every one with `--nulls`.
+    Counts,
+    /// Eleven columns of every kind at once (ignores the family counts and
+    /// `--nulls`).
+    Varied,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -61,56 +78,115 @@ pub struct Families {
     pub bools: usize,
 }
 
+/// How one column's values are drawn.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Family {
-    Int,
+enum Values {
+    /// `0..modulus`.
+    Int {
+        modulus: u64,
+    },
+    /// Any i64.
+    WideInt,
     Float,
     Decimal,
-    Str,
+    Text(Text),
     Timestamp,
     Bool,
 }
 
-impl Family {
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Text {
+    /// One of 16 words.
+    Words,
+    /// A word and a number: 16,000 values.
+    Numbered,
+    /// "customer N of WORD": 100,000 values.
+    Customers,
+    /// A 7-character code of 1,000,000.
+    Codes,
+    /// A sentence of 60 to 120 bytes, of 100,000.
+    Sentences,
+}
+
+/// One value column of the pair.
+#[derive(Debug, Clone)]
+struct ColumnSpec {
+    name: String,
+    values: Values,
+    /// Fraction of its cells that are NULL.
+    nulls: f64,
+    /// Whether Parquet may dictionary-encode it.
+    dictionary: bool,
+}
+
+impl Values {
     fn data_type(self) -> DataType {
         match self {
-            Family::Int => DataType::Int64,
-            Family::Float => DataType::Float64,
-            Family::Decimal => DataType::Decimal128(18, 2),
-            Family::Str => DataType::Utf8,
-            Family::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
-            Family::Bool => DataType::Boolean,
-        }
-    }
-
-    fn prefix(self) -> &'static str {
-        match self {
-            Family::Int => "int",
-            Family::Float => "float",
-            Family::Decimal => "dec",
-            Family::Str => "str",
-            Family::Timestamp => "ts",
-            Family::Bool => "bool",
+            Values::Int { .. } | Values::WideInt => DataType::Int64,
+            Values::Float => DataType::Float64,
+            Values::Decimal => DataType::Decimal128(18, 2),
+            Values::Text(_) => DataType::Utf8,
+            Values::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
+            Values::Bool => DataType::Boolean,
         }
     }
 }
 
 impl Families {
-    /// Value columns in file order: (family, index within the family).
-    fn layout(&self) -> Vec<(Family, usize)> {
+    /// The columns of the `counts` shape, in file order.
+    fn columns(&self, nulls: f64) -> Vec<ColumnSpec> {
         let counts = [
-            (Family::Int, self.ints),
-            (Family::Float, self.floats),
-            (Family::Decimal, self.decimals),
-            (Family::Str, self.strings),
-            (Family::Timestamp, self.timestamps),
-            (Family::Bool, self.bools),
+            ("int", self.ints),
+            ("float", self.floats),
+            ("dec", self.decimals),
+            ("str", self.strings),
+            ("ts", self.timestamps),
+            ("bool", self.bools),
         ];
         counts
             .into_iter()
-            .flat_map(|(family, n)| (0..n).map(move |i| (family, i)))
+            .flat_map(|(prefix, n)| (0..n).map(move |i| (prefix, i)))
+            .map(|(prefix, i)| {
+                let values = match prefix {
+                    "int" => Values::Int { modulus: 1_000_000 },
+                    "float" => Values::Float,
+                    "dec" => Values::Decimal,
+                    "str" => Values::Text([Text::Words, Text::Numbered, Text::Customers][i % 3]),
+                    "ts" => Values::Timestamp,
+                    _ => Values::Bool,
+                };
+                ColumnSpec {
+                    name: format!("{prefix}_{}", i + 1),
+                    values,
+                    nulls,
+                    dictionary: true,
+                }
+            })
             .collect()
     }
+}
+
+/// The columns of the `varied` shape.
+fn varied_columns() -> Vec<ColumnSpec> {
+    let column = |name: &str, values, nulls, dictionary| ColumnSpec {
+        name: name.to_string(),
+        values,
+        nulls,
+        dictionary,
+    };
+    vec![
+        column("int_small", Values::Int { modulus: 16 }, 0.0, true),
+        column("int_wide", Values::WideInt, 0.0, false),
+        column("float_1", Values::Float, 0.0, true),
+        column("float_sparse", Values::Float, 0.6, true),
+        column("dec_1", Values::Decimal, 0.02, true),
+        column("str_words", Values::Text(Text::Words), 0.0, true),
+        column("str_codes", Values::Text(Text::Codes), 0.0, false),
+        column("str_long", Values::Text(Text::Sentences), 0.05, true),
+        column("str_sparse", Values::Text(Text::Numbered), 0.4, true),
+        column("ts_1", Values::Timestamp, 0.0, true),
+        column("bool_1", Values::Bool, 0.1, true),
+    ]
 }
 
 /// The counts a correct diff of the pair finds, keyed by `id`.
@@ -154,17 +230,20 @@ enum Cell {
 
 struct Generator {
     spec: PairSpec,
-    layout: Vec<(Family, usize)>,
+    layout: Vec<ColumnSpec>,
     schema: SchemaRef,
 }
 
 impl Generator {
     fn new(spec: PairSpec) -> Self {
-        let layout = spec.columns.layout();
+        let layout = match spec.shape {
+            Shape::Counts => spec.columns.columns(spec.nulls),
+            Shape::Varied => varied_columns(),
+        };
         let mut fields = vec![Field::new("id", DataType::Int64, false)];
-        for &(family, i) in &layout {
-            let name = format!("{}_{}", family.prefix(), i + 1);
-            fields.push(Field::new(name, family.data_type(), spec.nulls > 0.0));
+        for column in &layout {
+            let data_type = column.values.data_type();
+            fields.push(Field::new(&column.name, data_type, column.nulls > 0.0));
         }
         Generator {
             spec,
@@ -195,29 +274,41 @@ impl Generator {
     /// Column `c`'s cell of row `id`; `changed` alters it (a NULL becomes
     /// the value it would have had, so the change is always real).
     fn cell(&self, id: u64, c: usize, changed: bool) -> Cell {
-        let (family, i) = self.layout[c];
+        let column = &self.layout[c];
         let v = self.value(id, c as u64);
-        let null = self.spec.nulls > 0.0 && unit(mix(v ^ 0x6e11)) < self.spec.nulls;
+        let null = column.nulls > 0.0 && unit(mix(v ^ 0x6e11)) < column.nulls;
         if null && !changed {
             return Cell::Null;
         }
         let bump = changed && !null;
-        match family {
-            Family::Int => Cell::Int((v % 1_000_000) as i64 + i64::from(bump)),
-            Family::Float => {
+        match column.values {
+            Values::Int { modulus } => Cell::Int((v % modulus) as i64 + i64::from(bump)),
+            Values::WideInt => Cell::Int((v as i64).wrapping_add(i64::from(bump))),
+            Values::Float => {
                 Cell::Float((v % 10_000_000) as f64 / 100.0 + if bump { 0.5 } else { 0.0 })
             }
             // cents: up to 1,000,000.00
-            Family::Decimal => Cell::Int((v % 100_000_000) as i64 + i64::from(bump)),
-            Family::Str => {
-                let mut text = match i % 3 {
-                    0 => WORDS[(v % 16) as usize].to_string(),
-                    1 => format!("{}-{}", WORDS[(v % 16) as usize], (v >> 8) % 1000),
-                    _ => format!(
-                        "customer {} of {}",
-                        (v >> 4) % 100_000,
-                        WORDS[(v >> 20) as usize % 16]
-                    ),
+            Values::Decimal => Cell::Int((v % 100_000_000) as i64 + i64::from(bump)),
+            Values::Text(text) => {
+                let word = |bits: u64| WORDS[(bits % 16) as usize];
+                let mut text = match text {
+                    Text::Words => word(v).to_string(),
+                    Text::Numbered => format!("{}-{}", word(v), (v >> 8) % 1000),
+                    Text::Customers => {
+                        format!("customer {} of {}", (v >> 4) % 100_000, word(v >> 20))
+                    }
+                    Text::Codes => format!("K{:06}", (v >> 4) % 1_000_000),
+                    Text::Sentences => {
+                        let n = (v >> 4) % 100_000;
+                        let words = 6 + (n % 7) as usize;
+                        let mut sentence = format!("order note {n}:");
+                        for w in 0..words {
+                            sentence.push(' ');
+                            sentence.push_str(word(mix(n ^ w as u64)));
+                            sentence.push_str(" item");
+                        }
+                        sentence
+                    }
                 };
                 if bump {
                     text.push('!');
@@ -225,10 +316,10 @@ impl Generator {
                 Cell::Str(text)
             }
             // a second within 2024
-            Family::Timestamp => Cell::Int(
+            Values::Timestamp => Cell::Int(
                 EPOCH_2024_MICROS + ((v % 31_536_000) as i64 + i64::from(bump)) * 1_000_000,
             ),
-            Family::Bool => Cell::Bool((v & 1 == 1) != bump),
+            Values::Bool => Cell::Bool((v & 1 == 1) != bump),
         }
     }
 
@@ -241,29 +332,29 @@ impl Generator {
         let mut columns: Vec<ArrayRef> = vec![Arc::new(Int64Array::from_iter_values(
             rows.iter().map(|r| r.0 as i64),
         ))];
-        for (c, &(family, _)) in self.layout.iter().enumerate() {
+        for (c, spec) in self.layout.iter().enumerate() {
             let cells = rows
                 .iter()
                 .map(|&(id, changed)| self.cell(id, c, changed && self.changed_column(id) == c));
-            columns.push(column(family, rows.len(), cells)?);
+            columns.push(column(spec.values.data_type(), rows.len(), cells)?);
         }
         RecordBatch::try_new(self.schema.clone(), columns)
             .map_err(|e| Error::compute("cannot build a generated batch", e))
     }
 }
 
-fn column(family: Family, len: usize, cells: impl Iterator<Item = Cell>) -> Result<ArrayRef> {
+fn column(data_type: DataType, len: usize, cells: impl Iterator<Item = Cell>) -> Result<ArrayRef> {
     let int = |cell: Cell| match cell {
         Cell::Int(v) => Some(v),
         _ => None,
     };
-    Ok(match family {
-        Family::Int => {
+    Ok(match data_type {
+        DataType::Int64 => {
             let mut b = Int64Builder::with_capacity(len);
             cells.for_each(|c| b.append_option(int(c)));
             Arc::new(b.finish())
         }
-        Family::Float => {
+        DataType::Float64 => {
             let mut b = Float64Builder::with_capacity(len);
             cells.for_each(|c| {
                 b.append_option(match c {
@@ -273,7 +364,7 @@ fn column(family: Family, len: usize, cells: impl Iterator<Item = Cell>) -> Resu
             });
             Arc::new(b.finish())
         }
-        Family::Decimal => {
+        DataType::Decimal128(..) => {
             let mut b = Decimal128Builder::with_capacity(len);
             cells.for_each(|c| b.append_option(int(c).map(i128::from)));
             Arc::new(
@@ -282,7 +373,7 @@ fn column(family: Family, len: usize, cells: impl Iterator<Item = Cell>) -> Resu
                     .map_err(|e| Error::compute("cannot build a decimal column", e))?,
             )
         }
-        Family::Str => {
+        DataType::Utf8 => {
             let mut b = StringBuilder::with_capacity(len, len * 16);
             cells.for_each(|c| match c {
                 Cell::Str(s) => b.append_value(s),
@@ -290,12 +381,12 @@ fn column(family: Family, len: usize, cells: impl Iterator<Item = Cell>) -> Resu
             });
             Arc::new(b.finish())
         }
-        Family::Timestamp => {
+        DataType::Timestamp(..) => {
             let mut b = TimestampMicrosecondBuilder::with_capacity(len);
             cells.for_each(|c| b.append_option(int(c)));
             Arc::new(b.finish())
         }
-        Family::Bool => {
+        _ => {
             let mut b = BooleanBuilder::with_capacity(len);
             cells.for_each(|c| {
                 b.append_option(match c {
@@ -372,7 +463,12 @@ fn check_spec(spec: &PairSpec) -> Result<()> {
             "`--changed` and `--removed` add up to more than every row",
         ));
     }
-    if spec.columns.layout().is_empty() {
+    if spec.row_group == 0 {
+        return Err(Error::usage(
+            "`--row-group` is 0; a row group holds at least one row",
+        ));
+    }
+    if spec.shape == Shape::Counts && spec.columns.columns(spec.nulls).is_empty() {
         return Err(Error::usage("the pair needs at least one value column")
             .with_hint("give one of --ints, --floats, --decimals, --strings, --timestamps, --bools a count above 0"));
     }
@@ -401,10 +497,14 @@ fn write(
         })
     };
     let parquet = parquet.to_path_buf();
-    let properties = WriterProperties::builder()
+    let mut properties = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
-        .set_max_row_group_row_count(Some(ROW_GROUP))
-        .build();
+        .set_max_row_group_row_count(Some(generator.spec.row_group));
+    for column in generator.layout.iter().filter(|c| !c.dictionary) {
+        properties =
+            properties.set_column_dictionary_enabled(ColumnPath::from(column.name.as_str()), false);
+    }
+    let properties = properties.build();
     let mut parquet_writer = ArrowWriter::try_new(
         create(&parquet)?,
         generator.schema.clone(),
@@ -461,12 +561,23 @@ mod tests {
             removed: 0.02,
             added: 0.03,
             csv: false,
+            shape: Shape::Counts,
+            row_group: 1 << 20,
         }
     }
 
     #[test]
     fn a_changed_cell_always_differs_from_the_original() {
-        let generator = Generator::new(spec(1000));
+        let varied = PairSpec {
+            shape: Shape::Varied,
+            ..spec(1000)
+        };
+        for generator in [Generator::new(spec(1000)), Generator::new(varied)] {
+            every_changed_cell_differs(&generator);
+        }
+    }
+
+    fn every_changed_cell_differs(generator: &Generator) {
         for id in 0..1000 {
             for c in 0..generator.layout.len() {
                 let (a, b) = (generator.cell(id, c, false), generator.cell(id, c, true));

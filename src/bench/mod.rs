@@ -35,6 +35,8 @@ fn run_generate(args: &GenerateArgs) -> Result<u8> {
         removed: args.removed,
         added: args.added,
         csv: args.csv,
+        shape: args.shape,
+        row_group: args.row_group,
     };
     let expected = generate::generate(spec, &args.out)?;
     let line = serde_json::to_string(&expected)
