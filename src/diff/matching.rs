@@ -13,7 +13,8 @@ use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::row::{OwnedRow, RowConverter, SortField};
 use rayon::prelude::*;
 
-use super::compare::{ColumnRule, Outcome, cells_equal, compare};
+use super::compare::{ColumnRule, Outcome, cells_equal};
+use super::differing_pairs::compare_pairs;
 pub use super::position::Pos;
 use super::prepare::{PreparedBatch, PreparedSide};
 
@@ -34,7 +35,7 @@ pub struct ColumnTally {
 }
 
 impl ColumnTally {
-    fn add(&mut self, outcome: Outcome) {
+    pub(super) fn add(&mut self, outcome: Outcome) {
         match outcome {
             Outcome::Equal => {}
             Outcome::WithinTolerance => self.within_tolerance += 1,
@@ -392,18 +393,33 @@ impl Matcher<'_> {
 
     fn match_range(&self, prod: &[Entry], candidate: &[Entry]) -> MatchResult {
         let mut result = MatchResult::for_config(self.config);
+        let mut differing = Vec::new();
         for_each_hash_group(prod, candidate, |p, c| {
-            self.match_hash_group(p, c, &mut result)
+            self.match_hash_group(p, c, &mut result, &mut differing)
         });
+        compare_pairs(
+            self.prod,
+            self.candidate,
+            &differing,
+            self.config,
+            &mut result,
+        );
         result
     }
 
     /// Entries sharing one key hash: almost always one key, one row a side.
-    fn match_hash_group(&self, prod: &[Entry], candidate: &[Entry], result: &mut MatchResult) {
+    /// Pairs whose row hashes differ go to `differing`.
+    fn match_hash_group(
+        &self,
+        prod: &[Entry],
+        candidate: &[Entry],
+        result: &mut MatchResult,
+        differing: &mut Vec<(Pos, Pos)>,
+    ) {
         if let ([p], [c]) = (prod, candidate)
             && self.keys_equal(false, p.pos, true, c.pos)
         {
-            self.pair(p, c, result);
+            pair(p, c, result, differing);
             return;
         }
         // Split by real key: duplicates, or a hash collision.
@@ -431,12 +447,18 @@ impl Matcher<'_> {
             }
         }
         for (ps, cs) in keys {
-            self.match_one_key(ps, cs, result);
+            self.match_one_key(ps, cs, result, differing);
         }
     }
 
     /// All rows of one key on each side, each sorted by row hash.
-    fn match_one_key(&self, prod: Vec<Entry>, candidate: Vec<Entry>, result: &mut MatchResult) {
+    fn match_one_key(
+        &self,
+        prod: Vec<Entry>,
+        candidate: Vec<Entry>,
+        result: &mut MatchResult,
+        differing: &mut Vec<(Pos, Pos)>,
+    ) {
         for (s, rows) in [&prod, &candidate].into_iter().enumerate() {
             if rows.len() > 1 {
                 result.duplicate_keys[s] += 1;
@@ -471,7 +493,7 @@ impl Matcher<'_> {
         }
         let paired = prod_left.len().min(candidate_left.len());
         for (p, c) in prod_left.iter().zip(&candidate_left) {
-            self.pair(p, c, result);
+            pair(p, c, result, differing);
         }
         result
             .removed
@@ -511,45 +533,15 @@ impl Matcher<'_> {
             *slot = entry;
         }
     }
+}
 
-    fn pair(&self, p: &Entry, c: &Entry, result: &mut MatchResult) {
-        if p.row_hash == c.row_hash {
-            result.identical += 1;
-            return;
-        }
-        let (prod, candidate) = (self.batch(false, p.pos), self.batch(true, c.pos));
-        let (prod_row, candidate_row) = (
-            prod.value_index(p.pos.row),
-            candidate.value_index(c.pos.row),
-        );
-        let mut changed = false;
-        let sets = self.config.ignore_sets;
-        let mut still_changed = vec![false; sets.len()];
-        for (column, rule) in self.config.rules.iter().enumerate() {
-            let outcome = compare(
-                prod.values[column].as_ref(),
-                prod_row,
-                candidate.values[column].as_ref(),
-                candidate_row,
-                rule,
-            );
-            changed |= outcome.is_unequal();
-            if outcome.is_unequal() {
-                for (flag, set) in still_changed.iter_mut().zip(sets) {
-                    *flag |= !set[column];
-                }
-            }
-            result.columns[column].add(outcome);
-        }
-        for (count, flag) in result.changed_ignoring.iter_mut().zip(still_changed) {
-            *count += u64::from(flag);
-        }
-        if changed {
-            result.changed += 1;
-            result.changed_pairs.push((p.pos, c.pos));
-        } else {
-            result.within_tolerance += 1;
-        }
+/// A pair of rows of one key: identical when the row hashes agree, else
+/// left to `compare_pairs`.
+fn pair(p: &Entry, c: &Entry, result: &mut MatchResult, differing: &mut Vec<(Pos, Pos)>) {
+    if p.row_hash == c.row_hash {
+        result.identical += 1;
+    } else {
+        differing.push((p.pos, c.pos));
     }
 }
 

@@ -8,6 +8,7 @@
 mod candidates;
 pub(crate) mod canon;
 pub(crate) mod compare;
+mod differing_pairs;
 pub(crate) mod drift;
 pub(crate) mod hash;
 mod matching;
