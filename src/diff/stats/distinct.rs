@@ -53,19 +53,6 @@ fn new_sketch() -> Sketch {
 }
 
 impl Distinct {
-    /// Adds the hash of a non-null value.
-    #[inline]
-    pub fn add(&mut self, hash: u64) {
-        match self {
-            Distinct::Exact(set) => {
-                if set.insert(hash) && set.len() > EXACT_LIMIT {
-                    self.overflow();
-                }
-            }
-            Distinct::Approximate(sketch) => sketch.insert(&hash),
-        }
-    }
-
     /// Adds the hashes of a batch's non-null values, deciding exact or
     /// approximate once rather than per value.
     pub fn add_all(&mut self, mut hashes: impl Iterator<Item = u64>) {
@@ -95,7 +82,7 @@ impl Distinct {
 
     pub fn merge(&mut self, other: Distinct) {
         match other {
-            Distinct::Exact(set) => set.into_iter().for_each(|h| self.add(h)),
+            Distinct::Exact(set) => self.add_all(set.into_iter()),
             Distinct::Approximate(theirs) => {
                 self.overflow();
                 if let Distinct::Approximate(sketch) = self {
