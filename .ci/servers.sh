@@ -63,12 +63,7 @@ start_postgres() {
 
 start_s3() {
   local venv=.ci/venv
-  if [ ! -x "$venv/bin/moto_server" ] || [ ! -x "$venv/bin/dbt" ] \
-      || ! "$venv/bin/python" -c 'import deltalake, pyarrow, boto3, duckdb, dbt.adapters.duckdb, dbt.adapters.postgres' 2>/dev/null; then
-    python3 -m venv "$venv" && "$venv/bin/pip" install -q 'moto[server]==5.*' 'deltalake==1.*' 'pyarrow>=20' 'duckdb>=1.1' \
-        'dbt-core==1.11.*' 'dbt-duckdb==1.11.*' 'dbt-postgres==1.11.*' \
-      || { server_failed "the S3 server and dbt (moto, dbt, from PyPI)"; return 0; }
-  fi
+  bash .ci/venv.sh || { server_failed "the S3 server and dbt (moto, dbt, from PyPI)"; return 0; }
   export DUALRUN_TEST_DBT="$PWD/$venv/bin/dbt"
   local port
   port=$(free_port)

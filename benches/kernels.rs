@@ -152,8 +152,9 @@ fn stats_batch(bencher: Bencher, family: &str) {
 }
 
 /// Two in-memory tables of `rows` rows (id, int, float, string), the
-/// candidate with 1% of rows changed and its rows reversed.
-fn table_pair(rows: usize) -> (Table, Table) {
+/// candidate with every `changed_every`-th row's int changed and its rows
+/// reversed.
+fn table_pair(rows: usize, changed_every: usize) -> (Table, Table) {
     let schema = Arc::new(Schema::new(vec![
         Field::new("id", DataType::Int64, false),
         Field::new("int", DataType::Int64, false),
@@ -174,7 +175,7 @@ fn table_pair(rows: usize) -> (Table, Table) {
         let ints: ArrayRef = Arc::new(Int64Array::from_iter_values(
             numbers(2, rows)
                 .enumerate()
-                .map(|(i, v)| (v % 1000) as i64 + i64::from(changed && i % 100 == 0)),
+                .map(|(i, v)| (v % 1000) as i64 + i64::from(changed && i % changed_every == 0)),
         ));
         RecordBatch::try_new(
             schema.clone(),
@@ -201,20 +202,35 @@ fn table_pair(rows: usize) -> (Table, Table) {
     )
 }
 
+/// The whole diff with 1% of rows changed: hashing, matching and
+/// statistics dominate.
 #[divan::bench(args = [false, true])]
 fn diff_200k_rows(bencher: Bencher, stats: bool) {
-    let (prod, candidate) = table_pair(200_000);
+    diff_pair(bencher, stats, 100);
+}
+
+/// The whole diff with a third of rows changed: fetching the changed rows'
+/// values and comparing them column by column (`differing_pairs`) dominate.
+#[divan::bench(args = [false, true])]
+fn diff_200k_rows_a_third_changed(bencher: Bencher, stats: bool) {
+    diff_pair(bencher, stats, 3);
+}
+
+fn diff_pair(bencher: Bencher, stats: bool, changed_every: usize) {
+    const TABLE_ROWS: usize = 200_000;
+    let (prod, candidate) = table_pair(TABLE_ROWS, changed_every);
     let options = DiffOptions {
         key: vec!["id".to_string()],
         sample: 10,
         stats,
         ..DiffOptions::default()
     };
+    let changed = TABLE_ROWS.div_ceil(changed_every);
     bencher
-        .counter(divan::counter::ItemsCount::new(400_000usize))
+        .counter(divan::counter::ItemsCount::new(2 * TABLE_ROWS))
         .bench(|| {
             let diff = diff_tables(&prod, &candidate, &options).expect("diff");
-            assert_eq!(diff.rows.changed, 2000);
+            assert_eq!(diff.rows.changed, changed);
             diff
         });
 }
