@@ -225,7 +225,7 @@ fn diff_pair(bencher: Bencher, stats: bool, changed_every: usize) {
         stats,
         ..DiffOptions::default()
     };
-    let changed = TABLE_ROWS.div_ceil(changed_every);
+    let changed = TABLE_ROWS.div_ceil(changed_every) as u64;
     bencher
         .counter(divan::counter::ItemsCount::new(2 * TABLE_ROWS))
         .bench(|| {
