@@ -64,7 +64,9 @@ fn session(threads: usize) -> SessionContext {
 
 /// Scan partitions per thread when a diff streams its tables: partitions are
 /// whole row groups, and several per thread let the rayon pool even out
-/// sides and files of unequal size. Only `threads` are read at a time.
+/// sides and files of unequal size. Only `threads` are read at a time, and
+/// as many more start ahead when they come over a network
+/// (`backend::embedded`).
 const STREAMED_PARTITIONS_PER_THREAD: usize = 4;
 
 /// A session for tables streamed into a diff (`backend::embedded`).

@@ -3,17 +3,22 @@
 //! its own side builder on the rayon pool, so each decoded batch is hashed,
 //! counted into statistics and spilled as it arrives, and no side is ever
 //! held in memory whole. The diff itself stays synchronous: a partition's
-//! worker only waits for its stream's next batch.
+//! worker only waits for its stream's next batch, and for a table read over
+//! a network (a bucket, a database) that batch is usually fetched already,
+//! by a reader running ahead on the runtime.
 //!
 //! The statistics' sampling needs a side's row count before its first row,
 //! which Parquet footers give; a table without one (CSV, JSON, Arrow IPC) is
 //! read into memory first and prepared from there.
 
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
 use rayon::prelude::*;
 use tokio::runtime::Runtime;
 
 use super::{Backend, Diffed};
-use crate::diff::{DiffOptions, PlannedDiff, Side, SideSpec, prepare_side};
+use crate::diff::{DiffOptions, PartitionBuilder, PlannedDiff, Side, SideSpec, prepare_side};
 use crate::error::Result;
 use crate::input::{OpenTable, PartitionStream, Table};
 use crate::threads::Workers;
@@ -81,18 +86,75 @@ fn prepare(
     let Some(streams) = streams else {
         return prepare_side(spec, &table.batches);
     };
+    if streams.iter().any(PartitionStream::over_network) {
+        return prepare_reading_ahead(runtime, spec, streams);
+    }
     let partitions = streams
         .into_par_iter()
         .enumerate()
-        .map(|(partition, mut stream)| {
-            let mut builder = spec.partition(partition);
-            while let Some(batch) = runtime.block_on(stream.next()) {
-                builder.push(&batch?)?;
-            }
-            Ok(builder)
-        })
+        .map(|(partition, stream)| consume(runtime, spec, partition, stream))
         .collect::<Result<Vec<_>>>()?;
     spec.finish(partitions)
+}
+
+/// Batches a partition read over a network fetches before they are asked
+/// for: enough to keep a request in flight while the last batches are
+/// hashed, few enough that memory stays a few batches per partition.
+const READ_AHEAD_BATCHES: usize = 4;
+
+/// Prepares a side whose rows come over a network. Each partition reads
+/// ahead of the worker hashing it, and the next partition waiting starts
+/// reading when a worker takes one, so the workers seldom wait on a fetch
+/// (a local file needs neither: its reads come from the page cache). At
+/// most twice the workers' partitions read at once.
+fn prepare_reading_ahead(
+    runtime: &Runtime,
+    spec: &SideSpec,
+    streams: Vec<PartitionStream>,
+) -> Result<crate::diff::prepare::PreparedSide> {
+    let waiting = Mutex::new(streams.into_iter().enumerate().collect::<VecDeque<_>>());
+    // Takes the next partition, reading ahead, and starts the one after it.
+    let take = || {
+        let mut waiting = waiting
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (partition, mut stream) = waiting.pop_front()?;
+        stream.read_ahead(runtime, READ_AHEAD_BATCHES);
+        if let Some((_, next)) = waiting.front_mut() {
+            next.read_ahead(runtime, READ_AHEAD_BATCHES);
+        }
+        Some((partition, stream))
+    };
+    let workers = rayon::current_num_threads().max(1);
+    let mut partitions = (0..workers)
+        .into_par_iter()
+        .map(|_| {
+            let mut built = Vec::new();
+            while let Some((partition, stream)) = take() {
+                built.push(consume(runtime, spec, partition, stream)?);
+            }
+            Ok(built)
+        })
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>();
+    partitions.sort_by_key(|builder| builder.partition());
+    spec.finish(partitions)
+}
+
+/// One partition's batches, hashed, counted and spilled as they arrive.
+fn consume<'s, 'a>(
+    runtime: &Runtime,
+    spec: &'s SideSpec<'a>,
+    partition: usize,
+    mut stream: PartitionStream,
+) -> Result<PartitionBuilder<'s, 'a>> {
+    let mut builder = spec.partition(partition);
+    while let Some(batch) = runtime.block_on(stream.next()) {
+        builder.push(&batch?)?;
+    }
+    Ok(builder)
 }
 
 /// The report needs a table's source, files, schema and row count, not its

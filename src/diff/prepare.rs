@@ -288,6 +288,11 @@ pub struct PartitionBuilder<'s, 'a> {
 }
 
 impl PartitionBuilder<'_, '_> {
+    /// Which of its side's partitions it builds.
+    pub fn partition(&self) -> usize {
+        self.partition
+    }
+
     pub fn push(&mut self, batch: &RecordBatch) -> Result<()> {
         if batch.num_rows() == 0 {
             return Ok(());

@@ -11,6 +11,8 @@ use std::sync::Arc;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::execution::options::ArrowReadOptions;
+use datafusion::physical_plan::EmptyRecordBatchStream;
+use datafusion::physical_plan::common::spawn_buffered;
 use datafusion::prelude::{
     CsvReadOptions, DataFrame, JsonReadOptions, ParquetReadOptions, SessionContext,
 };
@@ -169,6 +171,7 @@ impl OpenTable {
                 source: source.clone(),
                 files: table.files.clone(),
                 format: table.format,
+                reading_ahead: false,
                 _scratch: scratch.clone(),
             })
             .collect();
@@ -182,10 +185,30 @@ pub struct PartitionStream {
     source: TableSource,
     files: Vec<PathBuf>,
     format: TableFormat,
+    reading_ahead: bool,
     _scratch: Scratch,
 }
 
 impl PartitionStream {
+    /// Whether its batches come over a network.
+    pub fn over_network(&self) -> bool {
+        self.source.reference.over_network()
+    }
+
+    /// Starts reading ahead on `runtime`, at most `batches` batches before
+    /// the consumer, so that waiting on the network overlaps the work on
+    /// the batches already read; once only.
+    pub fn read_ahead(&mut self, runtime: &tokio::runtime::Runtime, batches: usize) {
+        if self.reading_ahead {
+            return;
+        }
+        let _in_runtime = runtime.enter();
+        let placeholder = Box::pin(EmptyRecordBatchStream::new(self.stream.schema()));
+        let stream = std::mem::replace(&mut self.stream, placeholder);
+        self.stream = spawn_buffered(stream, batches);
+        self.reading_ahead = true;
+    }
+
     /// The next batch, or `None` at the end.
     pub async fn next(&mut self) -> Option<Result<RecordBatch>> {
         use futures::StreamExt;

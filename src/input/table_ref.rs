@@ -191,6 +191,16 @@ impl TableRef {
         }
     }
 
+    /// Whether its rows come over a network (a bucket, a database server),
+    /// where each fetch waits on the other end.
+    pub fn over_network(&self) -> bool {
+        match self {
+            TableRef::Objects(_) | TableRef::Postgres { .. } => true,
+            TableRef::Delta { location, .. } => matches!(location, DeltaLocation::Objects(_)),
+            TableRef::Files(_) | TableRef::DatabaseFile { .. } => false,
+        }
+    }
+
     /// The local path, for a reference to local files (not a Delta table).
     pub fn local_path(&self) -> Option<&str> {
         match self {
