@@ -159,7 +159,7 @@ fn table_pair(rows: usize, changed_every: usize) -> (Table, Table) {
         Field::new("id", DataType::Int64, false),
         Field::new("int", DataType::Int64, false),
         Field::new("float", DataType::Float64, false),
-        Field::new("text", DataType::Utf8, false),
+        Field::new("text", DataType::Utf8View, false),
     ]));
     let batch = |order: &[usize], changed: bool| {
         let take = |array: ArrayRef| {
