@@ -125,7 +125,7 @@ fn prepare_reading_ahead(
         }
         Some((partition, stream))
     };
-    let workers = rayon::current_num_threads().max(1);
+    let workers = rayon::current_num_threads();
     let mut partitions = (0..workers)
         .into_par_iter()
         .map(|_| {
