@@ -177,10 +177,6 @@ fn sqlite_errors_name_the_file_and_table() {
             "sqlite:orders.db?query=SELEC id FROM orders",
             "cannot run its query",
         ),
-        (
-            "sqlite:orders.db?table=strays",
-            "the column `n` holds the text `five` in row 2",
-        ),
         ("sqlite:orders.db", "names no `table` or `query`"),
     ] {
         let output = dualrun(dir.path(), &["diff", left, "orders.parquet", "--key", "id"]);
@@ -189,6 +185,27 @@ fn sqlite_errors_name_the_file_and_table() {
         assert!(error.contains(says), "{left}: {error}");
         assert!(!error.contains("panicked"), "{error}");
     }
+    // A value is read, and refused, where it is compared; a column left out
+    // of the comparison (`--ignore`, or one the other table lacks) is never
+    // read, so its stray value cannot fail the diff.
+    let strays = "sqlite:orders.db?table=strays";
+    let compared = dualrun(dir.path(), &["diff", strays, strays, "--key", "id"]);
+    assert_eq!(compared.status.code(), Some(2), "{}", stderr(&compared));
+    assert!(
+        stderr(&compared).contains("the column `n` holds the text `five` in row 2"),
+        "{}",
+        stderr(&compared)
+    );
+    let ignored = dualrun(
+        dir.path(),
+        &["diff", strays, strays, "--key", "id", "--ignore", "n"],
+    );
+    assert_eq!(ignored.status.code(), Some(0), "{}", stderr(&ignored));
+    let elsewhere = dualrun(
+        dir.path(),
+        &["diff", strays, "orders.parquet", "--key", "id"],
+    );
+    assert_ne!(elsewhere.status.code(), Some(2), "{}", stderr(&elsewhere));
     let error = stderr(&dualrun(
         dir.path(),
         &["profile", "sqlite:orders.db?table=order"],

@@ -47,10 +47,9 @@ pub fn diff_streamed(
     options: &DiffOptions,
 ) -> Result<Diffed> {
     let plan = PlannedDiff::new(&prod.table, &candidate.table, options)?;
-    let (prod, prod_streams) = open(runtime, prod)?;
-    let (candidate, candidate_streams) = open(runtime, candidate)?;
-    let prod_spec = plan.side(Side::Prod, prod.num_rows())?;
-    let candidate_spec = plan.side(Side::Candidate, candidate.num_rows())?;
+    let (prod, prod_spec, prod_streams) = open(runtime, &plan, Side::Prod, prod)?;
+    let (candidate, candidate_spec, candidate_streams) =
+        open(runtime, &plan, Side::Candidate, candidate)?;
     let (prod_side, candidate_side) = rayon::join(
         || prepare(runtime, &prod_spec, &prod, prod_streams),
         || prepare(runtime, &candidate_spec, &candidate, candidate_streams),
@@ -66,14 +65,32 @@ pub fn diff_streamed(
     })
 }
 
-/// The table and its partition streams, or the table read into memory when
-/// its row count is not known before reading.
-fn open(runtime: &Runtime, table: OpenTable) -> Result<(Table, Option<Vec<PartitionStream>>)> {
-    if table.known_rows.is_some() {
-        let (table, streams) = runtime.block_on(table.partitions())?;
-        Ok((table, Some(streams)))
-    } else {
-        Ok((runtime.block_on(table.collect())?, None))
+/// One side's table and how to prepare it: its partition streams, with
+/// only the columns the diff reads (values read again from the source
+/// where it can be), or the table read into memory when its row count is
+/// not known before reading.
+fn open<'p>(
+    runtime: &Runtime,
+    plan: &'p PlannedDiff,
+    side: Side,
+    table: OpenTable,
+) -> Result<(Table, SideSpec<'p>, Option<Vec<PartitionStream>>)> {
+    match table.known_rows {
+        Some(rows) => {
+            let spec = plan.side(side, rows).projected();
+            let columns = spec.columns_read();
+            let (table, streams, again) = runtime.block_on(table.partitions(Some(&columns)))?;
+            let spec = match again {
+                Some(source) => spec.reading_again(source),
+                None => spec,
+            };
+            Ok((table, spec, Some(streams)))
+        }
+        None => {
+            let table = runtime.block_on(table.collect())?;
+            let spec = plan.side(side, table.num_rows());
+            Ok((table, spec, None))
+        }
     }
 }
 

@@ -255,14 +255,9 @@ fn missing_from(
     other: &TopValues,
     cells: &dyn CellSource,
 ) -> crate::error::Result<Vec<Value>> {
-    if !other.exact() {
-        return Ok(Vec::new());
-    }
-    side.top(usize::MAX)
+    side.missing_from(other, TOP_K)
         .into_iter()
-        .filter(|(h, _, _)| other.count_of(*h).is_none())
-        .take(TOP_K)
-        .map(|(_, _, pos)| cells.cell(pos))
+        .map(|pos| cells.cell(pos))
         .collect()
 }
 

@@ -144,37 +144,53 @@ const RANGES: usize = 256;
 /// about 30 KB each at 5,000,000 rows.
 const BUCKET_BITS: u32 = 12;
 
-/// Both sides' entries, sorted, and their NULL-key counts.
+/// One side's entries sorted by (key hash, row hash, position), with its
+/// NULL-key count and range cut points.
+pub struct SortedEntries {
+    entries: Vec<Entry>,
+    null_keys: u64,
+    /// `RANGES + 1` cut points.
+    bounds: Vec<usize>,
+}
+
+impl SortedEntries {
+    pub fn of(side: &PreparedSide, null_keys_match: bool) -> Self {
+        let (entries, null_keys) = sorted_entries(side, null_keys_match);
+        SortedEntries {
+            bounds: range_bounds(&entries),
+            entries,
+            null_keys,
+        }
+    }
+
+    /// The entries of range `r`.
+    fn range(&self, r: usize) -> &[Entry] {
+        &self.entries[self.bounds[r]..self.bounds[r + 1]]
+    }
+}
+
+/// Both sides' entries, sorted.
 pub struct SortedSides {
-    prod: Vec<Entry>,
-    candidate: Vec<Entry>,
-    null_keys: PerSide,
-    /// `RANGES + 1` cut points of each side.
-    prod_bounds: Vec<usize>,
-    candidate_bounds: Vec<usize>,
+    prod: SortedEntries,
+    candidate: SortedEntries,
 }
 
 impl SortedSides {
     pub fn of(prod: &PreparedSide, candidate: &PreparedSide, null_keys_match: bool) -> Self {
-        let ((prod, prod_null), (candidate, candidate_null)) = rayon::join(
-            || sorted_entries(prod, null_keys_match),
-            || sorted_entries(candidate, null_keys_match),
+        let (prod, candidate) = rayon::join(
+            || SortedEntries::of(prod, null_keys_match),
+            || SortedEntries::of(candidate, null_keys_match),
         );
-        SortedSides {
-            prod_bounds: range_bounds(&prod),
-            candidate_bounds: range_bounds(&candidate),
-            prod,
-            candidate,
-            null_keys: [prod_null, candidate_null],
-        }
+        SortedSides { prod, candidate }
     }
 
     /// The entries of range `r` on each side.
     fn range(&self, r: usize) -> (&[Entry], &[Entry]) {
-        (
-            &self.prod[self.prod_bounds[r]..self.prod_bounds[r + 1]],
-            &self.candidate[self.candidate_bounds[r]..self.candidate_bounds[r + 1]],
-        )
+        (self.prod.range(r), self.candidate.range(r))
+    }
+
+    fn null_keys(&self) -> PerSide {
+        [self.prod.null_keys, self.candidate.null_keys]
     }
 }
 
@@ -273,7 +289,7 @@ pub fn match_rows(
     for part in parts {
         result.merge(part);
     }
-    result.null_keys = sorted.null_keys;
+    result.null_keys = sorted.null_keys();
     result
 }
 
@@ -609,8 +625,7 @@ mod tests {
                     &plan.values,
                     StatsOf::Nothing,
                     batch.num_rows(),
-                )
-                .unwrap();
+                );
                 prepare_side(&spec, &[batch]).unwrap()
             });
         if collide {
@@ -629,7 +644,7 @@ mod tests {
             ignore_sets: &[],
             null_keys_match: false,
         };
-        crate::diff::match_sides(&mut prod, &mut candidate, &config, 0, false).unwrap()
+        crate::diff::match_sides((&mut prod, &mut candidate), &config, 0, false).unwrap()
     }
 
     #[test]

@@ -10,10 +10,12 @@ pub(crate) mod canon;
 pub(crate) mod compare;
 mod differing_pairs;
 pub(crate) mod drift;
+mod fetch;
 pub(crate) mod hash;
 mod matching;
 pub(crate) mod position;
 pub(crate) mod prepare;
+pub(crate) mod reread;
 mod result;
 pub(crate) mod rows_out;
 mod samples;
@@ -50,6 +52,7 @@ use crate::input::Table;
 use matching::{MatchConfig, MatchResult, Pos, SortedSides, match_rows, value_needs};
 use prepare::{MatchOn, PreparedSide, StatsOf};
 pub use prepare::{PartitionBuilder, Side, SideSpec, prepare_side};
+pub use reread::ReadAgain;
 use samples::SampleColumns;
 use schema::{ColumnPair, Sources, plan_columns};
 
@@ -81,8 +84,8 @@ pub struct DiffOptions {
 pub fn diff_tables(prod: &Table, candidate: &Table, options: &DiffOptions) -> Result<TableDiff> {
     let plan = PlannedDiff::new(prod, candidate, options)?;
     let prepare = |spec: &SideSpec, table: &Table| prepare_side(spec, &table.batches);
-    let prod_spec = plan.side(Side::Prod, prod.num_rows())?;
-    let candidate_spec = plan.side(Side::Candidate, candidate.num_rows())?;
+    let prod_spec = plan.side(Side::Prod, prod.num_rows());
+    let candidate_spec = plan.side(Side::Candidate, candidate.num_rows());
     let (prod_side, candidate_side) = rayon::join(
         || prepare(&prod_spec, prod),
         || prepare(&candidate_spec, candidate),
@@ -120,7 +123,7 @@ pub fn column_statistics(table: &Table, columns: &[usize]) -> Result<Vec<ColumnS
         &[],
         StatsOf::Keys,
         table.num_rows(),
-    )?;
+    );
     let side = prepare_side(&spec, &table.batches)?;
     pairs
         .iter()
@@ -173,7 +176,7 @@ impl<'o> PlannedDiff<'o> {
     }
 
     /// How to prepare one side of `rows` rows.
-    pub fn side(&self, side: Side, rows: usize) -> Result<SideSpec<'_>> {
+    pub fn side(&self, side: Side, rows: usize) -> SideSpec<'_> {
         let stats_of = match (self.options.stats, self.keyed()) {
             (false, _) => StatsOf::Nothing,
             (true, true) => StatsOf::Values,
@@ -205,8 +208,7 @@ impl<'o> PlannedDiff<'o> {
             null_keys_match: !keyed,
         };
         let matched = match_sides(
-            &mut prod_side,
-            &mut candidate_side,
+            (&mut prod_side, &mut candidate_side),
             &config,
             options.sample,
             options.diff_rows.is_some(),
@@ -316,16 +318,23 @@ fn write_diff_rows(
 /// values fetched are the first `sample` in key order, or all of them for
 /// `--diff-rows` (`all_one_sided`).
 fn match_sides(
-    prod: &mut PreparedSide,
-    candidate: &mut PreparedSide,
+    (prod, candidate): (&mut PreparedSide, &mut PreparedSide),
     config: &MatchConfig,
     sample: usize,
     all_one_sided: bool,
 ) -> Result<MatchResult> {
     let sorted = SortedSides::of(prod, candidate, config.null_keys_match);
     let needs = value_needs(&sorted);
-    let [prod_compared, candidate_compared] = needs.compared;
+    let [mut prod_compared, mut candidate_compared] = needs.compared;
     let [prod_only, candidate_only] = needs.one_sided;
+    // The cells statistics show, read in the same pass: one at a time they
+    // could each cost a read of the source.
+    if prod.stats_of == StatsOf::Values {
+        for (p, c) in prod.stats.iter().zip(&candidate.stats) {
+            prod_compared.extend(p.cell_positions(c));
+            candidate_compared.extend(c.cell_positions(p));
+        }
+    }
     let fetch = |side: &mut PreparedSide, mut rows: Vec<Pos>, only: Vec<Pos>| -> Result<()> {
         if all_one_sided {
             rows.extend(only);

@@ -1,20 +1,25 @@
 //! Prepares one side for matching, batch by batch as they arrive: casts the
 //! paired columns to their comparison types, hashes keys and rows, gathers
 //! column statistics in the same pass, and spills the value columns (see
-//! `spill`). A side streams in as partitions, each prepared on its own and
-//! merged in partition order; a side already in memory is cut into one run
-//! of batches per thread and prepared the same way.
+//! `spill`), unless the source can be read again (see `reread`): then each
+//! batch only remembers where in the source it came from. A side streams in
+//! as partitions, each prepared on its own and merged in partition order; a
+//! side already in memory is cut into one run of batches per thread and
+//! prepared the same way.
 
-use datafusion::arrow::array::{Array, ArrayRef};
+use std::sync::{Arc, Mutex};
+
+use datafusion::arrow::array::{Array, ArrayRef, new_empty_array};
 use datafusion::arrow::record_batch::RecordBatch;
 use rayon::prelude::*;
 
 use super::canon::to_comparison;
+use super::fetch::{ReadSource, Stored};
 use super::hash::{KEY_SEED, ROW_SEED, exact_key_hashes, fold_into, value_hashes};
+use super::reread::ReadAgain;
 use super::schema::ColumnPair;
 use super::spill::{SpillDir, SpillFile, SpillWriter, spill_dir, spill_schema};
-use super::stats::{CellSource, Sample, StatsState};
-use super::value::cell_to_json;
+use super::stats::{Sample, StatsState};
 use crate::error::{Error, Result};
 
 pub use crate::sides::Side;
@@ -37,11 +42,11 @@ pub struct PreparedBatch {
     /// They stay in memory: matching checks keys for real equality.
     pub keys: Vec<ArrayRef>,
     /// Compared non-key columns (none when unkeyed), of the rows fetched
-    /// back from the spill only: `value_rows` lists those rows.
+    /// back from the spill or the source only: `value_rows` lists those rows.
     pub values: Vec<ArrayRef>,
-    value_rows: Vec<u32>,
-    /// (spill file, block) holding every row's values.
-    spilled: Option<(usize, usize)>,
+    pub(super) value_rows: Vec<u32>,
+    /// Where its values can be read back from.
+    pub(super) stored: Stored,
     pub key_hashes: Vec<u64>,
     pub row_hashes: Vec<u64>,
 }
@@ -76,91 +81,16 @@ pub struct PreparedSide {
     /// One merged state per statistics column.
     pub stats: Vec<StatsState>,
     /// Spill files in partition order; each batch knows its block.
-    spills: Vec<SpillFile>,
+    pub(super) spills: Vec<SpillFile>,
+    /// The source, when values can be read again from it.
+    pub(super) source: Option<ReadSource>,
     /// Keeps the spill files until the side is dropped.
     _spill_dir: Option<SpillDir>,
 }
 
 impl PreparedSide {
-    /// Typed values of statistics column `column`, for `ColumnStats::finish`.
-    pub fn stat_cells(&self, column: usize) -> StatCells<'_> {
-        StatCells { side: self, column }
-    }
-
     pub fn num_rows(&self) -> usize {
         self.batches.iter().map(PreparedBatch::num_rows).sum()
-    }
-
-    /// Reads the values of `rows` (any order, repeats allowed) back from the
-    /// spill, replacing what was fetched before; one pass over each file.
-    pub fn fetch_values(&mut self, rows: &[Pos]) -> Result<()> {
-        let mut wanted: Vec<Vec<u32>> = vec![Vec::new(); self.batches.len()];
-        for pos in rows {
-            wanted[pos.batch as usize].push(pos.row);
-        }
-        wanted.par_iter_mut().for_each(|rows| {
-            rows.sort_unstable();
-            rows.dedup();
-        });
-        // Per file, the batch of each block.
-        let mut blocks: Vec<Vec<usize>> = vec![Vec::new(); self.spills.len()];
-        for (index, batch) in self.batches.iter().enumerate() {
-            if let Some((file, block)) = batch.spilled {
-                let of_file = &mut blocks[file];
-                if of_file.len() <= block {
-                    of_file.resize(block + 1, usize::MAX);
-                }
-                of_file[block] = index;
-            }
-        }
-        let fetched: Vec<Vec<Vec<ArrayRef>>> = self
-            .spills
-            .par_iter()
-            .zip(&blocks)
-            .map(|(spill, batches)| {
-                spill.fetch(|block| {
-                    batches
-                        .get(block)
-                        .and_then(|&b| wanted.get(b))
-                        .map_or(&[][..], Vec::as_slice)
-                })
-            })
-            .collect::<Result<_>>()?;
-        for (columns_per_block, batches) in fetched.into_iter().zip(&blocks) {
-            for (columns, &index) in columns_per_block.into_iter().zip(batches) {
-                let batch = &mut self.batches[index];
-                batch.values = columns;
-                batch.value_rows = std::mem::take(&mut wanted[index]);
-            }
-        }
-        Ok(())
-    }
-}
-
-pub struct StatCells<'a> {
-    side: &'a PreparedSide,
-    column: usize,
-}
-
-impl CellSource for StatCells<'_> {
-    fn cell(&self, pos: Pos) -> Result<serde_json::Value> {
-        let batch = &self.side.batches[pos.batch as usize];
-        let row = pos.row as usize;
-        match self.side.stats_of {
-            StatsOf::Keys => Ok(cell_to_json(batch.keys[self.column].as_ref(), row)),
-            StatsOf::Values | StatsOf::Nothing => {
-                // Statistics point at any row; most are not fetched, so
-                // the cell comes from its spilled block.
-                if let Ok(i) = batch.value_rows.binary_search(&pos.row) {
-                    return Ok(cell_to_json(batch.values[self.column].as_ref(), i));
-                }
-                let Some((file, block)) = batch.spilled else {
-                    return Ok(serde_json::Value::Null);
-                };
-                let column = self.side.spills[file].column(block, self.column)?;
-                Ok(cell_to_json(column.as_ref(), row))
-            }
-        }
     }
 }
 
@@ -180,7 +110,14 @@ pub struct SideSpec<'a> {
     stats_of: StatsOf,
     /// The side's row count, which sets the quantile sketch's sample.
     table_rows: usize,
-    spill_dir: Option<SpillDir>,
+    /// The table columns a batch holds, ascending, when batches hold only
+    /// the columns the diff reads (`projected`); `None`: every column.
+    projection: Option<Vec<usize>>,
+    /// Made when the first batch spills: a side read again from its source
+    /// needs none.
+    spill_dir: Mutex<Option<SpillDir>>,
+    /// The source values are read again from, instead of a spill.
+    source: Option<Arc<dyn ReadAgain>>,
 }
 
 impl<'a> SideSpec<'a> {
@@ -190,30 +127,82 @@ impl<'a> SideSpec<'a> {
         values: &'a [ColumnPair],
         stats_of: StatsOf,
         table_rows: usize,
-    ) -> Result<Self> {
+    ) -> Self {
         let keys = match_on.columns;
         // An injective hash cannot keep NULL apart from every value, so it is
         // used only where NULL keys never take part.
         let exact_keys = match_on.nulls_excluded
             && keys.len() == 1
-            && exact_key_hashes(&datafusion::arrow::array::new_empty_array(
-                &keys[0].compared_as,
-            ))
-            .is_some();
-        let spill_dir = if values.is_empty() {
-            None
-        } else {
-            Some(spill_dir()?)
-        };
-        Ok(SideSpec {
+            && exact_key_hashes(&new_empty_array(&keys[0].compared_as)).is_some();
+        SideSpec {
             side,
             keys,
             exact_keys,
             values,
             stats_of,
             table_rows,
-            spill_dir,
-        })
+            projection: None,
+            spill_dir: Mutex::new(None),
+            source: None,
+        }
+    }
+
+    /// The table columns the diff reads on this side (keys and compared
+    /// values), ascending: the projection a reader can push down.
+    pub fn columns_read(&self) -> Vec<usize> {
+        let mut columns: Vec<usize> = self
+            .keys
+            .iter()
+            .chain(self.values)
+            .map(|pair| pair.index(self.side))
+            .collect();
+        columns.sort_unstable();
+        columns.dedup();
+        columns
+    }
+
+    /// Batches will hold only `columns_read()`, in that order.
+    pub fn projected(mut self) -> Self {
+        self.projection = Some(self.columns_read());
+        self
+    }
+
+    /// Values will be read again from `source` (whose partitions are the
+    /// ones streamed) rather than spilled.
+    pub fn reading_again(mut self, source: Arc<dyn ReadAgain>) -> Self {
+        self.source = Some(source);
+        self
+    }
+
+    fn spill_dir(&self) -> std::sync::MutexGuard<'_, Option<SpillDir>> {
+        self.spill_dir
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The spill directory, made on first use.
+    fn spill_dir_made(&self) -> Result<SpillDir> {
+        let mut dir = self.spill_dir();
+        if let Some(made) = dir.as_ref() {
+            return Ok(made.clone());
+        }
+        Ok(dir.insert(spill_dir()?).clone())
+    }
+
+    /// The batch column of each of `pairs`.
+    fn slots(&self, pairs: &[ColumnPair]) -> Vec<usize> {
+        pairs
+            .iter()
+            .map(|pair| {
+                let index = pair.index(self.side);
+                match &self.projection {
+                    Some(columns) => columns
+                        .binary_search(&index)
+                        .expect("the projection holds every paired column"),
+                    None => index,
+                }
+            })
+            .collect()
     }
 
     fn stat_pairs(&self) -> &'a [ColumnPair] {
@@ -225,12 +214,15 @@ impl<'a> SideSpec<'a> {
     }
 
     /// A builder for one stream of batches (a partition); `partition`
-    /// numbers its spill file.
+    /// numbers its spill file, or is the source's partition.
     pub fn partition(&self, partition: usize) -> PartitionBuilder<'_, 'a> {
         PartitionBuilder {
             spec: self,
             partition,
+            key_slots: self.slots(self.keys),
+            value_slots: self.slots(self.values),
             spill: None,
+            rows: 0,
             batches: Vec::new(),
             stats: self.empty_stats(),
         }
@@ -256,7 +248,9 @@ impl<'a> SideSpec<'a> {
                 spills.push(spill.finish()?);
             }
             for mut batch in part.batches {
-                batch.spilled = batch.spilled.map(|(_, block)| (file, block));
+                if let Some((_, block)) = batch.stored.spill {
+                    batch.stored.spill = Some((file, block));
+                }
                 batches.push(batch);
             }
             for (mine, mut theirs) in stats.iter_mut().zip(part.stats) {
@@ -265,23 +259,35 @@ impl<'a> SideSpec<'a> {
             }
         }
         stats.par_iter_mut().for_each(StatsState::finalize);
+        let source = self.source.as_ref().map(|rows| ReadSource {
+            rows: Arc::clone(rows),
+            side: self.side,
+            values: self.values.to_vec(),
+            slots: self.slots(self.values),
+        });
         Ok(PreparedSide {
             batches,
             exact_keys: self.exact_keys,
             stats_of: self.stats_of,
             stats,
             spills,
-            _spill_dir: self.spill_dir.clone(),
+            source,
+            _spill_dir: self.spill_dir().clone(),
         })
     }
 }
 
 /// Prepares one partition's batches as they arrive: each is cast, hashed,
-/// counted into statistics, and its values spilled.
+/// counted into statistics, and its values spilled (or, for a source read
+/// again, where they are noted).
 pub struct PartitionBuilder<'s, 'a> {
     spec: &'s SideSpec<'a>,
     partition: usize,
+    key_slots: Vec<usize>,
+    value_slots: Vec<usize>,
     spill: Option<SpillWriter>,
+    /// Rows pushed so far: the next batch's offset in the partition.
+    rows: u32,
     batches: Vec<PreparedBatch>,
     /// Statistics of this partition; positions count its batches from 0.
     stats: Vec<StatsState>,
@@ -294,24 +300,29 @@ impl PartitionBuilder<'_, '_> {
     }
 
     pub fn push(&mut self, batch: &RecordBatch) -> Result<()> {
+        let first = self.rows;
+        self.rows += batch.num_rows() as u32;
         if batch.num_rows() == 0 {
             return Ok(());
         }
         let spec = self.spec;
         let index = self.batches.len() as u32;
-        let (mut prepared, values) = prepare_batch(
-            spec.side,
-            (index, batch, spec.table_rows),
-            (spec.keys, spec.exact_keys),
-            spec.values,
-            spec.stats_of,
+        let keys = cast_columns(spec.side, batch, spec.keys, &self.key_slots)?;
+        let values = cast_columns(spec.side, batch, spec.values, &self.value_slots)?;
+        let mut prepared = prepare_batch(
+            spec,
+            (index, batch.num_rows()),
+            keys,
+            &values,
             &mut self.stats,
         )?;
-        if let Some(dir) = &spec.spill_dir {
+        if spec.source.is_some() {
+            prepared.stored.origin = Some((self.partition as u32, first));
+        } else if !spec.values.is_empty() {
             let spill = match &mut self.spill {
                 Some(spill) => spill,
                 None => self.spill.insert(SpillWriter::create(
-                    dir.path(),
+                    spec.spill_dir_made()?.path(),
                     &format!("{}-{}.arrow", spec.side.name(), self.partition),
                     spill_schema(
                         &spec
@@ -322,7 +333,7 @@ impl PartitionBuilder<'_, '_> {
                     ),
                 )?),
             };
-            prepared.spilled = Some((0, spill.write(values)?));
+            prepared.stored.spill = Some((0, spill.write(values)?));
         }
         self.batches.push(prepared);
         Ok(())
@@ -348,41 +359,42 @@ pub fn prepare_side(spec: &SideSpec, batches: &[RecordBatch]) -> Result<Prepared
     spec.finish(partitions)
 }
 
-/// `(index, batch, table_rows)`: the batch, its place, and the side's row
-/// count (which sets the quantile sketch's sample).
-fn prepare_batch(
+/// `pairs` of `batch` (at `slots`) cast to their comparison types.
+pub(super) fn cast_columns(
     side: Side,
-    (index, batch, table_rows): (u32, &RecordBatch, usize),
-    (keys, exact_keys): (&[ColumnPair], bool),
-    values: &[ColumnPair],
-    stats_of: StatsOf,
-    stats: &mut [StatsState],
-) -> Result<(PreparedBatch, Vec<ArrayRef>)> {
-    let cast = |pairs: &[ColumnPair]| -> Result<Vec<ArrayRef>> {
-        pairs
-            .iter()
-            .map(|pair| {
-                let index = match side {
-                    Side::Prod => pair.prod_index,
-                    Side::Candidate => pair.candidate_index,
-                };
-                to_comparison(batch.column(index), &pair.compared_as).map_err(|e| {
-                    Error::compute(
-                        format!(
-                            "cannot compare {} column `{}` as `{}`",
-                            side.name(),
-                            pair.name,
-                            pair.compared_as
-                        ),
-                        e,
-                    )
-                })
+    batch: &RecordBatch,
+    pairs: &[ColumnPair],
+    slots: &[usize],
+) -> Result<Vec<ArrayRef>> {
+    pairs
+        .iter()
+        .zip(slots)
+        .map(|(pair, &slot)| {
+            to_comparison(batch.column(slot), &pair.compared_as).map_err(|e| {
+                Error::compute(
+                    format!(
+                        "cannot compare {} column `{}` as `{}`",
+                        side.name(),
+                        pair.name,
+                        pair.compared_as
+                    ),
+                    e,
+                )
             })
-            .collect()
-    };
-    let keys = cast(keys)?;
-    let values = cast(values)?;
-    let rows = batch.num_rows();
+        })
+        .collect()
+}
+
+/// Hashes the cast `keys` and `values` of batch `index` (of `rows` rows)
+/// and counts them into `stats`.
+fn prepare_batch(
+    spec: &SideSpec,
+    (index, rows): (u32, usize),
+    keys: Vec<ArrayRef>,
+    values: &[ArrayRef],
+    stats: &mut [StatsState],
+) -> Result<PreparedBatch> {
+    let side = spec.side;
     let hash_error = |e| Error::compute(format!("cannot hash the {} table", side.name()), e);
     // Each column's value hashes feed its row hash and its statistics.
     let hash_columns = |columns: &[ArrayRef], seed: u64| -> Result<(Vec<u64>, Vec<Vec<u64>>)> {
@@ -395,7 +407,7 @@ fn prepare_batch(
         }
         Ok((hashes, per_column))
     };
-    let (key_hashes, key_column_hashes) = if exact_keys {
+    let (key_hashes, key_column_hashes) = if spec.exact_keys {
         let hashes = exact_key_hashes(keys[0].as_ref()).ok_or_else(|| {
             Error::compute(
                 format!("cannot hash the {} keys", side.name()),
@@ -406,25 +418,24 @@ fn prepare_batch(
     } else {
         hash_columns(&keys, KEY_SEED)?
     };
-    let (row_hashes, value_column_hashes) = hash_columns(&values, ROW_SEED)?;
-    let stat_columns = match stats_of {
+    let (row_hashes, value_column_hashes) = hash_columns(values, ROW_SEED)?;
+    let stat_columns = match spec.stats_of {
         StatsOf::Nothing => None,
-        StatsOf::Keys => Some((&keys, &key_column_hashes)),
-        StatsOf::Values => Some((&values, &value_column_hashes)),
+        StatsOf::Keys => Some((keys.as_slice(), &key_column_hashes)),
+        StatsOf::Values => Some((values, &value_column_hashes)),
     };
     if let Some((columns, hashes)) = stat_columns {
-        let sample = Sample::new(&key_hashes, table_rows);
+        let sample = Sample::new(&key_hashes, spec.table_rows);
         for ((state, column), column_hashes) in stats.iter_mut().zip(columns).zip(hashes) {
             state.add_batch(column.as_ref(), column_hashes, index, &sample);
         }
     }
-    let prepared = PreparedBatch {
+    Ok(PreparedBatch {
         keys,
         values: Vec::new(),
         value_rows: Vec::new(),
-        spilled: None,
+        stored: Stored::default(),
         key_hashes,
         row_hashes,
-    };
-    Ok((prepared, values))
+    })
 }

@@ -90,6 +90,16 @@ pub struct ColumnPair {
     pub own_tolerance: bool,
 }
 
+impl ColumnPair {
+    /// The column's index in `side`'s table.
+    pub fn index(&self, side: crate::sides::Side) -> usize {
+        match side {
+            crate::sides::Side::Prod => self.prod_index,
+            crate::sides::Side::Candidate => self.candidate_index,
+        }
+    }
+}
+
 /// The pairing of two schemas for one diff.
 #[derive(Debug, Clone)]
 pub struct ColumnPlan {

@@ -127,9 +127,10 @@ impl SpillWriter {
 }
 
 /// `take` copies the views of a view array but shares its data buffers,
-/// which here are the whole block read from the file: the kept rows' bytes
-/// are copied out so the block can be freed.
-fn compact(array: ArrayRef) -> ArrayRef {
+/// which here are the whole block read from the file (or the pages a
+/// source's rows were decoded from): the kept rows' bytes are copied out so
+/// the rest can be freed.
+pub(super) fn compact(array: ArrayRef) -> ArrayRef {
     match array.data_type() {
         DataType::Utf8View => Arc::new(array.as_string_view().gc()),
         DataType::BinaryView => Arc::new(array.as_binary_view().gc()),

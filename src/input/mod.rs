@@ -11,6 +11,7 @@ mod format;
 mod locate;
 #[cfg(feature = "s3")]
 mod objects;
+mod parquet_rows;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "postgres")]

@@ -17,7 +17,9 @@ use datafusion::prelude::{
     CsvReadOptions, DataFrame, JsonReadOptions, ParquetReadOptions, SessionContext,
 };
 
+use super::parquet_rows::{ParquetRows, ProjectedRows, RangeRead, RangeReader};
 use super::{FileFormat, TableFormat, TableRef, TableSource, locate_files};
+use crate::diff::ReadAgain;
 use crate::error::{Error, Result, first_line};
 use crate::threads::Workers;
 
@@ -149,9 +151,15 @@ impl OpenTable {
     }
 
     /// The table as independent streams of batches (DataFusion's scan
-    /// partitions), to be read concurrently; the table itself comes back
-    /// with its row count and no batches.
-    pub async fn partitions(self) -> Result<(Table, Vec<PartitionStream>)> {
+    /// partitions, or ranges of local Parquet files), to be read
+    /// concurrently, with only `columns` (ascending indexes into its schema)
+    /// when given. The table itself comes back with its row count and no
+    /// batches; and, when its partitions can be read again by row (local
+    /// Parquet files), the source to read them from.
+    pub async fn partitions(
+        self,
+        columns: Option<&[usize]>,
+    ) -> Result<(Table, Vec<PartitionStream>, Option<Arc<dyn ReadAgain>>)> {
         let OpenTable {
             mut table,
             frame,
@@ -159,29 +167,92 @@ impl OpenTable {
             known_rows,
             scratch,
         } = self;
-        let streams = frame
+        table.rows = known_rows.unwrap_or(0);
+        let stream = |batches| PartitionStream {
+            batches,
+            source: source.clone(),
+            files: table.files.clone(),
+            format: table.format,
+            reading_ahead: false,
+            _scratch: scratch.clone(),
+        };
+        let all: Vec<usize> = (0..table.schema.fields().len()).collect();
+        let columns = columns.unwrap_or(&all);
+        if let Some(rows) = ranges_of(&source, &table).await? {
+            let rows = Arc::new(rows);
+            let streams = (0..rows.ranges())
+                .map(|range| {
+                    let batches = match rows.read(range, columns)? {
+                        RangeRead::Local(reader) => Batches::Range(reader),
+                        #[cfg(feature = "s3")]
+                        RangeRead::Remote(stream) => Batches::Plan(stream),
+                    };
+                    Ok(stream(batches))
+                })
+                .collect::<Result<_>>()?;
+            let again = ProjectedRows {
+                rows,
+                columns: columns.to_vec(),
+            };
+            return Ok((table, streams, Some(Arc::new(again))));
+        }
+        let frame = projected(frame, &table.schema, columns)
+            .map_err(|e| read_error(&source, &table.files, table.format, e))?;
+        let plans = frame
             .execute_stream_partitioned()
             .await
             .map_err(|e| read_error(&source, &table.files, table.format, e))?;
-        table.rows = known_rows.unwrap_or(0);
-        let streams = streams
-            .into_iter()
-            .map(|stream| PartitionStream {
-                stream,
-                source: source.clone(),
-                files: table.files.clone(),
-                format: table.format,
-                reading_ahead: false,
-                _scratch: scratch.clone(),
-            })
-            .collect();
-        Ok((table, streams))
+        let streams = plans.into_iter().map(Batches::Plan).map(stream).collect();
+        Ok((table, streams, None))
     }
+}
+
+/// Parquet files read without `--where`, local or in a bucket, opened for
+/// reading in ranges and again by row; `None` for any other table.
+async fn ranges_of(source: &TableSource, table: &Table) -> Result<Option<ParquetRows>> {
+    if table.format != TableFormat::File(FileFormat::Parquet) || source.filter.is_some() {
+        return Ok(None);
+    }
+    match &source.reference {
+        TableRef::Files(_) => ParquetRows::open(&table.files, &table.schema),
+        #[cfg(feature = "s3")]
+        TableRef::Objects(url) => super::objects::parquet_rows(source, url, &table.schema).await,
+        _ => Ok(None),
+    }
+}
+
+/// `frame` with only the columns at `columns`, when they are not all of
+/// them and their names tell them apart.
+fn projected(
+    frame: DataFrame,
+    schema: &SchemaRef,
+    columns: &[usize],
+) -> datafusion::error::Result<DataFrame> {
+    let fields = schema.fields();
+    let names: Vec<&str> = columns.iter().map(|&i| fields[i].name().as_str()).collect();
+    let unique = fields
+        .iter()
+        .map(|f| f.name())
+        .collect::<std::collections::HashSet<_>>()
+        .len()
+        == fields.len();
+    if columns.len() == fields.len() || columns.is_empty() || !unique {
+        return Ok(frame);
+    }
+    frame.select_columns(&names)
+}
+
+/// Where a partition's batches come from.
+enum Batches {
+    /// A partition of a DataFusion plan, or any stream.
+    Plan(datafusion::physical_plan::SendableRecordBatchStream),
+    /// A range of local Parquet files, read as it is asked for.
+    Range(RangeReader),
 }
 
 /// One partition of a streamed table.
 pub struct PartitionStream {
-    stream: datafusion::physical_plan::SendableRecordBatchStream,
+    batches: Batches,
     source: TableSource,
     files: Vec<PathBuf>,
     format: TableFormat,
@@ -199,21 +270,29 @@ impl PartitionStream {
     /// the consumer, so that waiting on the network overlaps the work on
     /// the batches already read; once only.
     pub fn read_ahead(&mut self, runtime: &tokio::runtime::Runtime, batches: usize) {
+        let Batches::Plan(stream) = &mut self.batches else {
+            return;
+        };
         if self.reading_ahead {
             return;
         }
         let _in_runtime = runtime.enter();
-        let placeholder = Box::pin(EmptyRecordBatchStream::new(self.stream.schema()));
-        let stream = std::mem::replace(&mut self.stream, placeholder);
-        self.stream = spawn_buffered(stream, batches);
+        let placeholder = Box::pin(EmptyRecordBatchStream::new(stream.schema()));
+        let taken = std::mem::replace(stream, placeholder);
+        *stream = spawn_buffered(taken, batches);
         self.reading_ahead = true;
     }
 
     /// The next batch, or `None` at the end.
     pub async fn next(&mut self) -> Option<Result<RecordBatch>> {
         use futures::StreamExt;
-        let batch = self.stream.next().await?;
-        Some(batch.map_err(|e| read_error(&self.source, &self.files, self.format, e)))
+        match &mut self.batches {
+            Batches::Plan(stream) => {
+                let batch = stream.next().await?;
+                Some(batch.map_err(|e| read_error(&self.source, &self.files, self.format, e)))
+            }
+            Batches::Range(reader) => reader.next(),
+        }
     }
 }
 

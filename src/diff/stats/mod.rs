@@ -253,6 +253,25 @@ impl StatsState {
         }
     }
 
+    /// The rows whose cells the statistics and their drift against `other`
+    /// (the same column of the other side) show: extremes, top values,
+    /// values the other side never has.
+    pub fn cell_positions(&self, other: &StatsState) -> Vec<Pos> {
+        match (&self.kind, &other.kind) {
+            (KindState::Numeric(n), _) => n.min.iter().chain(&n.max).map(|(_, p)| *p).collect(),
+            (KindState::Temporal(t), _) => t.min.iter().chain(&t.max).map(|(_, p)| *p).collect(),
+            (KindState::Text(mine), theirs) => {
+                let mut positions: Vec<Pos> =
+                    mine.top.top(TOP_K).into_iter().map(|(_, _, p)| p).collect();
+                if let KindState::Text(theirs) = theirs {
+                    positions.extend(mine.top.missing_from(&theirs.top, TOP_K));
+                }
+                positions
+            }
+            (KindState::Boolean { .. } | KindState::Other, _) => Vec::new(),
+        }
+    }
+
     /// Merges the quantile sketch's parts; call once every batch is in.
     pub fn finalize(&mut self) {
         match &mut self.kind {

@@ -112,6 +112,21 @@ impl TopValues {
         heaviest(self.counts(), k)
     }
 
+    /// Where up to `k` of these values (most frequent first) are that
+    /// `other` never has; none unless `other` counted every value, for only
+    /// then is a value's absence known.
+    pub fn missing_from(&self, other: &TopValues, k: usize) -> Vec<Pos> {
+        if !other.exact() {
+            return Vec::new();
+        }
+        self.top(usize::MAX)
+            .into_iter()
+            .filter(|(h, _, _)| other.count_of(*h).is_none())
+            .take(k)
+            .map(|(_, _, pos)| pos)
+            .collect()
+    }
+
     pub fn count_of(&self, hash: u64) -> Option<u64> {
         self.counts().get(&hash).map(|(c, _)| *c)
     }
