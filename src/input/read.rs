@@ -178,7 +178,11 @@ impl OpenTable {
         };
         let all: Vec<usize> = (0..table.schema.fields().len()).collect();
         let columns = columns.unwrap_or(&all);
-        if let Some(rows) = ranges_of(&source, &table).await? {
+        // The streamed session reads four partitions per thread; two
+        // ranges per thread and side keep the workers busy without cutting
+        // row groups more than they must.
+        let min_ranges = (frame.task_ctx().session_config().target_partitions() / 2).max(1);
+        if let Some(rows) = ranges_of(&source, &table, min_ranges).await? {
             let rows = Arc::new(rows);
             let streams = (0..rows.ranges())
                 .map(|range| {
@@ -209,14 +213,20 @@ impl OpenTable {
 
 /// Parquet files read without `--where`, local or in a bucket, opened for
 /// reading in ranges and again by row; `None` for any other table.
-async fn ranges_of(source: &TableSource, table: &Table) -> Result<Option<ParquetRows>> {
+async fn ranges_of(
+    source: &TableSource,
+    table: &Table,
+    min_ranges: usize,
+) -> Result<Option<ParquetRows>> {
     if table.format != TableFormat::File(FileFormat::Parquet) || source.filter.is_some() {
         return Ok(None);
     }
     match &source.reference {
-        TableRef::Files(_) => ParquetRows::open(&table.files, &table.schema),
+        TableRef::Files(_) => ParquetRows::open(&table.files, &table.schema, min_ranges),
         #[cfg(feature = "s3")]
-        TableRef::Objects(url) => super::objects::parquet_rows(source, url, &table.schema).await,
+        TableRef::Objects(url) => {
+            super::objects::parquet_rows(source, url, &table.schema, min_ranges).await
+        }
         _ => Ok(None),
     }
 }
