@@ -54,21 +54,6 @@ pub async fn open(ctx: &SessionContext, source: &TableSource, url: &Url) -> Resu
     })
 }
 
-/// The Parquet objects `url` names, opened to be read in ranges and again
-/// by row (see `parquet_rows`).
-pub(super) async fn parquet_rows(
-    source: &TableSource,
-    url: &Url,
-    schema: &datafusion::arrow::datatypes::SchemaRef,
-    min_ranges: usize,
-) -> Result<Option<super::parquet_rows::ParquetRows>> {
-    let store = store(url, &source.spec)?;
-    let listed = objects(store.as_ref(), url, &source.spec).await?;
-    let bucket = url.host_str().unwrap_or_default();
-    super::parquet_rows::ParquetRows::open_objects((bucket, &store), listed, schema, min_ranges)
-        .await
-}
-
 /// The bucket's store, configured from the `AWS_*` variables.
 pub(super) fn store(url: &Url, shown: &str) -> Result<Arc<dyn ObjectStore>> {
     bucket_store(url, shown, AmazonS3Builder::from_env())

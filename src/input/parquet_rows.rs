@@ -1,5 +1,4 @@
-//! Parquet files (local, or objects in a bucket) read in row ranges, and
-//! read again by row.
+//! Local Parquet files read in row ranges, and read again by row.
 //!
 //! A diff of two Parquet tables needs every row's values once, to hash
 //! them, and afterwards only the values of the few rows that differ. The
@@ -50,35 +49,14 @@ pub struct ParquetRows {
 
 /// One file, its metadata (with the page index, when it has one) read once.
 struct RowFile {
-    place: Place,
+    path: PathBuf,
+    stamp: Stamp,
     metadata: ArrowReaderMetadata,
 }
 
-/// Where a file is, and what tells that it changed.
-enum Place {
-    Local {
-        path: PathBuf,
-        stamp: Stamp,
-    },
-    #[cfg(feature = "s3")]
-    Object {
-        /// `s3://BUCKET/KEY`, as messages name it.
-        shown: String,
-        store: Arc<dyn object_store::ObjectStore>,
-        meta: object_store::ObjectMeta,
-        /// Where its requests run when it is read again from the diff's
-        /// threads.
-        runtime: tokio::runtime::Handle,
-    },
-}
-
-impl Place {
+impl RowFile {
     fn name(&self) -> String {
-        match self {
-            Place::Local { path, .. } => path.display().to_string(),
-            #[cfg(feature = "s3")]
-            Place::Object { shown, .. } => shown.clone(),
-        }
+        self.path.display().to_string()
     }
 }
 
@@ -123,40 +101,11 @@ impl ParquetRows {
             let Ok(metadata) = ArrowReaderMetadata::load(&handle, reader_options(schema)) else {
                 return Ok(None);
             };
-            let place = Place::Local {
+            opened.push(RowFile {
                 path: path.clone(),
                 stamp,
-            };
-            opened.push(RowFile { place, metadata });
-        }
-        Ok(Some(Self::of_files(opened, schema, min_ranges)))
-    }
-
-    /// Opens the Parquet objects `objects` of `store` for reading with
-    /// `schema`, as `open` does local files.
-    #[cfg(feature = "s3")]
-    pub async fn open_objects(
-        (bucket, store): (&str, &Arc<dyn object_store::ObjectStore>),
-        objects: Vec<object_store::ObjectMeta>,
-        schema: &SchemaRef,
-        min_ranges: usize,
-    ) -> Result<Option<Self>> {
-        let runtime = tokio::runtime::Handle::current();
-        let mut opened = Vec::with_capacity(objects.len());
-        for meta in objects {
-            let mut reader = object_reader(store, &meta);
-            let Ok(metadata) =
-                ArrowReaderMetadata::load_async(&mut reader, reader_options(schema)).await
-            else {
-                return Ok(None);
-            };
-            let place = Place::Object {
-                shown: format!("s3://{bucket}/{}", meta.location),
-                store: Arc::clone(store),
-                meta,
-                runtime: runtime.clone(),
-            };
-            opened.push(RowFile { place, metadata });
+                metadata,
+            });
         }
         Ok(Some(Self::of_files(opened, schema, min_ranges)))
     }
@@ -211,11 +160,9 @@ impl ParquetRows {
         self.ranges.len()
     }
 
-    /// Range `range`'s rows, columns `columns` (ascending indexes into the
-    /// table's schema) only, in batches: read here as they are asked for
-    /// (a local file), or a stream to await (an object, whose requests can
-    /// then run ahead).
-    pub fn read(&self, range: usize, columns: &[usize]) -> Result<RangeRead> {
+    /// A reader of range `range`'s rows, columns `columns` (ascending
+    /// indexes into the table's schema) only, in batches.
+    pub fn read(&self, range: usize, columns: &[usize]) -> Result<RangeReader> {
         let r = self.ranges[range];
         let total = self.row_group_rows(r);
         let selection = (r.first > 0 || r.rows < total).then(|| {
@@ -225,27 +172,15 @@ impl ParquetRows {
                 RowSelector::skip(total - r.first - r.rows),
             ])
         });
-        let file = &self.files[r.file];
-        match &file.place {
-            Place::Local { path, .. } => Ok(RangeRead::Local(RangeReader {
-                reader: self.local_reader(r, columns, selection, path)?,
-                path: path.clone(),
-            })),
-            #[cfg(feature = "s3")]
-            Place::Object {
-                shown, store, meta, ..
-            } => Ok(RangeRead::Remote(self.object_stream(
-                r,
-                columns,
-                selection,
-                (shown, store, meta),
-            )?)),
-        }
+        Ok(RangeReader {
+            reader: self.reader(r, columns, selection)?,
+            path: self.files[r.file].path.clone(),
+        })
     }
 
     /// The rows at `offsets` (ascending, counted from the start of range
     /// `range`), columns `columns` only, as one batch. Only the pages that
-    /// hold them are decoded (and, in a bucket, fetched).
+    /// hold them are decoded.
     pub fn fetch(&self, range: usize, offsets: &[u32], columns: &[usize]) -> Result<RecordBatch> {
         let r = self.ranges[range];
         let file = &self.files[r.file];
@@ -269,56 +204,24 @@ impl ParquetRows {
         }
         skip(self.row_group_rows(r), &mut selectors, &mut at);
         let selection = Some(RowSelection::from(selectors));
-        let batches = match &file.place {
-            Place::Local { path, .. } => self
-                .local_reader(r, columns, selection, path)?
-                .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(|e| read_failed(&file.place.name(), e))?,
-            #[cfg(feature = "s3")]
-            Place::Object {
-                shown,
-                store,
-                meta,
-                runtime,
-            } => {
-                use futures::TryStreamExt;
-                let stream = self.object_stream(r, columns, selection, (shown, store, meta))?;
-                runtime
-                    .block_on(stream.try_collect::<Vec<_>>())
-                    .map_err(|e| read_failed(&file.place.name(), e))?
-            }
-        };
+        let batches = self
+            .reader(r, columns, selection)?
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| read_failed(&file.name(), e))?;
         let schema = batches.first().map(RecordBatch::schema).unwrap_or_else(|| {
             Arc::new(self.schema.project(columns).expect("columns of the table"))
         });
         datafusion::arrow::compute::concat_batches(&schema, &batches)
-            .map_err(|e| read_failed(&file.place.name(), e))
+            .map_err(|e| read_failed(&file.name(), e))
     }
 
     /// An error when `file` is not the file it was when it was opened: the
     /// rows read again would not be the rows hashed.
     fn check_unchanged(&self, file: &RowFile) -> Result<()> {
-        let changed = match &file.place {
-            Place::Local { path, stamp } => {
-                Stamp::of(path).map_err(|e| Error::unreadable(file.place.name(), e))? != *stamp
-            }
-            #[cfg(feature = "s3")]
-            Place::Object {
-                store,
-                meta,
-                runtime,
-                ..
-            } => {
-                use object_store::ObjectStoreExt as _;
-                let now = runtime
-                    .block_on(store.head(&meta.location))
-                    .map_err(|e| Error::unreadable(file.place.name(), e))?;
-                now.size != meta.size || now.e_tag != meta.e_tag
-            }
-        };
-        if changed {
+        let now = Stamp::of(&file.path).map_err(|e| Error::unreadable(file.name(), e))?;
+        if now != file.stamp {
             return Err(
-                Error::input(file.place.name(), "changed while it was being diffed")
+                Error::input(file.name(), "changed while it was being diffed")
                     .with_hint("diff files no other program is writing, or copy them first"),
             );
         }
@@ -330,16 +233,15 @@ impl ParquetRows {
         metadata.row_group(r.row_group).num_rows().max(0) as usize
     }
 
-    /// A reader of range `r` of the local file at `path`.
-    fn local_reader(
+    /// A reader of range `r`'s row group, the rows `selection` keeps.
+    fn reader(
         &self,
         r: RowRange,
         columns: &[usize],
         selection: Option<RowSelection>,
-        path: &Path,
     ) -> Result<ParquetRecordBatchReader> {
         let file = &self.files[r.file];
-        let handle = File::open(path).map_err(|e| Error::unreadable(file.place.name(), e))?;
+        let handle = File::open(&file.path).map_err(|e| Error::unreadable(file.name(), e))?;
         let metadata = file.metadata.clone();
         let mask = ProjectionMask::roots(
             metadata.metadata().file_metadata().schema_descr(),
@@ -352,48 +254,7 @@ impl ParquetRows {
         if let Some(selection) = selection {
             builder = builder.with_row_selection(selection);
         }
-        builder
-            .build()
-            .map_err(|e| read_failed(&file.place.name(), e))
-    }
-
-    /// A stream of range `r`'s rows of an object.
-    #[cfg(feature = "s3")]
-    fn object_stream(
-        &self,
-        r: RowRange,
-        columns: &[usize],
-        selection: Option<RowSelection>,
-        (shown, store, meta): (
-            &str,
-            &Arc<dyn object_store::ObjectStore>,
-            &object_store::ObjectMeta,
-        ),
-    ) -> Result<datafusion::physical_plan::SendableRecordBatchStream> {
-        use datafusion::parquet::arrow::ParquetRecordBatchStreamBuilder;
-        use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
-        use futures::TryStreamExt;
-        let metadata = self.files[r.file].metadata.clone();
-        let mask = ProjectionMask::roots(
-            metadata.metadata().file_metadata().schema_descr(),
-            columns.iter().copied(),
-        );
-        let mut builder = ParquetRecordBatchStreamBuilder::new_with_metadata(
-            object_reader(store, meta),
-            metadata,
-        )
-        .with_projection(mask)
-        .with_row_groups(vec![r.row_group])
-        .with_batch_size(BATCH_ROWS);
-        if let Some(selection) = selection {
-            builder = builder.with_row_selection(selection);
-        }
-        let stream = builder.build().map_err(|e| read_failed(shown, e))?;
-        let schema = stream.schema().clone();
-        Ok(Box::pin(RecordBatchStreamAdapter::new(
-            schema,
-            stream.map_err(datafusion::error::DataFusionError::from),
-        )))
+        builder.build().map_err(|e| read_failed(&file.name(), e))
     }
 }
 
@@ -403,98 +264,6 @@ fn reader_options(schema: &SchemaRef) -> ArrowReaderOptions {
     ArrowReaderOptions::new()
         .with_schema(Arc::clone(schema))
         .with_page_index_policy(PageIndexPolicy::Optional)
-}
-
-#[cfg(feature = "s3")]
-fn object_reader(
-    store: &Arc<dyn object_store::ObjectStore>,
-    meta: &object_store::ObjectMeta,
-) -> ObjectFile {
-    ObjectFile {
-        store: Arc::clone(store),
-        meta: meta.clone(),
-    }
-}
-
-/// An object read by byte ranges, as the async Parquet reader asks.
-#[cfg(feature = "s3")]
-struct ObjectFile {
-    store: Arc<dyn object_store::ObjectStore>,
-    meta: object_store::ObjectMeta,
-}
-
-#[cfg(feature = "s3")]
-mod object_file {
-    use std::ops::Range;
-    use std::sync::Arc;
-
-    use bytes::Bytes;
-    use datafusion::parquet::arrow::arrow_reader::ArrowReaderOptions;
-    use datafusion::parquet::arrow::async_reader::AsyncFileReader;
-    use datafusion::parquet::errors::{ParquetError, Result};
-    use datafusion::parquet::file::metadata::{
-        PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader,
-    };
-    use futures::FutureExt;
-    use futures::future::BoxFuture;
-    use object_store::ObjectStoreExt;
-
-    use super::ObjectFile;
-
-    /// The footer and page index in one request, for most files.
-    const FOOTER_HINT: usize = 1 << 16;
-
-    fn external(e: object_store::Error) -> ParquetError {
-        ParquetError::External(Box::new(e))
-    }
-
-    impl AsyncFileReader for ObjectFile {
-        fn get_bytes(&mut self, range: Range<u64>) -> BoxFuture<'_, Result<Bytes>> {
-            async move {
-                self.store
-                    .get_range(&self.meta.location, range)
-                    .await
-                    .map_err(external)
-            }
-            .boxed()
-        }
-
-        fn get_byte_ranges(
-            &mut self,
-            ranges: Vec<Range<u64>>,
-        ) -> BoxFuture<'_, Result<Vec<Bytes>>> {
-            async move {
-                self.store
-                    .get_ranges(&self.meta.location, &ranges)
-                    .await
-                    .map_err(external)
-            }
-            .boxed()
-        }
-
-        fn get_metadata<'a>(
-            &'a mut self,
-            _options: Option<&'a ArrowReaderOptions>,
-        ) -> BoxFuture<'a, Result<Arc<ParquetMetaData>>> {
-            async move {
-                let size = self.meta.size;
-                let metadata = ParquetMetaDataReader::new()
-                    .with_page_index_policy(PageIndexPolicy::Optional)
-                    .with_prefetch_hint(Some(FOOTER_HINT))
-                    .load_and_finish(self, size)
-                    .await?;
-                Ok(Arc::new(metadata))
-            }
-            .boxed()
-        }
-    }
-}
-
-/// A range's batches: read on the caller's thread, or a stream.
-pub enum RangeRead {
-    Local(RangeReader),
-    #[cfg(feature = "s3")]
-    Remote(datafusion::physical_plan::SendableRecordBatchStream),
 }
 
 /// The batches of one range, read as they are asked for.
@@ -608,14 +377,11 @@ mod tests {
         assert_eq!(rows.ranges(), 3);
         let mut seen = Vec::new();
         for range in 0..rows.ranges() {
-            // One arm without the `s3` feature, two with it.
-            #[allow(clippy::infallible_destructuring_match)]
-            let reader = match rows.read(range, &[0, 1]).unwrap() {
-                RangeRead::Local(reader) => reader,
-                #[cfg(feature = "s3")]
-                RangeRead::Remote(_) => panic!("a local file is read in place"),
-            };
-            let read: Vec<i64> = reader.flat_map(|batch| ids(&batch.unwrap())).collect();
+            let read: Vec<i64> = rows
+                .read(range, &[0, 1])
+                .unwrap()
+                .flat_map(|batch| ids(&batch.unwrap()))
+                .collect();
             let offsets: Vec<u32> = [0, 1, 7, 999, 1_000, 54_321]
                 .into_iter()
                 .filter(|&o| (o as usize) < read.len())

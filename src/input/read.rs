@@ -17,7 +17,7 @@ use datafusion::prelude::{
     CsvReadOptions, DataFrame, JsonReadOptions, ParquetReadOptions, SessionContext,
 };
 
-use super::parquet_rows::{ParquetRows, ProjectedRows, RangeRead, RangeReader};
+use super::parquet_rows::{ParquetRows, ProjectedRows, RangeReader};
 use super::{FileFormat, TableFormat, TableRef, TableSource, locate_files};
 use crate::diff::ReadAgain;
 use crate::error::{Error, Result, first_line};
@@ -182,17 +182,10 @@ impl OpenTable {
         // ranges per thread and side keep the workers busy without cutting
         // row groups more than they must.
         let min_ranges = (frame.task_ctx().session_config().target_partitions() / 2).max(1);
-        if let Some(rows) = ranges_of(&source, &table, min_ranges).await? {
+        if let Some(rows) = ranges_of(&source, &table, min_ranges)? {
             let rows = Arc::new(rows);
             let streams = (0..rows.ranges())
-                .map(|range| {
-                    let batches = match rows.read(range, columns)? {
-                        RangeRead::Local(reader) => Batches::Range(reader),
-                        #[cfg(feature = "s3")]
-                        RangeRead::Remote(stream) => Batches::Plan(stream),
-                    };
-                    Ok(stream(batches))
-                })
+                .map(|range| Ok(stream(Batches::Range(rows.read(range, columns)?))))
                 .collect::<Result<_>>()?;
             let again = ProjectedRows {
                 rows,
@@ -211,9 +204,11 @@ impl OpenTable {
     }
 }
 
-/// Parquet files read without `--where`, local or in a bucket, opened for
-/// reading in ranges and again by row; `None` for any other table.
-async fn ranges_of(
+/// Local Parquet files read without `--where`, opened for reading in
+/// ranges and again by row; `None` for any other table. Objects in a
+/// bucket are not: reading their rows again downloads their pages again,
+/// which took longer than spilling them (`BENCHMARKS.md`).
+fn ranges_of(
     source: &TableSource,
     table: &Table,
     min_ranges: usize,
@@ -223,10 +218,6 @@ async fn ranges_of(
     }
     match &source.reference {
         TableRef::Files(_) => ParquetRows::open(&table.files, &table.schema, min_ranges),
-        #[cfg(feature = "s3")]
-        TableRef::Objects(url) => {
-            super::objects::parquet_rows(source, url, &table.schema, min_ranges).await
-        }
         _ => Ok(None),
     }
 }
@@ -254,7 +245,7 @@ fn projected(
 
 /// Where a partition's batches come from.
 enum Batches {
-    /// A partition of a DataFusion plan, or any stream.
+    /// A partition of a DataFusion plan.
     Plan(datafusion::physical_plan::SendableRecordBatchStream),
     /// A range of local Parquet files, read as it is asked for.
     Range(RangeReader),

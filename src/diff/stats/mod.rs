@@ -5,9 +5,10 @@
 //! values for strings and binaries; true/false counts for booleans.
 //!
 //! Every merge is exact and independent of order (exact sums, bucket
-//! sketches, set unions), so statistics do not depend on how rows were split
-//! into batches or on the thread count; only the top values of a column with
-//! more than 10,000 distinct values are approximate.
+//! sketches, set unions), so statistics do not depend on the thread count;
+//! the top values of a column with more than 10,000 distinct values are
+//! approximate, and so are quantiles, whose t-digest can answer a little
+//! differently when the same rows come in other batches.
 
 mod batch;
 mod distinct;
