@@ -222,25 +222,26 @@ fn ranges_of(
     }
 }
 
-/// `frame` with only the columns at `columns`, when they are not all of
-/// them and their names tell them apart.
+/// `frame` with only the columns at `columns` (by position, so that even
+/// columns of one name stay apart), unless that is all of them or none.
 fn projected(
     frame: DataFrame,
     schema: &SchemaRef,
     columns: &[usize],
 ) -> datafusion::error::Result<DataFrame> {
-    let fields = schema.fields();
-    let names: Vec<&str> = columns.iter().map(|&i| fields[i].name().as_str()).collect();
-    let unique = fields
-        .iter()
-        .map(|f| f.name())
-        .collect::<std::collections::HashSet<_>>()
-        .len()
-        == fields.len();
-    if columns.len() == fields.len() || columns.is_empty() || !unique {
+    use datafusion::common::Column;
+    use datafusion::prelude::Expr;
+    if columns.len() == schema.fields().len() || columns.is_empty() {
         return Ok(frame);
     }
-    frame.select_columns(&names)
+    let selected: Vec<Expr> = columns
+        .iter()
+        .map(|&i| {
+            let (qualifier, field) = frame.schema().qualified_field(i);
+            Expr::Column(Column::new(qualifier.cloned(), field.name()))
+        })
+        .collect();
+    frame.select(selected)
 }
 
 /// Where a partition's batches come from.
