@@ -35,9 +35,9 @@ pair=${PAIR:-target/bench-pair-$name}
 
 dualrun=${DUALRUN:-}
 if [ -z "$dualrun" ]; then
-  # The diff does not use the `polars` side engine: leaving it out saves
-  # over an hour of release build.
-  cargo build --release --no-default-features --quiet
+  # The binary `cargo install --path .` builds (the default features; the
+  # diff does not use the `polars` side engine).
+  cargo build --release --quiet
   dualrun=target/release/dualrun
 fi
 

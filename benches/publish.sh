@@ -19,7 +19,7 @@ ROWS=${ROWS:-1000000}
 RUNS=${RUNS:-5}
 DUALRUN=${DUALRUN:-target/release/dualrun}
 if [ "$DUALRUN" = target/release/dualrun ]; then
-    cargo build --release --no-default-features --features postgres,s3,delta --quiet
+    cargo build --release --quiet
 fi
 DUALRUN=$(realpath "$DUALRUN")
 pair=target/bench-pair-$ROWS

@@ -15,7 +15,7 @@ RUNS=${RUNS:-3}
 PAIR=${PAIR:-target/bench-pair-$ROWS}
 DUALRUN=${DUALRUN:-target/release/dualrun}
 if [ "$DUALRUN" = target/release/dualrun ]; then
-    cargo build --release --no-default-features --quiet
+    cargo build --release --quiet
 fi
 if [ ! -f "$PAIR/expected.json" ]; then
     rm -rf "$PAIR"
