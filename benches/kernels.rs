@@ -2,9 +2,11 @@
 //! reader's batch size is 8,192; these are larger so a run is long enough to
 //! time): value hashing per type family, value comparison with and without a
 //! tolerance, statistics accumulation per family, and the whole in-memory
-//! diff of two 200,000-row tables (hashing, matching, comparison, samples).
+//! diff of two 200,000-row tables (hashing, matching, comparison, samples),
+//! and a Parquet file read in a range and read again by row (what a Parquet
+//! side does instead of spilling).
 //!
-//!     cargo bench --no-default-features --bench kernels
+//!     cargo bench --bench kernels
 
 use std::sync::Arc;
 
@@ -18,6 +20,7 @@ use dualrun::diff::kernels::compare;
 use dualrun::diff::kernels::value_hashes;
 use dualrun::diff::kernels::{Sample, StatsState};
 use dualrun::diff::{ColumnRule, Tolerance};
+use dualrun::input::ParquetRows;
 use dualrun::{DiffOptions, Table, diff_tables};
 
 const ROWS: usize = 65_536;
@@ -232,5 +235,71 @@ fn diff_pair(bencher: Bencher, stats: bool, changed_every: usize) {
             let diff = diff_tables(&prod, &candidate, &options).expect("diff");
             assert_eq!(diff.rows.changed, changed);
             diff
+        });
+}
+
+/// Rows in the Parquet file the read benches read: one row group, as
+/// `MIN_RANGE_ROWS` cuts them.
+const FILE_ROWS: usize = 262_144;
+
+/// A Snappy Parquet file of `FILE_ROWS` rows of the in-memory diff's
+/// columns in one row group of 20,000-row pages (as `bench generate`
+/// writes them), in `dir`; the reader's view of it and its column indexes.
+fn parquet_file(dir: &std::path::Path) -> (ParquetRows, Vec<usize>) {
+    use datafusion::parquet::arrow::ArrowWriter;
+    use datafusion::parquet::basic::Compression;
+    use datafusion::parquet::file::properties::WriterProperties;
+
+    let (table, _) = table_pair(FILE_ROWS, 100);
+    let schema = table.schema.clone();
+    let path = dir.join("prod.parquet");
+    let properties = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(FILE_ROWS))
+        .set_data_page_row_count_limit(20_000)
+        .build();
+    let file = std::fs::File::create(&path).expect("a temporary file");
+    let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(properties)).expect("writer");
+    for batch in &table.batches {
+        writer.write(batch).expect("write");
+    }
+    writer.close().expect("close");
+    let rows = ParquetRows::open(&[path], &schema, 1)
+        .expect("readable")
+        .expect("the file takes its own schema");
+    assert_eq!(rows.ranges(), 1);
+    (rows, (0..schema.fields().len()).collect())
+}
+
+/// The first pass over a Parquet side: one range read whole, every column.
+#[divan::bench]
+fn parquet_read_range(bencher: Bencher) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (rows, columns) = parquet_file(dir.path());
+    bencher
+        .counter(divan::counter::ItemsCount::new(FILE_ROWS))
+        .bench(|| {
+            let read: usize = rows
+                .read(0, &columns)
+                .expect("range")
+                .map(|batch| batch.expect("batch").num_rows())
+                .sum();
+            assert_eq!(read, FILE_ROWS);
+        });
+}
+
+/// Reading back the rows that differ (`ParquetRows::fetch`): one row in
+/// `every`, spread evenly (1%: every page holds some; a third), all columns.
+#[divan::bench(args = [100, 3])]
+fn parquet_fetch_rows(bencher: Bencher, every: usize) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (rows, columns) = parquet_file(dir.path());
+    let offsets: Vec<u32> = (0..FILE_ROWS as u32).step_by(every).collect();
+    bencher
+        .counter(divan::counter::ItemsCount::new(offsets.len()))
+        .bench(|| {
+            let batch = rows.fetch(0, &offsets, &columns).expect("rows");
+            assert_eq!(batch.num_rows(), offsets.len());
+            batch
         });
 }
