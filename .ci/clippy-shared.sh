@@ -36,10 +36,11 @@ if checked_again:
         file=sys.stderr,
     )
     print(
-        "hint: a crate below them has other features in this set; compare "
-        "`cargo tree -e normal,build,dev -f '{p} [{f}]' --all-features` with this set's "
-        "and turn the missing features on in Cargo.toml's block "
-        '"One DataFusion for every feature set"',
+        "hint: they are listed in build order, so the first is the deepest: compare its "
+        "features (and those of the crates it is built on) with the same crate's in "
+        "`cargo clippy --all-targets --all-features --message-format=json` (`cargo tree` "
+        "hides build scripts' own features) and turn the missing ones on in Cargo.toml's "
+        'block "One DataFusion for every feature set"',
         file=sys.stderr,
     )
     sys.exit(1)

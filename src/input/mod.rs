@@ -27,7 +27,7 @@ pub use fingerprint::{Fingerprint, digest, fingerprint, snapshot};
 pub use format::{CsvOptions, FileFormat, TableFormat};
 pub use locate::locate_files;
 /// Public for the benchmarks in `benches/kernels.rs`.
-pub use parquet_rows::{ParquetRows, RangeReader};
+pub use parquet_rows::ParquetRows;
 pub use read::{OpenTable, PartitionStream, Table, copy_to_parquet, open_table, read_table};
 #[cfg(feature = "postgres")]
 pub(crate) use table_ref::quoted;

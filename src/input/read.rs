@@ -193,7 +193,7 @@ impl OpenTable {
             };
             return Ok((table, streams, Some(Arc::new(again))));
         }
-        let frame = projected(frame, &table.schema, columns)
+        let frame = projected(frame, columns)
             .map_err(|e| read_error(&source, &table.files, table.format, e))?;
         let plans = frame
             .execute_stream_partitioned()
@@ -224,14 +224,10 @@ fn ranges_of(
 
 /// `frame` with only the columns at `columns` (by position, so that even
 /// columns of one name stay apart), unless that is all of them or none.
-fn projected(
-    frame: DataFrame,
-    schema: &SchemaRef,
-    columns: &[usize],
-) -> datafusion::error::Result<DataFrame> {
+fn projected(frame: DataFrame, columns: &[usize]) -> datafusion::error::Result<DataFrame> {
     use datafusion::common::Column;
     use datafusion::prelude::Expr;
-    if columns.len() == schema.fields().len() || columns.is_empty() {
+    if columns.len() == frame.schema().fields().len() || columns.is_empty() {
         return Ok(frame);
     }
     let selected: Vec<Expr> = columns
