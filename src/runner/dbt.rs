@@ -31,8 +31,9 @@ pub fn build(
     run_dir: &RunDir,
     run: &mut SideRun,
 ) -> Result<Arc<SideBuild>, BuildFailure> {
-    run.engine_version = Some(version(&plan.executable)?);
-    if let Some(python) = python_beside(&plan.executable) {
+    let python = python_beside(&plan.executable);
+    run.engine_version = Some(version(&plan.executable, python.as_deref())?);
+    if let Some(python) = python {
         // dbt-duckdb's Python has the DuckDB module the outputs are read with.
         #[cfg(feature = "duckdb")]
         crate::input::duckdb::prefer_python(python);
@@ -159,9 +160,42 @@ fn outputs(build: &SideBuild, run: &mut SideRun) -> Result<(), SideError> {
     Ok(())
 }
 
-/// dbt's version, from `dbt --version` (`installed: 1.11.16`), refused
-/// when older than `OLDEST`.
-fn version(executable: &str) -> Result<String, SideError> {
+/// dbt's version, refused when older than `OLDEST`: dbt-core's package
+/// version as the Python beside the executable has it installed, else what
+/// `dbt --version` says. The package metadata takes a Python start (tens of
+/// milliseconds); `dbt --version` imports dbt and its adapters first (about
+/// two seconds of CPU, for each side of every run).
+fn version(executable: &str, python: Option<&Path>) -> Result<String, SideError> {
+    let installed = match python.and_then(installed_dbt_core) {
+        Some(installed) => installed,
+        None => version_from_dbt(executable)?,
+    };
+    let mut parts = installed.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    if (major, minor) < OLDEST {
+        return Err(SideError::Dbt(format!(
+            "dbt {installed} is older than {}.{}, the oldest whose artifacts dualrun reads; upgrade dbt-core and its adapter",
+            OLDEST.0, OLDEST.1
+        )));
+    }
+    Ok(format!("dbt {installed}"))
+}
+
+/// dbt-core's version from the package metadata of `python`, if it has it.
+fn installed_dbt_core(python: &Path) -> Option<String> {
+    let output = std::process::Command::new(python)
+        .args([
+            "-c",
+            "import importlib.metadata as m; print(m.version('dbt-core'))",
+        ])
+        .output()
+        .ok()?;
+    let installed = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    (output.status.success() && !installed.is_empty()).then_some(installed)
+}
+
+/// dbt's version as `dbt --version` prints it (`installed: 1.11.16`).
+fn version_from_dbt(executable: &str) -> Result<String, SideError> {
     let output = std::process::Command::new(executable)
         .arg("--version")
         .output()
@@ -184,21 +218,17 @@ fn version(executable: &str) -> Result<String, SideError> {
                 "`{executable} --version` did not say which dbt it is; check that it is dbt-core"
             ))
         })?;
-    let mut parts = installed.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
-    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
-    if (major, minor) < OLDEST {
-        return Err(SideError::Dbt(format!(
-            "dbt {installed} is older than {}.{}, the oldest whose artifacts dualrun reads; upgrade dbt-core and its adapter",
-            OLDEST.0, OLDEST.1
-        )));
-    }
-    Ok(format!("dbt {installed}"))
+    Ok(installed.to_string())
 }
 
 /// The Python of the environment dbt is installed in, if it has one.
 fn python_beside(executable: &str) -> Option<PathBuf> {
     let found = if executable.contains('/') {
-        PathBuf::from(executable)
+        let path = PathBuf::from(executable);
+        if !path.is_file() {
+            return None;
+        }
+        path
     } else {
         std::env::split_paths(&std::env::var_os("PATH")?)
             .map(|dir| dir.join(executable))
@@ -380,6 +410,31 @@ impl From<SideError> for BuildFailure {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An executable script `name` in `dir` that prints `output`.
+    fn script(dir: &Path, name: &str, output: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\necho '{output}'\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    #[test]
+    fn the_version_comes_from_the_python_beside_dbt_else_from_dbt() {
+        let dir = tempfile::tempdir().unwrap();
+        let dbt = script(dir.path(), "dbt", "Core:\n  - installed: 1.4.9");
+        let dbt = dbt.to_str().unwrap();
+        let refused = version(dbt, python_beside(dbt).as_deref()).unwrap_err();
+        assert!(
+            refused.to_string().contains("dbt 1.4.9 is older than 1.5"),
+            "{refused}"
+        );
+        script(dir.path(), "python", "1.10.2");
+        let python = python_beside(dbt).expect("the python beside dbt");
+        assert_eq!(version(dbt, Some(&python)).unwrap(), "dbt 1.10.2");
+        assert!(python_beside(&format!("{}/missing/dbt", dir.path().display())).is_none());
+    }
 
     #[test]
     fn side_schemas_are_identifiers_of_at_most_63_bytes() {
