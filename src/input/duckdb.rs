@@ -182,9 +182,13 @@ pub fn export(source: &TableSource, path: &str, relation: &Relation) -> Result<E
     let python = python();
     // An idle exporter that has ended since its last export is replaced by
     // a new one.
-    let answer = match Exporter::idle(&python).map(|mut e| (e.export(path, &select, &file), e)) {
-        Some((Ok(answer), exporter)) => Ok((answer, exporter)),
-        _ => {
+    let reused = Exporter::idle(&python).and_then(|mut exporter| {
+        let answer = exporter.export(path, &select, &file).ok()?;
+        Some((answer, exporter))
+    });
+    let answer = match reused {
+        Some(answered) => Ok(answered),
+        None => {
             let mut exporter = Exporter::start(&python).map_err(|e| {
                 Error::input(shown, format!("cannot be read: `{python}` does not run ({e})"))
                     .with_hint(format!("DuckDB files are read by DuckDB's Python module: install Python and `pip install duckdb`, or set {PYTHON_VARIABLE} to a Python that has it"))
