@@ -1,7 +1,8 @@
 //! Micro benchmarks of the diff's hot kernels, on 65,536-row batches (the
 //! reader's batch size is 8,192; these are larger so a run is long enough to
 //! time): value hashing per type family, value comparison with and without a
-//! tolerance, statistics accumulation per family, and the whole in-memory
+//! tolerance, statistics accumulation per family, finding a fetched row's
+//! values (every changed pair does it twice), and the whole in-memory
 //! diff of two 200,000-row tables (hashing, matching, comparison, samples),
 //! and a Parquet file read in a range and read again by row (what a Parquet
 //! side does instead of spilling).
@@ -16,6 +17,7 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use divan::{Bencher, black_box};
+use dualrun::diff::kernels::FetchedRows;
 use dualrun::diff::kernels::compare;
 use dualrun::diff::kernels::value_hashes;
 use dualrun::diff::kernels::{Sample, StatsState};
@@ -203,6 +205,26 @@ fn table_pair(rows: usize, changed_every: usize) -> (Table, Table) {
         Table::from_batches("prod", schema.clone(), chunks(batch(&forward, false))),
         Table::from_batches("candidate", schema.clone(), chunks(batch(&backward, true))),
     )
+}
+
+/// Where a fetched row's values are, looked up in random order as changed
+/// pairs do, with a third of an 8,192-row batch fetched.
+#[divan::bench]
+fn fetched_row_lookup(bencher: Bencher) {
+    const BATCH: u32 = 8_192;
+    let rows: Vec<u32> = (0..BATCH).filter(|row| row % 3 == 0).collect();
+    let fetched = FetchedRows::of_sorted(&rows);
+    let lookups: Vec<u32> = numbers(5, ROWS)
+        .map(|x| rows[(x % rows.len() as u64) as usize])
+        .collect();
+    bencher
+        .counter(divan::counter::ItemsCount::new(ROWS))
+        .bench(|| {
+            lookups
+                .iter()
+                .map(|&row| fetched.index_of(black_box(row)).unwrap_or(0))
+                .sum::<usize>()
+        });
 }
 
 /// The whole diff with 1% of rows changed: hashing, matching and

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::{ArrayRef, new_empty_array};
 use rayon::prelude::*;
 
+use super::fetched_rows::FetchedRows;
 use super::position::Pos;
 use super::prepare::{PreparedSide, StatsOf, cast_columns};
 use super::reread::ReadAgain;
@@ -87,7 +88,7 @@ impl PreparedSide {
         let empty = self.empty_values();
         for ((batch, rows), values) in self.batches.iter_mut().zip(wanted).zip(fetched) {
             batch.values = values.unwrap_or_else(|| empty.clone());
-            batch.value_rows = rows;
+            batch.value_rows = FetchedRows::of_sorted(&rows);
         }
         Ok(())
     }
@@ -208,7 +209,7 @@ impl CellSource for StatCells<'_> {
             return Ok(cell_to_json(batch.keys[self.column].as_ref(), row));
         }
         // Statistics point at any row; most are not fetched.
-        if let Ok(i) = batch.value_rows.binary_search(&pos.row) {
+        if let Some(i) = batch.value_rows.index_of(pos.row) {
             return Ok(cell_to_json(batch.values[self.column].as_ref(), i));
         }
         if let Some((file, block)) = batch.stored.spill {

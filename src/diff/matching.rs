@@ -300,8 +300,11 @@ pub fn match_rows(
 fn sorted_entries(side: &PreparedSide, null_keys_match: bool) -> (Vec<Entry>, u64) {
     const BUCKETS: usize = 1 << BUCKET_BITS;
     let bucket_of = |hash: u64| (hash >> (64 - BUCKET_BITS)) as usize;
-    let takes_part =
-        |batch: &PreparedBatch, row: usize| null_keys_match || !batch.has_null_key(row);
+    // Asked once per batch: most batches have no NULL key, and asking each
+    // row goes through every key column's array.
+    let all_take_part =
+        |batch: &PreparedBatch| null_keys_match || batch.keys.iter().all(|k| k.null_count() == 0);
+    let takes_part = |batch: &PreparedBatch, all: bool, row: usize| all || !batch.has_null_key(row);
     // Bucket sizes (and NULL keys) counted in parallel, then every entry
     // written once, straight into its bucket.
     let (sizes, nulls) = side
@@ -310,8 +313,9 @@ fn sorted_entries(side: &PreparedSide, null_keys_match: bool) -> (Vec<Entry>, u6
         .fold(
             || (vec![0usize; BUCKETS], 0u64),
             |(mut sizes, mut nulls), batch| {
+                let all = all_take_part(batch);
                 for (row, &hash) in batch.key_hashes.iter().enumerate() {
-                    if takes_part(batch, row) {
+                    if takes_part(batch, all, row) {
                         sizes[bucket_of(hash)] += 1;
                     } else {
                         nulls += 1;
@@ -343,10 +347,11 @@ fn sorted_entries(side: &PreparedSide, null_keys_match: bool) -> (Vec<Entry>, u6
     };
     let mut entries = vec![placeholder; sizes.iter().sum()];
     for (b, batch) in side.batches.iter().enumerate() {
+        let all = all_take_part(batch);
         for (row, (&key_hash, &row_hash)) in
             batch.key_hashes.iter().zip(&batch.row_hashes).enumerate()
         {
-            if takes_part(batch, row) {
+            if takes_part(batch, all, row) {
                 let slot = &mut next[bucket_of(key_hash)];
                 entries[*slot] = Entry {
                     key_hash,

@@ -11,6 +11,7 @@ pub(crate) mod compare;
 mod differing_pairs;
 pub(crate) mod drift;
 mod fetch;
+mod fetched_rows;
 pub(crate) mod hash;
 mod matching;
 pub(crate) mod position;
@@ -43,6 +44,7 @@ pub use stats::{BooleanStats, NumericStats, TemporalStats, TextStats, TopValue};
 /// in `benches/kernels.rs`.
 pub mod kernels {
     pub use super::compare::compare;
+    pub use super::fetched_rows::FetchedRows;
     pub use super::hash::value_hashes;
     pub use super::stats::{Sample, StatsState};
 }

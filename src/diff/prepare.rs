@@ -15,6 +15,7 @@ use rayon::prelude::*;
 
 use super::canon::to_comparison;
 use super::fetch::{ReadSource, Stored};
+use super::fetched_rows::FetchedRows;
 use super::hash::{KEY_SEED, ROW_SEED, exact_key_hashes, fold_into, value_hashes};
 use super::reread::ReadAgain;
 use super::schema::ColumnPair;
@@ -42,9 +43,9 @@ pub struct PreparedBatch {
     /// They stay in memory: matching checks keys for real equality.
     pub keys: Vec<ArrayRef>,
     /// Compared non-key columns (none when unkeyed), of the rows fetched
-    /// back from the spill or the source only: `value_rows` lists those rows.
+    /// back from the spill or the source only: `value_rows` says which.
     pub values: Vec<ArrayRef>,
-    pub(super) value_rows: Vec<u32>,
+    pub(super) value_rows: FetchedRows,
     /// Where its values can be read back from.
     pub(super) stored: Stored,
     pub key_hashes: Vec<u64>,
@@ -66,7 +67,7 @@ impl PreparedBatch {
     /// bug in the fetch plan, not a property of the data.
     pub fn value_index(&self, row: u32) -> usize {
         self.value_rows
-            .binary_search(&row)
+            .index_of(row)
             .expect("the fetch plan covers every row whose values are read")
     }
 }
@@ -433,7 +434,7 @@ fn prepare_batch(
     Ok(PreparedBatch {
         keys,
         values: Vec::new(),
-        value_rows: Vec::new(),
+        value_rows: FetchedRows::default(),
         stored: Stored::default(),
         key_hashes,
         row_hashes,

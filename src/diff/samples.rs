@@ -1,6 +1,8 @@
 //! Sample rows for the report: the first N changed, added and removed rows
 //! in key order, as typed JSON values.
 
+use std::cmp::Ordering;
+
 use datafusion::arrow::array::{Array, ArrayRef};
 use datafusion::arrow::compute::interleave;
 use datafusion::arrow::row::{RowConverter, SortField};
@@ -48,18 +50,28 @@ pub fn first_in_key_order(side: &PreparedSide, positions: &[Pos], n: usize) -> R
         .iter()
         .map(|c| SortField::new(c.data_type().clone()))
         .collect();
-    let mut order: Vec<usize> = match RowConverter::new(fields) {
-        Ok(converter) => {
-            let rows = converter.convert_columns(&columns).map_err(error)?;
-            let mut order: Vec<usize> = (0..positions.len()).collect();
-            order.sort_by(|&a, &b| rows.row(a).cmp(&rows.row(b)));
-            order
-        }
+    let Ok(converter) = RowConverter::new(fields) else {
         // A type without an order (e.g. a map key): report in matching order.
-        Err(_) => (0..positions.len()).collect(),
+        return Ok((0..positions.len().min(n)).collect());
     };
-    order.truncate(n);
-    Ok(order)
+    let rows = converter.convert_columns(&columns).map_err(error)?;
+    Ok(smallest(positions.len(), n, |a, b| {
+        rows.row(a).cmp(&rows.row(b)).then(a.cmp(&b))
+    }))
+}
+
+/// The `n` smallest of `0..len` by `order` (a total order), ascending.
+///
+/// Where many rows changed (a million and more), sorting them all to show
+/// the first few was a tenth of a diff: selecting the `n` first is linear.
+fn smallest(len: usize, n: usize, order: impl Fn(usize, usize) -> Ordering) -> Vec<usize> {
+    let mut indices: Vec<usize> = (0..len).collect();
+    if n < len {
+        indices.select_nth_unstable_by(n, |&a, &b| order(a, b));
+        indices.truncate(n);
+    }
+    indices.sort_unstable_by(|&a, &b| order(a, b));
+    indices
 }
 
 fn row_map(names: &[String], columns: &[ArrayRef], row: usize) -> Map<String, Value> {
@@ -130,4 +142,21 @@ pub fn whole_rows(
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::smallest;
+
+    #[test]
+    fn the_smallest_come_in_order_with_ties_in_their_first_order() {
+        // A shuffled multiset with many ties, against a full stable sort.
+        let keys: Vec<u64> = (0..1_000u64).map(|i| (i * 7919) % 97).collect();
+        let mut sorted: Vec<usize> = (0..keys.len()).collect();
+        sorted.sort_by_key(|&i| keys[i]);
+        for n in [0, 1, 5, 96, 97, 500, 999, 1_000, 5_000] {
+            let first = smallest(keys.len(), n, |a, b| keys[a].cmp(&keys[b]).then(a.cmp(&b)));
+            assert_eq!(first, sorted[..n.min(keys.len())], "n = {n}");
+        }
+    }
 }
