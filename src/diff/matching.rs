@@ -50,7 +50,7 @@ impl ColumnTally {
         }
     }
 
-    fn merge(&mut self, other: &ColumnTally) {
+    pub(super) fn merge(&mut self, other: &ColumnTally) {
         self.unequal += other.unequal;
         self.within_tolerance += other.within_tolerance;
         self.null_mismatch += other.null_mismatch;
@@ -278,7 +278,7 @@ pub fn match_rows(
         candidate,
         config,
     };
-    let parts: Vec<MatchResult> = (0..RANGES)
+    let parts: Vec<(MatchResult, Vec<(Pos, Pos)>)> = (0..RANGES)
         .into_par_iter()
         .map(|r| {
             let (prod, candidate) = sorted.range(r);
@@ -286,9 +286,14 @@ pub fn match_rows(
         })
         .collect();
     let mut result = MatchResult::for_config(config);
-    for part in parts {
+    let mut differing = Vec::with_capacity(parts.iter().map(|(_, d)| d.len()).sum());
+    for (part, part_differing) in parts {
         result.merge(part);
+        differing.extend(part_differing);
     }
+    // All ranges' pairs at once: gathering a column's cells in prod's row
+    // order reads prod's fetched values front to back.
+    compare_pairs(prod, candidate, &differing, config, &mut result);
     result.null_keys = sorted.null_keys();
     result
 }
@@ -412,20 +417,15 @@ impl Matcher<'_> {
             .all(|(x, y)| cells_equal(x.as_ref(), a.row as usize, y.as_ref(), b.row as usize))
     }
 
-    fn match_range(&self, prod: &[Entry], candidate: &[Entry]) -> MatchResult {
+    /// Matches one key-hash range; pairs whose row hashes differ are
+    /// returned, in hash order, for `compare_pairs`.
+    fn match_range(&self, prod: &[Entry], candidate: &[Entry]) -> (MatchResult, Vec<(Pos, Pos)>) {
         let mut result = MatchResult::for_config(self.config);
         let mut differing = Vec::new();
         for_each_hash_group(prod, candidate, |p, c| {
             self.match_hash_group(p, c, &mut result, &mut differing)
         });
-        compare_pairs(
-            self.prod,
-            self.candidate,
-            &differing,
-            self.config,
-            &mut result,
-        );
-        result
+        (result, differing)
     }
 
     /// Entries sharing one key hash: almost always one key, one row a side.
