@@ -265,11 +265,12 @@ fn for_each_hash_group(prod: &[Entry], candidate: &[Entry], mut f: impl FnMut(&[
 }
 
 /// Matches sorted sides; every row `value_needs` named must have its
-/// values fetched.
+/// values fetched. The sorted entries are let go of before the changed
+/// pairs are compared, the step that holds the most beside them.
 pub fn match_rows(
     prod: &PreparedSide,
     candidate: &PreparedSide,
-    sorted: &SortedSides,
+    sorted: SortedSides,
     config: &MatchConfig,
 ) -> MatchResult {
     let matcher = Matcher {
@@ -291,10 +292,11 @@ pub fn match_rows(
         result.merge(part);
         differing.extend(part_differing);
     }
+    result.null_keys = sorted.null_keys();
+    drop(sorted);
     // All ranges' pairs at once: gathering a column's cells in prod's row
     // order reads prod's fetched values front to back.
     compare_pairs(prod, candidate, &differing, config, &mut result);
-    result.null_keys = sorted.null_keys();
     result
 }
 

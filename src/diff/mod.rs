@@ -352,7 +352,7 @@ fn match_sides(
     );
     prod_fetched?;
     candidate_fetched?;
-    Ok(match_rows(prod, candidate, &sorted, config))
+    Ok(match_rows(prod, candidate, sorted, config))
 }
 
 fn row_counts(
