@@ -264,27 +264,74 @@ fn for_each_hash_group(prod: &[Entry], candidate: &[Entry], mut f: impl FnMut(&[
     }
 }
 
-/// Matches sorted sides; every row `value_needs` named must have its
-/// values fetched. The sorted entries are let go of before the changed
-/// pairs are compared, the step that holds the most beside them.
-pub fn match_rows(
+/// What matching settles on hashes and keys alone, before any value is
+/// fetched: every one-to-one pair (identical, or left to compare), every
+/// row of a key only one side has. Key hashes shared by several rows on
+/// both sides (duplicate keys, collisions) need values to pair their rows
+/// and wait, entries copied, for `match_rows`. The sorted entries (24
+/// bytes a row) are let go of before the values are fetched.
+pub struct HashMatch {
+    ranges: Vec<RangeMatch>,
+    null_keys: PerSide,
+}
+
+/// One key-hash range, matched on hashes.
+struct RangeMatch {
+    result: MatchResult,
+    differing: Vec<(Pos, Pos)>,
+    waiting: Vec<Waiting>,
+    /// The waiting groups' entries, one after the other.
+    prod: Vec<Entry>,
+    candidate: Vec<Entry>,
+}
+
+/// A key-hash group that needs values: where its entries end in
+/// `RangeMatch::prod`/`candidate`, and how far the range's outputs had got
+/// when it was met, so its own go where they would have gone.
+#[derive(Clone, Copy, Default)]
+struct Waiting {
+    prod_end: usize,
+    candidate_end: usize,
+    differing: usize,
+    added: usize,
+    removed: usize,
+}
+
+/// Matches sorted sides on hashes and keys (see `HashMatch`).
+pub fn match_hashes(
     prod: &PreparedSide,
     candidate: &PreparedSide,
     sorted: SortedSides,
     config: &MatchConfig,
-) -> MatchResult {
-    let matcher = Matcher {
-        exact_keys: prod.exact_keys && candidate.exact_keys,
-        prod,
-        candidate,
-        config,
-    };
-    let parts: Vec<(MatchResult, Vec<(Pos, Pos)>)> = (0..RANGES)
+) -> HashMatch {
+    let matcher = Matcher::new(prod, candidate, config);
+    let ranges = (0..RANGES)
         .into_par_iter()
         .map(|r| {
             let (prod, candidate) = sorted.range(r);
-            matcher.match_range(prod, candidate)
+            matcher.match_range_on_hashes(prod, candidate)
         })
+        .collect();
+    HashMatch {
+        ranges,
+        null_keys: sorted.null_keys(),
+    }
+}
+
+/// Finishes matching once the values `value_needs` named are fetched:
+/// pairs the rows of the waiting groups, then compares every pair whose
+/// row hashes differ.
+pub fn match_rows(
+    prod: &PreparedSide,
+    candidate: &PreparedSide,
+    hashed: HashMatch,
+    config: &MatchConfig,
+) -> MatchResult {
+    let matcher = Matcher::new(prod, candidate, config);
+    let parts: Vec<(MatchResult, Vec<(Pos, Pos)>)> = hashed
+        .ranges
+        .into_par_iter()
+        .map(|range| matcher.finish_range(range))
         .collect();
     let mut result = MatchResult::for_config(config);
     let mut differing = Vec::with_capacity(parts.iter().map(|(_, d)| d.len()).sum());
@@ -292,8 +339,7 @@ pub fn match_rows(
         result.merge(part);
         differing.extend(part_differing);
     }
-    result.null_keys = sorted.null_keys();
-    drop(sorted);
+    result.null_keys = hashed.null_keys;
     // All ranges' pairs at once: gathering a column's cells in prod's row
     // order reads prod's fetched values front to back.
     compare_pairs(prod, candidate, &differing, config, &mut result);
@@ -402,7 +448,16 @@ struct Matcher<'a> {
     config: &'a MatchConfig<'a>,
 }
 
-impl Matcher<'_> {
+impl<'a> Matcher<'a> {
+    fn new(prod: &'a PreparedSide, candidate: &'a PreparedSide, config: &'a MatchConfig) -> Self {
+        Matcher {
+            exact_keys: prod.exact_keys && candidate.exact_keys,
+            prod,
+            candidate,
+            config,
+        }
+    }
+
     fn batch(&self, candidate: bool, pos: Pos) -> &PreparedBatch {
         let side = if candidate { self.candidate } else { self.prod };
         &side.batches[pos.batch as usize]
@@ -419,14 +474,69 @@ impl Matcher<'_> {
             .all(|(x, y)| cells_equal(x.as_ref(), a.row as usize, y.as_ref(), b.row as usize))
     }
 
-    /// Matches one key-hash range; pairs whose row hashes differ are
-    /// returned, in hash order, for `compare_pairs`.
-    fn match_range(&self, prod: &[Entry], candidate: &[Entry]) -> (MatchResult, Vec<(Pos, Pos)>) {
-        let mut result = MatchResult::for_config(self.config);
-        let mut differing = Vec::new();
-        for_each_hash_group(prod, candidate, |p, c| {
-            self.match_hash_group(p, c, &mut result, &mut differing)
+    /// Matches one key-hash range as far as hashes and keys go; pairs whose
+    /// row hashes differ are kept, in hash order, for `compare_pairs`.
+    fn match_range_on_hashes(&self, prod: &[Entry], candidate: &[Entry]) -> RangeMatch {
+        let mut range = RangeMatch {
+            result: MatchResult::for_config(self.config),
+            differing: Vec::new(),
+            waiting: Vec::new(),
+            prod: Vec::new(),
+            candidate: Vec::new(),
+        };
+        for_each_hash_group(prod, candidate, |p, c| match (p, c) {
+            ([one], [other]) if self.keys_equal(false, one.pos, true, other.pos) => {
+                pair(one, other, &mut range.result, &mut range.differing)
+            }
+            // One side only: every row is added or removed.
+            ([], _) | (_, []) => {
+                self.match_hash_group(p, c, &mut range.result, &mut range.differing)
+            }
+            _ => {
+                range.prod.extend_from_slice(p);
+                range.candidate.extend_from_slice(c);
+                range.waiting.push(Waiting {
+                    prod_end: range.prod.len(),
+                    candidate_end: range.candidate.len(),
+                    differing: range.differing.len(),
+                    added: range.result.added.len(),
+                    removed: range.result.removed.len(),
+                });
+            }
         });
+        range
+    }
+
+    /// Matches a range's waiting groups, now that their values are there,
+    /// each one's outputs put where its key hash falls among the others'.
+    fn finish_range(&self, range: RangeMatch) -> (MatchResult, Vec<(Pos, Pos)>) {
+        if range.waiting.is_empty() {
+            return (range.result, range.differing);
+        }
+        let mut result = range.result;
+        let added = std::mem::take(&mut result.added);
+        let removed = std::mem::take(&mut result.removed);
+        let mut differing = Vec::with_capacity(range.differing.len());
+        let mut done = Waiting::default();
+        for group in range.waiting {
+            differing.extend_from_slice(&range.differing[done.differing..group.differing]);
+            result
+                .added
+                .extend_from_slice(&added[done.added..group.added]);
+            result
+                .removed
+                .extend_from_slice(&removed[done.removed..group.removed]);
+            self.match_hash_group(
+                &range.prod[done.prod_end..group.prod_end],
+                &range.candidate[done.candidate_end..group.candidate_end],
+                &mut result,
+                &mut differing,
+            );
+            done = group;
+        }
+        differing.extend_from_slice(&range.differing[done.differing..]);
+        result.added.extend_from_slice(&added[done.added..]);
+        result.removed.extend_from_slice(&removed[done.removed..]);
         (result, differing)
     }
 
@@ -610,6 +720,15 @@ mod tests {
 
     /// Runs matching, optionally with every key hash forced to one value.
     fn run(prod: RecordBatch, candidate: RecordBatch, collide: bool) -> MatchResult {
+        run_sides(prod, candidate, collide).2
+    }
+
+    /// `run`, with the prepared sides.
+    fn run_sides(
+        prod: RecordBatch,
+        candidate: RecordBatch,
+        collide: bool,
+    ) -> (PreparedSide, PreparedSide, MatchResult) {
         let options = DiffOptions {
             key: vec!["id".into()],
             ..Default::default()
@@ -651,7 +770,66 @@ mod tests {
             ignore_sets: &[],
             null_keys_match: false,
         };
-        crate::diff::match_sides((&mut prod, &mut candidate), &config, 0, false).unwrap()
+        let result =
+            crate::diff::match_sides((&mut prod, &mut candidate), &config, 0, false).unwrap();
+        (prod, candidate, result)
+    }
+
+    #[test]
+    fn keys_that_wait_for_values_keep_their_place_in_key_hash_order() {
+        // Unique keys changed, removed and added, and every 5th key
+        // duplicated: 2 rows in prod, 3 in the candidate, one changed, so
+        // its group waits for values and yields a changed pair and an
+        // added row among the unique keys' ones.
+        let (mut prod_rows, mut candidate_rows) = (Vec::new(), Vec::new());
+        for id in 0..3000i64 {
+            let name = format!("n{id}");
+            if id % 5 == 0 {
+                prod_rows.extend([(id, name.clone()), (id, format!("{name}b"))]);
+                candidate_rows.extend([(id, name.clone()), (id, format!("{name}c"))]);
+                candidate_rows.push((id, format!("{name}d")));
+                continue;
+            }
+            match id % 7 {
+                0 => prod_rows.push((id, name)),
+                1 => candidate_rows.push((id, name)),
+                2 => {
+                    prod_rows.push((id, name.clone()));
+                    candidate_rows.push((id, format!("{name}x")));
+                }
+                _ => {
+                    prod_rows.push((id, name.clone()));
+                    candidate_rows.push((id, name));
+                }
+            }
+        }
+        candidate_rows.reverse();
+        let as_batch = |rows: &[(i64, String)]| {
+            let ids: Vec<_> = rows.iter().map(|(id, _)| Some(*id)).collect();
+            let names: Vec<_> = rows.iter().map(|(_, n)| n.as_str()).collect();
+            batch(&ids, &names)
+        };
+        let (prod, candidate, result) =
+            run_sides(as_batch(&prod_rows), as_batch(&candidate_rows), false);
+        let hash = |side: &PreparedSide, pos: &Pos| {
+            side.batches[pos.batch as usize].key_hashes[pos.row as usize]
+        };
+        let in_order = |hashes: Vec<u64>| hashes.windows(2).all(|w| w[0] <= w[1]);
+        let changed: Vec<_> = result
+            .changed_pairs
+            .iter()
+            .map(|(p, _)| hash(&prod, p))
+            .collect();
+        let added: Vec<_> = result.added.iter().map(|c| hash(&candidate, c)).collect();
+        let removed: Vec<_> = result.removed.iter().map(|p| hash(&prod, p)).collect();
+        // 600 duplicated keys: one changed pair and one added row each.
+        let unique = |r: i64| (0..3000).filter(|id| id % 5 != 0 && id % 7 == r).count() as u64;
+        assert_eq!(result.changed, 600 + unique(2));
+        assert_eq!(result.added.len() as u64, 600 + unique(1));
+        assert_eq!(result.removed.len() as u64, unique(0));
+        assert!(in_order(changed), "changed pairs in key-hash order");
+        assert!(in_order(added), "added rows in key-hash order");
+        assert!(in_order(removed), "removed rows in key-hash order");
     }
 
     #[test]

@@ -51,7 +51,7 @@ pub mod kernels {
 
 use crate::error::Result;
 use crate::input::Table;
-use matching::{MatchConfig, MatchResult, Pos, SortedSides, match_rows, value_needs};
+use matching::{MatchConfig, MatchResult, Pos, SortedSides, match_hashes, match_rows, value_needs};
 use prepare::{MatchOn, PreparedSide, StatsOf};
 pub use prepare::{PartitionBuilder, Side, SideSpec, prepare_side};
 pub use reread::ReadAgain;
@@ -314,11 +314,13 @@ fn write_diff_rows(
     })
 }
 
-/// Matches prepared sides in two phases: on hashes alone, which names the
-/// rows whose values matching reads, then, once those rows' values are
-/// fetched back from the spill, for real. Of rows only one side has, the
-/// values fetched are the first `sample` in key order, or all of them for
-/// `--diff-rows` (`all_one_sided`).
+/// Matches prepared sides in two phases: on hashes and keys alone, which
+/// pairs most rows and names the rows whose values matching reads, then,
+/// once those rows' values are fetched back from the spill or the source,
+/// for real. The sorted entries are gone before the fetch, so they and the
+/// fetched values never take memory at the same time. Of rows only one
+/// side has, the values fetched are the first `sample` in key order, or all
+/// of them for `--diff-rows` (`all_one_sided`).
 fn match_sides(
     (prod, candidate): (&mut PreparedSide, &mut PreparedSide),
     config: &MatchConfig,
@@ -327,6 +329,7 @@ fn match_sides(
 ) -> Result<MatchResult> {
     let sorted = SortedSides::of(prod, candidate, config.null_keys_match);
     let needs = value_needs(&sorted);
+    let hashed = match_hashes(prod, candidate, sorted, config);
     let [mut prod_compared, mut candidate_compared] = needs.compared;
     let [prod_only, candidate_only] = needs.one_sided;
     // The cells statistics show, read in the same pass: one at a time they
@@ -352,7 +355,7 @@ fn match_sides(
     );
     prod_fetched?;
     candidate_fetched?;
-    Ok(match_rows(prod, candidate, sorted, config))
+    Ok(match_rows(prod, candidate, hashed, config))
 }
 
 fn row_counts(
