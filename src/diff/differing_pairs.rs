@@ -12,8 +12,9 @@
 //! matching finds them in: prod's fetched values are then read front to
 //! back, and the candidate's, read in its own order, are one column of the
 //! fetched rows at a time, small enough for the cache to hold while that
-//! column's chunks are compared. In key-hash order every cell was a cache miss: on
-//! 1,500,000 changed pairs, gathering was a sixth of the diff's CPU time.
+//! column's chunks are compared. In key-hash order every cell was a cache
+//! miss: on 1,500,000 changed pairs, gathering was a sixth of the diff's
+//! CPU time.
 //!
 //! `distinct` treats floats by IEEE 754 total order, so it never calls two
 //! cells equal that the cell comparison would not: it only filters.
