@@ -200,28 +200,21 @@ pub fn compare_pairs(
         .collect();
 
     let sets = config.ignore_sets;
-    // Per pair in compare order: unequal in any column; per ignore set,
-    // unequal in a column the set keeps.
+    // Per pair (in the pairs' own order): unequal in any column; per ignore
+    // set, unequal in a column the set keeps.
     let mut changed = vec![false; n];
     let mut still_changed = vec![vec![false; n]; sets.len()];
     for chunk in chunks {
         result.columns[chunk.column].merge(&chunk.tally);
-        for k in chunk
-            .unequal
-            .iter()
-            .map(|&offset| chunk.start + offset as usize)
-        {
-            changed[k] = true;
+        for &offset in &chunk.unequal {
+            let pair = order[chunk.start + offset as usize];
+            changed[pair] = true;
             for (flags, set) in still_changed.iter_mut().zip(sets) {
-                flags[k] |= !set[chunk.column];
+                flags[pair] |= !set[chunk.column];
             }
         }
     }
-    let mut changed_in_pair_order = vec![false; n];
-    for (k, &i) in order.iter().enumerate() {
-        changed_in_pair_order[i] = changed[k];
-    }
-    for (pair, changed) in pairs.iter().zip(changed_in_pair_order) {
+    for (pair, changed) in pairs.iter().zip(changed) {
         if changed {
             result.changed += 1;
             result.changed_pairs.push(*pair);

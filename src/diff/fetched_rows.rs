@@ -1,11 +1,12 @@
 //! Which rows of a batch have their values fetched, and where each one's
 //! values are: a bitmap with a running count every 64 rows.
 //!
-//! Comparing changed pairs looks up every pair's two rows, in key-hash
-//! order, so each lookup lands in a random batch. A binary search over the
-//! batch's fetched rows took a dozen dependent reads, a cache miss each when
-//! a million pairs changed; the bitmap's word and its count share one entry,
-//! so a lookup is one read and a popcount.
+//! Comparing changed pairs looks up every pair's two rows; the candidate's
+//! come in prod's order, not their own, so each of those lands in a random
+//! batch. A binary search over the batch's fetched rows took a dozen
+//! dependent reads, a cache miss each when a million pairs changed; the
+//! bitmap's word and its count share one entry, so a lookup is one read and
+//! a popcount.
 
 /// 64 rows: which are fetched, and how many fetched rows come before them.
 #[derive(Debug, Clone, Copy, Default)]

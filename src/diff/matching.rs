@@ -194,49 +194,16 @@ impl SortedSides {
     }
 }
 
-/// Rows whose values matching will read, found from hashes alone.
+/// Rows whose values matching will read, from what hashes and keys
+/// settled (`HashMatch::value_needs`).
 #[derive(Debug, Default)]
 pub struct ValueNeeds {
-    /// Rows of key hashes on both sides that are not one identical pair:
-    /// changed rows, duplicates, collisions. `[prod, candidate]`.
+    /// Rows of pairs whose row hashes differ, and of key hashes that wait
+    /// for values (duplicates, collisions). `[prod, candidate]`.
     pub compared: [Vec<Pos>; 2],
     /// Rows of key hashes on one side only: certainly removed (prod) or
-    /// added (candidate).
+    /// added (candidate), in key-hash order.
     pub one_sided: [Vec<Pos>; 2],
-}
-
-impl ValueNeeds {
-    fn merge(&mut self, other: ValueNeeds) {
-        for s in 0..2 {
-            self.compared[s].extend_from_slice(&other.compared[s]);
-            self.one_sided[s].extend_from_slice(&other.one_sided[s]);
-        }
-    }
-}
-
-pub fn value_needs(sorted: &SortedSides) -> ValueNeeds {
-    let parts: Vec<ValueNeeds> = (0..RANGES)
-        .into_par_iter()
-        .map(|r| {
-            let (prod, candidate) = sorted.range(r);
-            let mut needs = ValueNeeds::default();
-            for_each_hash_group(prod, candidate, |p, c| match (p, c) {
-                ([one], [other]) if one.row_hash == other.row_hash => {}
-                ([], rows) => needs.one_sided[1].extend(positions(rows)),
-                (rows, []) => needs.one_sided[0].extend(positions(rows)),
-                (p, c) => {
-                    needs.compared[0].extend(positions(p));
-                    needs.compared[1].extend(positions(c));
-                }
-            });
-            needs
-        })
-        .collect();
-    let mut needs = ValueNeeds::default();
-    for part in parts {
-        needs.merge(part);
-    }
-    needs
 }
 
 fn positions(entries: &[Entry]) -> impl Iterator<Item = Pos> + '_ {
@@ -295,6 +262,24 @@ struct Waiting {
     differing: usize,
     added: usize,
     removed: usize,
+}
+
+impl HashMatch {
+    /// The rows the second phase reads values of, so the fetch plan is
+    /// what matching left open and cannot drift from it.
+    pub fn value_needs(&self) -> ValueNeeds {
+        let mut needs = ValueNeeds::default();
+        for range in &self.ranges {
+            let [prod, candidate] = &mut needs.compared;
+            prod.extend(range.differing.iter().map(|(p, _)| *p));
+            prod.extend(positions(&range.prod));
+            candidate.extend(range.differing.iter().map(|(_, c)| *c));
+            candidate.extend(positions(&range.candidate));
+            needs.one_sided[0].extend_from_slice(&range.result.removed);
+            needs.one_sided[1].extend_from_slice(&range.result.added);
+        }
+        needs
+    }
 }
 
 /// Matches sorted sides on hashes and keys (see `HashMatch`).

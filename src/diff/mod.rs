@@ -51,7 +51,7 @@ pub mod kernels {
 
 use crate::error::Result;
 use crate::input::Table;
-use matching::{MatchConfig, MatchResult, Pos, SortedSides, match_hashes, match_rows, value_needs};
+use matching::{MatchConfig, MatchResult, Pos, SortedSides, match_hashes, match_rows};
 use prepare::{MatchOn, PreparedSide, StatsOf};
 pub use prepare::{PartitionBuilder, Side, SideSpec, prepare_side};
 pub use reread::ReadAgain;
@@ -328,8 +328,8 @@ fn match_sides(
     all_one_sided: bool,
 ) -> Result<MatchResult> {
     let sorted = SortedSides::of(prod, candidate, config.null_keys_match);
-    let needs = value_needs(&sorted);
     let hashed = match_hashes(prod, candidate, sorted, config);
+    let needs = hashed.value_needs();
     let [mut prod_compared, mut candidate_compared] = needs.compared;
     let [prod_only, candidate_only] = needs.one_sided;
     // The cells statistics show, read in the same pass: one at a time they
