@@ -7,18 +7,25 @@
 //! a network (a bucket, a database) that batch is usually fetched already,
 //! by a reader running ahead on the runtime.
 //!
+//! Both sides are read at once, unless both are local Parquet files cut
+//! into enough ranges: then prod is read first and the candidate, checked
+//! against prod's rows as it streams, keeps the values of its rows that
+//! differ, so that only prod is read a second time (`read_in_turn`).
+//!
 //! The statistics' sampling needs a side's row count before its first row,
 //! which Parquet footers give; a table without one (CSV, JSON, Arrow IPC) is
 //! read into memory first and prepared from there.
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 use tokio::runtime::Runtime;
 
 use super::{Backend, Diffed};
-use crate::diff::{DiffOptions, PartitionBuilder, PlannedDiff, Side, SideSpec, prepare_side};
+use crate::diff::{
+    DiffOptions, PartitionBuilder, PlannedDiff, RowSet, Side, SideSpec, prepare_side,
+};
 use crate::error::Result;
 use crate::input::{OpenTable, PartitionStream, Table};
 use crate::threads::Workers;
@@ -50,11 +57,22 @@ pub fn diff_streamed(
     let (prod, prod_spec, prod_streams) = open(runtime, &plan, Side::Prod, prod)?;
     let (candidate, candidate_spec, candidate_streams) =
         open(runtime, &plan, Side::Candidate, candidate)?;
-    let (prod_side, candidate_side) = rayon::join(
-        || prepare(runtime, &prod_spec, &prod, prod_streams),
-        || prepare(runtime, &candidate_spec, &candidate, candidate_streams),
-    );
-    let (prod_side, candidate_side) = (prod_side?, candidate_side?);
+    let (prod_side, candidate_side) = if read_in_turn(
+        &prod_spec,
+        &candidate_spec,
+        [&prod_streams, &candidate_streams],
+    ) {
+        let prod_side = prepare(runtime, &prod_spec, &prod, prod_streams)?;
+        let candidate_spec = candidate_spec.checked_against(Arc::new(RowSet::of(&prod_side)));
+        let candidate_side = prepare(runtime, &candidate_spec, &candidate, candidate_streams)?;
+        (prod_side, candidate_side)
+    } else {
+        let (prod_side, candidate_side) = rayon::join(
+            || prepare(runtime, &prod_spec, &prod, prod_streams),
+            || prepare(runtime, &candidate_spec, &candidate, candidate_streams),
+        );
+        (prod_side?, candidate_side?)
+    };
     // The rows read, which a `--where` or a table that grew since it was
     // counted make differ from the count the statistics were sized by.
     let read = (prod_side.num_rows(), candidate_side.num_rows());
@@ -92,6 +110,30 @@ fn open<'p>(
             Ok((table, spec, None))
         }
     }
+}
+
+/// Ranges a side read alone needs per thread to keep every thread busy to
+/// its end: with fewer, the last range of a side runs while other threads
+/// wait, which costs more than a second read saves.
+const RANGES_PER_THREAD_ALONE: usize = 4;
+
+/// Whether prod is read first and the candidate, checked against prod's
+/// rows as it streams, keeps the values of the rows that differ instead of
+/// being read again (see `SideSpec::checked_against`): when both sides are
+/// local Parquet files read again by row, each in enough ranges to keep
+/// every thread busy on its own. Reading them in turn gives up reading
+/// them at once, which is what evens out a side of a few row groups.
+fn read_in_turn(
+    prod: &SideSpec,
+    candidate: &SideSpec,
+    streams: [&Option<Vec<PartitionStream>>; 2],
+) -> bool {
+    let enough = rayon::current_num_threads() * RANGES_PER_THREAD_ALONE;
+    prod.reads_again()
+        && candidate.holds_values_when_checked()
+        && streams
+            .iter()
+            .all(|s| s.as_ref().is_some_and(|s| s.len() >= enough))
 }
 
 fn prepare(

@@ -39,6 +39,24 @@ impl FetchedRows {
         Self { words }
     }
 
+    /// Whether no row is fetched.
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+
+    /// The fetched rows, ascending.
+    pub fn rows(&self) -> Vec<u32> {
+        let mut rows = Vec::new();
+        for (at, word) in self.words.iter().enumerate() {
+            let mut bits = word.fetched;
+            while bits != 0 {
+                rows.push(at as u32 * 64 + bits.trailing_zeros());
+                bits &= bits - 1;
+            }
+        }
+        rows
+    }
+
     /// Where row `row`'s values are among the fetched ones, if fetched.
     pub fn index_of(&self, row: u32) -> Option<usize> {
         let word = self.words.get(row as usize / 64)?;
@@ -66,6 +84,9 @@ mod tests {
                 "row {row}"
             );
         }
+        assert_eq!(fetched.rows(), rows);
+        assert!(!fetched.is_empty());
         assert_eq!(FetchedRows::of_sorted(&[]).index_of(0), None);
+        assert!(FetchedRows::of_sorted(&[]).is_empty());
     }
 }

@@ -18,6 +18,7 @@ pub(crate) mod position;
 pub(crate) mod prepare;
 pub(crate) mod reread;
 mod result;
+mod row_set;
 pub(crate) mod rows_out;
 mod samples;
 pub(crate) mod schema;
@@ -55,6 +56,7 @@ use matching::{MatchConfig, MatchResult, Pos, SortedSides, match_hashes, match_r
 use prepare::{MatchOn, PreparedSide, StatsOf};
 pub use prepare::{PartitionBuilder, Side, SideSpec, prepare_side};
 pub use reread::ReadAgain;
+pub use row_set::RowSet;
 use samples::SampleColumns;
 use schema::{ColumnPair, Sources, plan_columns};
 

@@ -2,14 +2,18 @@
 //! paired columns to their comparison types, hashes keys and rows, gathers
 //! column statistics in the same pass, and spills the value columns (see
 //! `spill`), unless the source can be read again (see `reread`): then each
-//! batch only remembers where in the source it came from. A side streams in
+//! batch only remembers where in the source it came from, and, when the
+//! side is checked against the side read before it (`checked_against`),
+//! keeps the values of the rows that side lacks. A side streams in
 //! as partitions, each prepared on its own and merged in partition order; a
 //! side already in memory is cut into one run of batches per thread and
 //! prepared the same way.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use datafusion::arrow::array::{Array, ArrayRef, new_empty_array};
+use datafusion::arrow::array::{Array, ArrayRef, UInt32Array, new_empty_array};
+use datafusion::arrow::compute::take;
 use datafusion::arrow::record_batch::RecordBatch;
 use rayon::prelude::*;
 
@@ -18,8 +22,9 @@ use super::fetch::{ReadSource, Stored};
 use super::fetched_rows::FetchedRows;
 use super::hash::{KEY_SEED, ROW_SEED, exact_key_hashes, fold_into, value_hashes};
 use super::reread::ReadAgain;
+use super::row_set::RowSet;
 use super::schema::ColumnPair;
-use super::spill::{SpillDir, SpillFile, SpillWriter, spill_dir, spill_schema};
+use super::spill::{SpillDir, SpillFile, SpillWriter, compact, spill_dir, spill_schema};
 use super::stats::{Sample, StatsState};
 use crate::error::{Error, Result};
 
@@ -119,6 +124,13 @@ pub struct SideSpec<'a> {
     spill_dir: Mutex<Option<SpillDir>>,
     /// The source values are read again from, instead of a spill.
     source: Option<Arc<dyn ReadAgain>>,
+    /// The rows of the side read before this one: rows it lacks keep their
+    /// values as they stream in (`checked_against`).
+    read_first: Option<Arc<RowSet>>,
+    /// How many more rows may keep their values, so that a side mostly
+    /// unlike the other does not hold all of its values: past it, values
+    /// are read again from the source like any other side's.
+    hold_budget: AtomicUsize,
 }
 
 impl<'a> SideSpec<'a> {
@@ -145,6 +157,8 @@ impl<'a> SideSpec<'a> {
             projection: None,
             spill_dir: Mutex::new(None),
             source: None,
+            read_first: None,
+            hold_budget: AtomicUsize::new(0),
         }
     }
 
@@ -173,6 +187,37 @@ impl<'a> SideSpec<'a> {
     pub fn reading_again(mut self, source: Arc<dyn ReadAgain>) -> Self {
         self.source = Some(source);
         self
+    }
+
+    /// Whether values are read again from the source rather than spilled.
+    pub fn reads_again(&self) -> bool {
+        self.source.is_some()
+    }
+
+    /// Whether checking this side against the side read before it would
+    /// spare a read: it compares values and they would be read again.
+    pub fn holds_values_when_checked(&self) -> bool {
+        self.source.is_some() && !self.values.is_empty()
+    }
+
+    /// Rows that `first` (the other side, read already) does not have keep
+    /// their values while this side streams: they are the rows matching
+    /// compares, and this side is then not read a second time. At most
+    /// half the side's rows keep theirs.
+    pub fn checked_against(mut self, first: Arc<RowSet>) -> Self {
+        self.read_first = Some(first);
+        self.hold_budget = AtomicUsize::new(self.table_rows / 2);
+        self
+    }
+
+    /// Takes `rows` from the budget of rows that may keep their values;
+    /// `false`, taking nothing, when too few are left.
+    fn may_hold(&self, rows: usize) -> bool {
+        self.hold_budget
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                left.checked_sub(rows)
+            })
+            .is_ok()
     }
 
     fn spill_dir(&self) -> std::sync::MutexGuard<'_, Option<SpillDir>> {
@@ -319,6 +364,9 @@ impl PartitionBuilder<'_, '_> {
         )?;
         if spec.source.is_some() {
             prepared.stored.origin = Some((self.partition as u32, first));
+            if let Some(read_first) = &spec.read_first {
+                hold_values(spec, read_first, &mut prepared, &values)?;
+            }
         } else if !spec.values.is_empty() {
             let spill = match &mut self.spill {
                 Some(spill) => spill,
@@ -339,6 +387,32 @@ impl PartitionBuilder<'_, '_> {
         self.batches.push(prepared);
         Ok(())
     }
+}
+
+/// Keeps in `batch` the `values` of its rows that `read_first` lacks, as
+/// if fetched (see `PreparedSide::fetch_values`).
+fn hold_values(
+    spec: &SideSpec,
+    read_first: &RowSet,
+    batch: &mut PreparedBatch,
+    values: &[ArrayRef],
+) -> Result<()> {
+    let rows = read_first.missing(&batch.key_hashes, &batch.row_hashes);
+    if rows.is_empty() || !spec.may_hold(rows.len()) {
+        return Ok(());
+    }
+    let indices = UInt32Array::from(rows.clone());
+    batch.values = values
+        .iter()
+        .map(|column| {
+            // Copied out of the batch: views into it would keep all of it.
+            take(column.as_ref(), &indices, None)
+                .map(compact)
+                .map_err(|e| Error::compute("cannot keep the values of differing rows", e))
+        })
+        .collect::<Result<_>>()?;
+    batch.value_rows = FetchedRows::of_sorted(&rows);
+    Ok(())
 }
 
 /// Prepares a side held in memory: its batches are split into one run per
