@@ -3,9 +3,10 @@
 //!
 //! While matching runs on hashes, a batch's values are in one of two
 //! places: a block of the side's spill file, or the source itself, when it
-//! can be read again (see `reread`). Wanted rows are read back with one
-//! pass over each spill file, or one read of each source partition that
-//! holds any.
+//! can be read again (see `reread`); a side checked against the side read
+//! before it also holds, from its first read, the values of its rows that
+//! side lacks. Wanted rows not held are read back with one pass over each
+//! spill file, or one read of each source partition that holds any.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
