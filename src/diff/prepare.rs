@@ -9,7 +9,7 @@
 //! side already in memory is cut into one run of batches per thread and
 //! prepared the same way.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::array::{Array, ArrayRef, UInt32Array, new_empty_array};
@@ -131,6 +131,10 @@ pub struct SideSpec<'a> {
     /// unlike the other does not hold all of its values: past it, values
     /// are read again from the source like any other side's.
     hold_budget: AtomicUsize,
+    /// Per statistics column, whether a partition of this side stopped
+    /// counting its distinct values exactly: the others then stop too
+    /// (`StatsState::stop_counting_exactly`).
+    counted_approximately: Vec<AtomicBool>,
 }
 
 impl<'a> SideSpec<'a> {
@@ -147,7 +151,7 @@ impl<'a> SideSpec<'a> {
         let exact_keys = match_on.nulls_excluded
             && keys.len() == 1
             && exact_key_hashes(&new_empty_array(&keys[0].compared_as)).is_some();
-        SideSpec {
+        let mut spec = SideSpec {
             side,
             keys,
             exact_keys,
@@ -159,7 +163,14 @@ impl<'a> SideSpec<'a> {
             source: None,
             read_first: None,
             hold_budget: AtomicUsize::new(0),
-        }
+            counted_approximately: Vec::new(),
+        };
+        spec.counted_approximately = spec
+            .stat_pairs()
+            .iter()
+            .map(|_| AtomicBool::new(false))
+            .collect();
+        spec
     }
 
     /// The table columns the diff reads on this side (keys and compared
@@ -501,8 +512,17 @@ fn prepare_batch(
     };
     if let Some((columns, hashes)) = stat_columns {
         let sample = Sample::new(&key_hashes, spec.table_rows);
-        for ((state, column), column_hashes) in stats.iter_mut().zip(columns).zip(hashes) {
+        let stopped = &spec.counted_approximately;
+        for (((state, column), column_hashes), stopped) in
+            stats.iter_mut().zip(columns).zip(hashes).zip(stopped)
+        {
+            if state.counts_exactly() && stopped.load(Ordering::Relaxed) {
+                state.stop_counting_exactly();
+            }
             state.add_batch(column.as_ref(), column_hashes, index, &sample);
+            if !state.counts_exactly() {
+                stopped.store(true, Ordering::Relaxed);
+            }
         }
     }
     Ok(PreparedBatch {

@@ -72,7 +72,8 @@ impl Distinct {
         }
     }
 
-    fn overflow(&mut self) {
+    /// Counts approximately from now on.
+    pub fn overflow(&mut self) {
         if let Distinct::Exact(set) = self {
             let mut sketch = new_sketch();
             set.iter().for_each(|h| sketch.insert(h));
@@ -91,6 +92,11 @@ impl Distinct {
                 }
             }
         }
+    }
+
+    /// Whether the values are still counted exactly.
+    pub fn is_exact(&self) -> bool {
+        matches!(self, Distinct::Exact(_))
     }
 
     /// The count, and whether it is exact.

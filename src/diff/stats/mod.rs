@@ -232,6 +232,24 @@ impl StatsState {
         }
     }
 
+    /// Whether distinct values (and a text column's top values) are still
+    /// counted exactly.
+    pub fn counts_exactly(&self) -> bool {
+        self.distinct.is_exact()
+    }
+
+    /// Counts distinct and top values approximately from now on: what
+    /// a column comes to once any part of it has more than 10,000 distinct
+    /// values, since merging with that part makes the whole approximate.
+    /// Other parts of a side give up their exact counts early this way,
+    /// with the same result, rather than fill them to the limit first.
+    pub fn stop_counting_exactly(&mut self) {
+        self.distinct.overflow();
+        if let KindState::Text(text) = &mut self.kind {
+            text.top.overflow();
+        }
+    }
+
     /// Moves every position `offset` batches on: a partition's batches are
     /// numbered from 0 until the side's partitions are put end to end.
     pub fn shift_batches(&mut self, offset: u32) {
@@ -328,5 +346,86 @@ impl StatsState {
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{Array, StringViewArray};
+    use datafusion::arrow::datatypes::DataType;
+
+    use super::{Sample, StatsState, TOP_K};
+    use crate::diff::hash::value_hashes;
+
+    /// Text values `from..to`, the values below 100 ten times each.
+    fn column(from: usize, to: usize) -> Arc<dyn Array> {
+        let values = (from..to).flat_map(|i| {
+            let copies = if i < 100 { 10 } else { 1 };
+            std::iter::repeat_n(format!("value {i}"), copies)
+        });
+        Arc::new(StringViewArray::from_iter_values(values))
+    }
+
+    /// One part of a side: its statistics over the batches of `column`,
+    /// stopping exact counts first when `stop`.
+    fn part(column: &Arc<dyn Array>, stop: bool) -> StatsState {
+        let mut state = StatsState::empty(&DataType::Utf8View);
+        if stop {
+            state.stop_counting_exactly();
+        }
+        let hashes = value_hashes(column.as_ref()).unwrap();
+        let sample = Sample::new(&hashes, column.len());
+        for (batch, at) in (0..column.len()).step_by(1_000).enumerate() {
+            let rows = 1_000.min(column.len() - at);
+            let slice = column.slice(at, rows);
+            state.add_batch(
+                slice.as_ref(),
+                &hashes[at..at + rows],
+                batch as u32,
+                &sample,
+            );
+        }
+        state
+    }
+
+    fn summary(state: &StatsState) -> (u64, bool, Vec<(u64, u64)>, bool) {
+        let (distinct, exact) = state.distinct.estimate();
+        let super::KindState::Text(text) = &state.kind else {
+            panic!("a text column");
+        };
+        let top = text.top.top(TOP_K).into_iter().map(|(h, c, _)| (h, c));
+        (distinct, exact, top.collect(), text.top.exact())
+    }
+
+    #[test]
+    fn parts_that_stop_counting_exactly_once_another_overflowed_change_nothing() {
+        // One part overflows the exact counts on its own; the others, far
+        // below the limit, overlap it and each other.
+        let columns = [
+            column(0, 12_000),
+            column(5_000, 9_000),
+            column(8_000, 10_500),
+        ];
+        let merged = |stop_others: bool| {
+            let mut whole = part(&columns[0], false);
+            assert!(!whole.counts_exactly());
+            for column in &columns[1..] {
+                let other = part(column, stop_others);
+                assert_eq!(other.counts_exactly(), !stop_others);
+                whole.merge(other);
+            }
+            summary(&whole)
+        };
+        let counted_in_full = merged(false);
+        assert!(!counted_in_full.1 && !counted_in_full.3);
+        assert_eq!(merged(true), counted_in_full);
+
+        // Parts below the limit together stay exact.
+        let mut exact = part(&column(0, 3_000), false);
+        exact.merge(part(&column(2_000, 5_000), false));
+        assert_eq!(summary(&exact).0, 5_000);
+        assert!(summary(&exact).1 && summary(&exact).3);
     }
 }

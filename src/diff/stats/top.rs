@@ -67,6 +67,13 @@ impl TopValues {
         }
     }
 
+    /// Keeps only the batches' heaviest values from now on, as once the
+    /// column has too many values.
+    pub fn overflow(&mut self) {
+        self.started = true;
+        self.exact = None;
+    }
+
     pub fn merge(&mut self, other: TopValues) {
         for (hash, (count, pos)) in other.summary {
             add_into(&mut self.summary, hash, count, pos);
