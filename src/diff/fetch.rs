@@ -95,13 +95,12 @@ impl PreparedSide {
         let empty = self.empty_values();
         for ((batch, rows), values) in self.batches.iter_mut().zip(wanted).zip(fetched) {
             match values {
-                Some(values) if !batch.value_rows.is_empty() => {
-                    let held = std::mem::take(&mut batch.values);
-                    let (rows, values) = merged((batch.value_rows.rows(), held), (rows, values))?;
-                    batch.values = values;
-                    batch.value_rows = FetchedRows::of_sorted(&rows);
-                }
-                Some(values) => {
+                Some(mut values) => {
+                    let mut rows = rows;
+                    if !batch.value_rows.is_empty() {
+                        let held = (batch.value_rows.rows(), std::mem::take(&mut batch.values));
+                        (rows, values) = merged(held, (rows, values))?;
+                    }
                     batch.values = values;
                     batch.value_rows = FetchedRows::of_sorted(&rows);
                 }

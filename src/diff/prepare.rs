@@ -151,7 +151,8 @@ impl<'a> SideSpec<'a> {
         let exact_keys = match_on.nulls_excluded
             && keys.len() == 1
             && exact_key_hashes(&new_empty_array(&keys[0].compared_as)).is_some();
-        let mut spec = SideSpec {
+        let stat_columns = stat_pairs(stats_of, keys, values).len();
+        SideSpec {
             side,
             keys,
             exact_keys,
@@ -163,14 +164,8 @@ impl<'a> SideSpec<'a> {
             source: None,
             read_first: None,
             hold_budget: AtomicUsize::new(0),
-            counted_approximately: Vec::new(),
-        };
-        spec.counted_approximately = spec
-            .stat_pairs()
-            .iter()
-            .map(|_| AtomicBool::new(false))
-            .collect();
-        spec
+            counted_approximately: (0..stat_columns).map(|_| AtomicBool::new(false)).collect(),
+        }
     }
 
     /// The table columns the diff reads on this side (keys and compared
@@ -263,11 +258,7 @@ impl<'a> SideSpec<'a> {
     }
 
     fn stat_pairs(&self) -> &'a [ColumnPair] {
-        match self.stats_of {
-            StatsOf::Nothing => &[],
-            StatsOf::Keys => self.keys,
-            StatsOf::Values => self.values,
-        }
+        stat_pairs(self.stats_of, self.keys, self.values)
     }
 
     /// A builder for one stream of batches (a partition); `partition`
@@ -331,6 +322,19 @@ impl<'a> SideSpec<'a> {
             source,
             _spill_dir: self.spill_dir().clone(),
         })
+    }
+}
+
+/// The columns that get statistics.
+fn stat_pairs<'a>(
+    stats_of: StatsOf,
+    keys: &'a [ColumnPair],
+    values: &'a [ColumnPair],
+) -> &'a [ColumnPair] {
+    match stats_of {
+        StatsOf::Nothing => &[],
+        StatsOf::Keys => keys,
+        StatsOf::Values => values,
     }
 }
 
@@ -412,7 +416,8 @@ fn hold_values(
     if rows.is_empty() || !spec.may_hold(rows.len()) {
         return Ok(());
     }
-    let indices = UInt32Array::from(rows.clone());
+    let value_rows = FetchedRows::of_sorted(&rows);
+    let indices = UInt32Array::from(rows);
     batch.values = values
         .iter()
         .map(|column| {
@@ -422,7 +427,7 @@ fn hold_values(
                 .map_err(|e| Error::compute("cannot keep the values of differing rows", e))
         })
         .collect::<Result<_>>()?;
-    batch.value_rows = FetchedRows::of_sorted(&rows);
+    batch.value_rows = value_rows;
     Ok(())
 }
 
